@@ -1,0 +1,524 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// base is the test's time zero.
+var base = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+func at(sec float64) time.Time {
+	return base.Add(time.Duration(math.Round(sec*1000)) * time.Millisecond)
+}
+
+func secs(t time.Time) string { return fmt.Sprintf("%.3f", t.Sub(base).Seconds()) }
+
+// ev is one scripted event at a time in seconds from base.
+type ev struct {
+	at        float64
+	do        func(e *Engine, now time.Time) []Decision
+	isReading bool
+}
+
+const alice = "alice"
+
+func login(sec float64) ev {
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.DeskLogin(now, alice) }}
+}
+
+func logoutDesk(sec float64) ev {
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.DeskLogout(now, alice) }}
+}
+
+// read is a sensor reading at sec whose last input was at input seconds;
+// flags: min (minimized), back (not in front), locked, voice.
+func read(sec, input float64, flags ...string) ev {
+	r := Reading{Idle: at(sec).Sub(at(input)), Foreground: true, MicAvailable: true}
+	for _, f := range flags {
+		switch f {
+		case "min":
+			r.Minimized, r.Foreground = true, false
+		case "back":
+			r.Foreground = false
+		case "locked":
+			r.Locked = true
+		case "voice":
+			r.Voice = true
+		default:
+			panic("unknown flag " + f)
+		}
+	}
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.Reading(now, alice, r) }, isReading: true}
+}
+
+func heartbeat(sec float64) ev {
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.Heartbeat(now, alice) }}
+}
+
+func call(sec float64, on bool) ev {
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.Call(now, alice, on) }}
+}
+
+func pageInput(sec float64) ev {
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.PageInput(now, alice) }}
+}
+
+func pageVisible(sec float64, visible bool) ev {
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.PageVisibility(now, alice, visible) }}
+}
+
+func set(sec float64, enabled bool, timeout int) ev {
+	s := Settings{Enabled: enabled, Timeout: time.Duration(timeout) * time.Second}
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.SetSettings(now, s) }}
+}
+
+// run drives an engine as the coordinator does — one timer for the next
+// deadline, events in time order — until the end, and returns its warn,
+// withdraw, logout and sensor-lost decisions as "sec kind detail". Unless
+// quiet, the sensor heartbeats every 20 s from its first reading on.
+func run(t *testing.T, timeout int, events []ev, until float64, quiet bool) []string {
+	t.Helper()
+	if !quiet && len(events) > 0 {
+		first := until
+		for _, x := range events {
+			if x.isReading {
+				first = min(first, x.at)
+			}
+		}
+		for s := first + 20; s < until; s += 20 {
+			events = append(events, heartbeat(s))
+		}
+		slices.SortStableFunc(events, func(a, b ev) int { return cmp.Compare(a.at, b.at) })
+	}
+	e := New(Settings{Enabled: true, Timeout: time.Duration(timeout) * time.Second}, 45*time.Second)
+	var got []string
+	collect := func(ds []Decision) {
+		for _, d := range ds {
+			switch d.Kind {
+			case DecisionWarn:
+				got = append(got, fmt.Sprintf("%s warn %s", secs(d.At), secs(d.Deadline)))
+			case DecisionWithdraw:
+				got = append(got, fmt.Sprintf("%s withdraw %s", secs(d.At), d.Reason))
+			case DecisionLogout, DecisionSensorLost:
+				got = append(got, fmt.Sprintf("%s %s", secs(d.At), d.Kind))
+			}
+		}
+	}
+	advanceTo := func(now time.Time) {
+		for {
+			d, ok := e.NextDeadline()
+			if !ok || d.After(now) {
+				return
+			}
+			collect(e.Advance(d))
+		}
+	}
+	for _, x := range events {
+		advanceTo(at(x.at))
+		collect(x.do(e, at(x.at)))
+	}
+	advanceTo(at(until))
+	return got
+}
+
+func TestRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		timeout int
+		events  []ev
+		until   float64
+		quiet   bool // no heartbeats
+		want    []string
+	}{{
+		name:    "warning at 0.8·T, logout at T",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0)},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "30.000 logout"},
+	}, {
+		name:    "T=300 warns at 240 s exactly",
+		timeout: 300,
+		events:  []ev{login(0), read(0, 0)},
+		until:   400,
+		want:    []string{"240.000 warn 300.000", "300.000 logout"},
+	}, {
+		name:    "minimized 10–17 s freezes the clock, not resets it",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(10, 0, "min"), read(17, 0)},
+		until:   100,
+		want:    []string{"31.000 warn 37.000", "37.000 logout"},
+	}, {
+		name:    "another window in front pauses like minimized",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(5, 0, "back"), read(12.5, 0)},
+		until:   100,
+		want:    []string{"31.500 warn 37.500", "37.500 logout"},
+	}, {
+		name:    "a locked screen keeps counting even minimized",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(10, 0, "min", "locked")},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "30.000 logout"},
+	}, {
+		name:    "unlocking a minimized desk pauses it",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(10, 0, "min", "locked"), read(20, 0, "min"), read(25, 0)},
+		until:   100,
+		want:    []string{"29.000 warn 35.000", "35.000 logout"},
+	}, {
+		name:    "dismissed by a key at 26 s: next warning at 50 s",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(26, 26)},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "26.000 withdraw dismissed", "50.000 warn 56.000", "56.000 logout"},
+	}, {
+		name:    "input reported late resets the clock at the input, not the report",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(12, 10)},
+		until:   100,
+		want:    []string{"34.000 warn 40.000", "40.000 logout"},
+	}, {
+		name:    "a reading within the jitter of the known input is not input",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(25, 0.2)},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "30.000 logout"},
+	}, {
+		name:    "disabled at 20 s, re-enabled at 40 s: warning at 64 s",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), set(20, false, 30), set(40, true, 30)},
+		until:   100,
+		want:    []string{"64.000 warn 70.000", "70.000 logout"},
+	}, {
+		name:    "disabling withdraws a showing warning",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), set(25, false, 30)},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "25.000 withdraw disabled"},
+	}, {
+		name:    "T 300 → 30 at I = 200 s: warning now, logout 0.2·T later",
+		timeout: 300,
+		events:  []ev{login(0), read(0, 0), set(200, true, 30)},
+		until:   300,
+		want:    []string{"200.000 warn 206.000", "206.000 logout"},
+	}, {
+		name:    "T raised during the warning: withdrawn, warned again at the new point",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), set(25, true, 60)},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "25.000 withdraw settings", "48.000 warn 60.000", "60.000 logout"},
+	}, {
+		name:    "T lowered during the warning: logout at the later of T−I and 0.2·T visible",
+		timeout: 100,
+		events:  []ev{login(0), read(0, 0), set(81, true, 50)},
+		until:   200,
+		// Warned at 80 s (visible 1 s). New T = 50: T−I is past, 0.2·T = 10 s
+		// visible is reached at 80 + 10 = 90 s.
+		want: []string{"80.000 warn 100.000", "81.000 warn 90.000", "90.000 logout"},
+	}, {
+		name:    "paused during the warning: withdrawn, shown again at the resume",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(26, 0, "min"), read(40, 0)},
+		until:   100,
+		// I = 26 and 2 s visible at the pause: logout at max(30−26, 6−2) = 4 s after the resume.
+		want: []string{"24.000 warn 30.000", "26.000 withdraw paused", "40.000 warn 44.000", "44.000 logout"},
+	}, {
+		name:    "the key that brought the desk back (0.5 s before) counts at the resume",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(5, 0, "min"), read(15, 14.5)},
+		until:   100,
+		want:    []string{"39.000 warn 45.000", "45.000 logout"},
+	}, {
+		name:    "input 2 s before the resume does not count",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(5, 0, "min"), read(13, 13, "min"), read(15, 13)},
+		until:   100,
+		want:    []string{"34.000 warn 40.000", "40.000 logout"},
+	}, {
+		name:    "input while minimized does nothing",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(5, 0, "min"), read(10, 10, "min"), read(20, 10)},
+		until:   100,
+		want:    []string{"39.000 warn 45.000", "45.000 logout"},
+	}, {
+		name:    "a call pauses the clock",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), call(5, true), call(15, false)},
+		until:   100,
+		want:    []string{"34.000 warn 40.000", "40.000 logout"},
+	}, {
+		name:    "a call pauses even on a locked screen",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0, "locked"), call(5, true), call(15, false)},
+		until:   100,
+		want:    []string{"34.000 warn 40.000", "40.000 logout"},
+	}, {
+		name:    "an utterance ending at 10 s keeps the user active: warning at 34 s",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(8, 0, "voice"), read(10, 0)},
+		until:   100,
+		want:    []string{"34.000 warn 40.000", "40.000 logout"},
+	}, {
+		name:    "speech does not dismiss a warning",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(25, 0, "voice"), read(28, 0)},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "30.000 logout"},
+	}, {
+		name:    "speech near a locked screen is not activity",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(8, 0, "locked", "voice")},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "30.000 logout"},
+	}, {
+		name:    "speech while minimized does nothing",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), read(5, 0, "min"), read(8, 0, "min", "voice"), read(9, 0, "min"), read(15, 0)},
+		until:   100,
+		want:    []string{"34.000 warn 40.000", "40.000 logout"},
+	}, {
+		name:    "sensor lost while minimized: counting resumes after the grace",
+		quiet:   true,
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0, "min")},
+		until:   200,
+		want:    []string{"45.000 sensor_lost", "69.000 warn 75.000", "75.000 logout"},
+	}, {
+		name:    "heartbeats keep a minimized sensor's pause",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0, "min"), heartbeat(40), heartbeat(80), read(100, 0)},
+		until:   200,
+		want:    []string{"124.000 warn 130.000", "130.000 logout"},
+	}, {
+		name:    "sensor lost: counts from its last value; on reconnect input newer than the loss resets",
+		quiet:   true,
+		timeout: 60,
+		events:  []ev{login(0), read(0, 0), read(10, 0, "min"), read(60, 58)},
+		until:   300,
+		// Frozen at I = 10 from 10 s; lost at 55 s; I = 13 at 58 s, reset by the input reported at 60.
+		want: []string{"55.000 sensor_lost", "105.000 sensor_lost", "106.000 warn 118.000", "118.000 logout"},
+	}, {
+		name:    "sensor reconnects minimized: the fresh reading wins",
+		quiet:   true,
+		timeout: 60,
+		events:  []ev{login(0), read(0, 0), read(10, 0, "min"), read(60, 0, "min"), read(70, 0)},
+		until:   300,
+		// Lost at 55 s with I = 10; counted 55–60 (I = 15); paused 60–70; warning at I = 48.
+		want: []string{"55.000 sensor_lost", "103.000 warn 115.000", "115.000 sensor_lost", "115.000 logout"},
+	}, {
+		name:    "page input counts as input, even with a sensor",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), pageInput(26)},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "26.000 withdraw dismissed", "50.000 warn 56.000", "56.000 logout"},
+	}, {
+		name:    "page hidden pauses when no sensor is connected",
+		timeout: 30,
+		events:  []ev{login(0), pageVisible(10, false), pageVisible(17, true)},
+		until:   100,
+		want:    []string{"31.000 warn 37.000", "37.000 logout"},
+	}, {
+		name:    "page hidden does not pause while a sensor is live",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), pageVisible(10, false), pageVisible(17, true)},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "30.000 logout"},
+	}, {
+		name:    "page hidden pauses again once the sensor is lost",
+		quiet:   true,
+		timeout: 60,
+		events:  []ev{login(0), read(0, 0), pageVisible(10, false)},
+		until:   300,
+		// Sensor lost at 45 s with I = 45; the page's hidden state then pauses.
+		want: []string{"45.000 sensor_lost"},
+	}, {
+		name:    "desk logout withdraws the warning and stops the clock",
+		timeout: 30,
+		events:  []ev{login(0), read(0, 0), logoutDesk(25)},
+		until:   100,
+		want:    []string{"24.000 warn 30.000", "25.000 withdraw desk_logout"},
+	}, {
+		name:    "desk login starts the clock at 0",
+		timeout: 30,
+		events:  []ev{read(0, 0), login(20)},
+		until:   100,
+		want:    []string{"44.000 warn 50.000", "50.000 logout"},
+	}, {
+		name:    "no desk session: no clock",
+		timeout: 30,
+		events:  []ev{read(0, 0)},
+		until:   100,
+		want:    nil,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := run(t, tc.timeout, tc.events, tc.until, tc.quiet)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("decisions:\n got  %s\n want %s", strings.Join(got, " | "), strings.Join(tc.want, " | "))
+			}
+		})
+	}
+}
+
+func TestLogoutTimelineTellsWhatLedThere(t *testing.T) {
+	e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
+	e.DeskLogin(at(0), alice)
+	e.Reading(at(1), alice, Reading{Idle: 0, Foreground: true})
+	e.Reading(at(5), alice, Reading{Idle: 4 * time.Second, Minimized: true})
+	e.Reading(at(12), alice, Reading{Idle: 11 * time.Second, Foreground: true})
+	var logout *Decision
+	for i := 0; i < 5 && logout == nil; i++ {
+		d, _ := e.NextDeadline()
+		for _, x := range e.Advance(d) {
+			if x.Kind == DecisionLogout {
+				logout = &x
+			}
+		}
+	}
+	if logout == nil {
+		t.Fatal("no logout")
+	}
+	if got, want := secs(logout.At), "38.000"; got != want {
+		t.Errorf("logout at %s, want %s", got, want)
+	}
+	var story []string
+	for _, s := range logout.Timeline {
+		story = append(story, secs(s.At)+" "+s.Kind.String())
+	}
+	want := []string{"1.000 input", "5.000 minimized", "5.000 left_front", "12.000 restored", "12.000 in_front", "32.000 warned", "38.000 logged_out"}
+	if !slices.Equal(story, want) {
+		t.Errorf("timeline:\n got  %v\n want %v", story, want)
+	}
+}
+
+func TestStates(t *testing.T) {
+	e := New(Settings{Enabled: true, Timeout: 60 * time.Second}, 0)
+	check := func(sec float64, want Status, reasons Reasons) {
+		t.Helper()
+		e.Advance(at(sec))
+		st, ok := e.State(alice)
+		if !ok || st.Status != want || st.Reasons != reasons {
+			t.Errorf("at %vs: state %v %v, want %v %v", sec, st.Status, st.Reasons.Strings(), want, reasons.Strings())
+		}
+	}
+	e.Heartbeat(at(0), alice)
+	check(0, StatusOffline, 0)
+	e.DeskLogin(at(1), alice)
+	check(1, StatusActive, 0)
+	e.Reading(at(2), alice, Reading{Minimized: true})
+	check(2, StatusPaused, ReasonMinimized)
+	e.Call(at(3), alice, true)
+	check(3, StatusPaused, ReasonMinimized|ReasonOnCall)
+	e.Reading(at(4), alice, Reading{Foreground: false})
+	check(4, StatusPaused, ReasonNotInFront|ReasonOnCall)
+	e.Call(at(5), alice, false)
+	e.Reading(at(5), alice, Reading{Idle: 5 * time.Second, Foreground: true})
+	check(5, StatusActive, 0)
+	check(53, StatusWarned, 0)
+	if st, _ := e.State(alice); st.Inactivity != 48*time.Second || !st.Deadline.Equal(at(65)) {
+		t.Errorf("warned: inactivity %v deadline %s, want 48s and 65", st.Inactivity, secs(st.Deadline))
+	}
+	e.SetSettings(at(54), Settings{Enabled: false, Timeout: 60 * time.Second})
+	check(54, StatusDisabled, 0)
+	e.SetSettings(at(55), Settings{Enabled: true, Timeout: 30 * time.Second})
+	check(85, StatusLoggedOut, 0)
+}
+
+func TestChangedDecisionsFollowTheState(t *testing.T) {
+	e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
+	var changes []string
+	note := func(ds []Decision) {
+		for _, d := range ds {
+			if d.Kind == DecisionChanged {
+				changes = append(changes, fmt.Sprintf("%s %s %v %s", secs(d.At), d.State.Status, d.State.Reasons.Strings(), d.State.Sensor))
+			}
+		}
+	}
+	note(e.DeskLogin(at(0), alice))
+	note(e.Reading(at(1), alice, Reading{Foreground: true}))
+	note(e.Reading(at(2), alice, Reading{Foreground: true})) // nothing changed
+	note(e.Reading(at(3), alice, Reading{Minimized: true}))
+	note(e.Advance(at(100)))
+	want := []string{
+		"0.000 active [] none",
+		"1.000 active [] live",
+		"3.000 paused [minimized] live",
+		"48.000 active [] stale",
+		"72.000 warned [] stale",
+		"78.000 logged_out [] stale",
+	}
+	if !slices.Equal(changes, want) {
+		t.Errorf("changes:\n got  %v\n want %v", changes, want)
+	}
+}
+
+func TestRestartNeitherResetsNorBringsWarningEarly(t *testing.T) {
+	e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
+	e.DeskLogin(at(0), alice)
+	e.Reading(at(0), alice, Reading{Foreground: true, MicAvailable: true})
+	e.Advance(at(20))
+	snaps := e.Snapshots()
+
+	// Down for 5 s: a new engine restores at 25 s with I = 20 s.
+	r := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
+	for _, d := range r.Restore(at(25), snaps) {
+		if d.Kind == DecisionWarn || d.Kind == DecisionLogout {
+			t.Fatalf("restore decided %v", d.Kind)
+		}
+	}
+	if st, _ := r.State(alice); st.Inactivity != 20*time.Second || st.Status != StatusActive {
+		t.Fatalf("restored state %v I=%v, want active I=20s", st.Status, st.Inactivity)
+	}
+	d, _ := r.NextDeadline()
+	if got := secs(d); got != "29.000" {
+		t.Errorf("warning due at %s, want 29.000 (4 s after the restart)", got)
+	}
+	// The sensor has a fresh grace to reconnect: its reading reports input
+	// made while the coordinator was down.
+	r.Reading(at(26), alice, Reading{Idle: 3 * time.Second, Foreground: true})
+	if st, _ := r.State(alice); st.Inactivity != 3*time.Second {
+		t.Errorf("after input during the downtime: I = %v, want 3s", st.Inactivity)
+	}
+}
+
+func TestLateEventsApplyAtThePresent(t *testing.T) {
+	e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
+	e.DeskLogin(at(10), alice)
+	e.Call(at(5), alice, true) // late: applied at 10
+	e.Call(at(20), alice, false)
+	d, _ := e.NextDeadline()
+	if got := secs(d); got != "44.000" {
+		t.Errorf("warning due at %s, want 44.000", got)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		timeout time.Duration
+		ok      bool
+	}{
+		{29 * time.Second, false},
+		{30 * time.Second, true},
+		{300 * time.Second, true},
+		{3600 * time.Second, true},
+		{3601 * time.Second, false},
+		{12500 * time.Millisecond, false},
+		{45500 * time.Millisecond, false},
+		{0, false},
+		{-30 * time.Second, false},
+	} {
+		err := Settings{Enabled: true, Timeout: tc.timeout}.Validate()
+		if (err == nil) != tc.ok {
+			t.Errorf("Validate(%v) = %v, want ok=%v", tc.timeout, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "from 30 to 3600") {
+			t.Errorf("Validate(%v) = %q, does not name the range", tc.timeout, err)
+		}
+	}
+}

@@ -1,0 +1,408 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// The property tests check the engine against a reference that follows
+// DESIGN §1 the slow, obvious way — one millisecond at a time, one user at a
+// time — over random event sequences for several users at once.
+
+const grace = 45_000 // ms
+
+type opKind int
+
+const (
+	opLogin opKind = iota
+	opDeskLogout
+	opReading
+	opHeartbeat
+	opCall
+	opPageInput
+	opPageVisible
+	opSettings
+	numOps
+)
+
+type op struct {
+	at   int64 // ms from base
+	user int
+	kind opKind
+	// opReading
+	input, min, back, locked, voice bool
+	// opCall, opPageVisible, opSettings (enabled)
+	on      bool
+	timeout int64 // opSettings, ms
+}
+
+func genOps(t *rapid.T, users int) []op {
+	n := rapid.IntRange(1, 60).Draw(t, "n")
+	var ops []op
+	var now int64
+	for range n {
+		// Mostly close together, so rules meet at their edges (the 1 s
+		// resume window), sometimes far apart, so clocks run out.
+		if rapid.IntRange(0, 2).Draw(t, "far") == 0 {
+			now += int64(rapid.IntRange(0, 30).Draw(t, "gap")) * 1000
+		} else {
+			now += int64(rapid.IntRange(0, 2).Draw(t, "gap")) * 1000
+		}
+		o := op{at: now, user: rapid.IntRange(0, users-1).Draw(t, "user"), kind: opKind(rapid.IntRange(0, int(numOps)-1).Draw(t, "kind"))}
+		switch o.kind {
+		case opReading:
+			o.input = rapid.Bool().Draw(t, "input")
+			o.min = rapid.IntRange(0, 3).Draw(t, "min") == 0
+			o.back = rapid.IntRange(0, 3).Draw(t, "back") == 0
+			o.locked = rapid.IntRange(0, 5).Draw(t, "locked") == 0
+			o.voice = rapid.IntRange(0, 3).Draw(t, "voice") == 0
+		case opCall, opPageVisible:
+			o.on = rapid.Bool().Draw(t, "on")
+		case opSettings:
+			o.on = rapid.IntRange(0, 4).Draw(t, "enabled") != 0
+			o.timeout = int64(rapid.SampledFrom([]int{30, 31, 33, 45, 60}).Draw(t, "timeout")) * 1000
+		}
+		ops = append(ops, o)
+	}
+	return ops
+}
+
+// ref is one user's clock, stepped a millisecond at a time.
+type ref struct {
+	desk                     deskState
+	i, w                     int64 // counted inactivity, warning visible time
+	warning, counting        bool
+	announced                int64
+	sensor                   SensorStatus
+	lastSeen, lastInput      int64
+	min, back, locked, voice bool
+	pageHidden, call         bool
+	trueInput                int64 // the workstation's real last input, for idle readings
+	log                      []string
+	violations               []string
+}
+
+type world struct {
+	enabled bool
+	timeout int64
+}
+
+func (r *ref) pausedNow() bool {
+	live := r.sensor == SensorLive
+	window := (live && !r.locked && (r.min || r.back)) || (!live && r.pageHidden)
+	return r.call || window
+}
+
+// settle applies the instantaneous rules at t.
+func (r *ref) settle(wd world, t int64) {
+	warnAt, warnMin := wd.timeout*4/5, wd.timeout/5
+	if r.sensor == SensorLive && t >= r.lastSeen+grace {
+		r.sensor = SensorStale
+		r.min, r.back, r.locked, r.voice = false, false, false, false
+		r.log = append(r.log, fmt.Sprintf("%d sensor_lost", t))
+	}
+	counting := wd.enabled && r.desk == deskOpen && !r.pausedNow()
+	if counting && !r.counting && r.lastInput >= t-1000 {
+		r.reset(t)
+	}
+	if !counting && r.counting && r.warning {
+		r.withdraw(t, map[bool]string{true: "paused", false: "disabled"}[wd.enabled])
+		if wd.enabled && r.desk != deskOpen {
+			r.log[len(r.log)-1] = fmt.Sprintf("%d withdraw desk_logout", t)
+		}
+	}
+	r.counting = counting
+	if counting {
+		if !r.warning && r.i >= warnAt {
+			r.warning = true
+		}
+		if r.warning && r.i >= wd.timeout && r.w >= warnMin {
+			r.log = append(r.log, fmt.Sprintf("%d logout", t))
+			r.desk, r.warning, r.counting, r.announced = deskLoggedOut, false, false, 0
+		}
+		if r.voice && !r.locked && !r.warning {
+			r.i = 0
+		}
+	}
+	if r.warning {
+		if d := t + max(wd.timeout-r.i, warnMin-r.w); d != r.announced {
+			r.announced = d
+			r.log = append(r.log, fmt.Sprintf("%d warn %d", t, d))
+		}
+	}
+}
+
+// reset is activity: I = 0, and with it the warning period ends.
+func (r *ref) reset(t int64) {
+	r.i = 0
+	r.belowWarning(t, "dismissed")
+}
+
+func (r *ref) belowWarning(t int64, why string) {
+	r.w = 0
+	if r.warning {
+		r.withdraw(t, why)
+	}
+}
+
+func (r *ref) withdraw(t int64, why string) {
+	r.warning, r.announced = false, 0
+	r.log = append(r.log, fmt.Sprintf("%d withdraw %s", t, why))
+}
+
+// tick lets one millisecond pass.
+func (r *ref) tick() {
+	if r.counting && !(r.voice && !r.locked && !r.warning) {
+		r.i++
+		if r.warning {
+			r.w++
+		}
+	}
+}
+
+func (r *ref) apply(wd world, o op, t int64) {
+	switch o.kind {
+	case opLogin:
+		if r.warning {
+			r.withdraw(t, "dismissed")
+		}
+		r.desk, r.i, r.w, r.counting = deskOpen, 0, 0, false
+	case opDeskLogout:
+		r.desk = deskNone
+		r.settle(wd, t)
+		r.i, r.w = 0, 0
+	case opReading:
+		r.sensor, r.lastSeen = SensorLive, t
+		if o.input {
+			r.lastInput = t
+			if r.counting {
+				r.reset(t)
+			}
+		}
+		r.min, r.back, r.locked, r.voice = o.min, o.back || o.min, o.locked, o.voice
+	case opHeartbeat:
+		r.sensor, r.lastSeen = SensorLive, t
+	case opCall:
+		r.call = o.on
+	case opPageInput:
+		r.lastInput = t
+		if r.counting {
+			r.reset(t)
+		}
+	case opPageVisible:
+		r.pageHidden = !o.on
+	}
+	r.settle(wd, t)
+}
+
+func TestEngineMatchesReference(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const users = 3
+		ops := genOps(t, users)
+		end := ops[len(ops)-1].at + 200_000
+
+		// Reference: every user stepped per millisecond.
+		wd := world{enabled: true, timeout: 30_000}
+		refs := make([]*ref, users)
+		for i := range refs {
+			refs[i] = &ref{trueInput: -3_600_000, lastInput: noInput}
+		}
+		next := 0
+		for ms := int64(0); ms <= end; ms++ {
+			// Rules due at an instant fire before the events of that instant.
+			for _, r := range refs {
+				r.settle(wd, ms)
+			}
+			for next < len(ops) && ops[next].at == ms {
+				o := ops[next]
+				next++
+				if o.kind == opSettings {
+					old := wd
+					wd = world{enabled: o.on, timeout: o.timeout}
+					for _, r := range refs {
+						switch {
+						case !old.enabled && wd.enabled:
+							r.i, r.w, r.counting = 0, 0, false
+						case old.enabled == wd.enabled && old.timeout != wd.timeout && r.i < wd.timeout*4/5:
+							r.belowWarning(ms, "settings")
+						}
+						r.settle(wd, ms)
+					}
+					continue
+				}
+				if o.kind == opReading && o.input {
+					refs[o.user].trueInput = ms
+				}
+				refs[o.user].apply(wd, o, ms)
+			}
+			for _, r := range refs {
+				r.tick()
+			}
+		}
+
+		// Engine: driven as the coordinator drives it.
+		d := newDriver(t, users)
+		d.run(ops)
+		d.advance(end)
+
+		for u := range users {
+			if !slices.Equal(d.logs[u], refs[u].log) {
+				t.Fatalf("user %d:\n engine    %v\n reference %v", u, d.logs[u], refs[u].log)
+			}
+		}
+	})
+}
+
+// driver feeds ops to an engine as the coordinator would — one timer for the
+// next deadline — logging each user's decisions and checking the invariants
+// that must hold whatever the sequence.
+type driver struct {
+	t         *rapid.T
+	e         *Engine
+	logs      [][]string
+	changes   [][]string // each user's decisions, Changed included
+	trueInput []int64    // each workstation's real last input
+	last      []State    // each user's state after the previous call
+}
+
+func newDriver(t *rapid.T, users int) *driver {
+	d := &driver{
+		t:         t,
+		e:         New(Settings{Enabled: true, Timeout: 30 * time.Second}, grace*time.Millisecond),
+		logs:      make([][]string, users),
+		changes:   make([][]string, users),
+		trueInput: make([]int64, users),
+		last:      make([]State, users),
+	}
+	for i := range d.trueInput {
+		d.trueInput[i] = -3_600_000
+	}
+	return d
+}
+
+func (d *driver) collect(ds []Decision) {
+	warnAt := d.e.Settings().WarnAt()
+	for _, x := range ds {
+		u := int(x.User[1] - '0')
+		ms := x.At.Sub(base).Milliseconds()
+		d.changes[u] = append(d.changes[u], fmt.Sprintf("%d %s %s %s %v", ms, x.User, x.Kind, x.Deadline.Sub(base), x.State))
+		switch x.Kind {
+		case DecisionWarn:
+			d.logs[u] = append(d.logs[u], fmt.Sprintf("%d warn %d", ms, x.Deadline.Sub(base).Milliseconds()))
+			if st, _ := d.e.State(x.User); st.Inactivity < warnAt {
+				d.t.Fatalf("%s warned at %d with I = %v < 0.8·T = %v", x.User, ms, st.Inactivity, warnAt)
+			}
+		case DecisionWithdraw:
+			d.logs[u] = append(d.logs[u], fmt.Sprintf("%d withdraw %s", ms, x.Reason))
+		case DecisionLogout, DecisionSensorLost:
+			d.logs[u] = append(d.logs[u], fmt.Sprintf("%d %s", ms, x.Kind))
+		}
+	}
+}
+
+// advance fires every deadline up to ms, checking before each that no paused
+// clock moved.
+func (d *driver) advance(ms int64) {
+	for {
+		next, ok := d.e.NextDeadline()
+		if !ok || next.After(base.Add(time.Duration(ms)*time.Millisecond)) {
+			break
+		}
+		d.checkPaused()
+		d.collect(d.e.Advance(next))
+		d.record()
+	}
+	d.e.Advance(base.Add(time.Duration(ms) * time.Millisecond))
+	d.checkPaused()
+}
+
+// checkPaused: a clock paused by a live sensor or a call has not counted
+// since the last call.
+func (d *driver) checkPaused() {
+	for u, was := range d.last {
+		name := fmt.Sprintf("u%d", u)
+		now, ok := d.e.State(name)
+		paused := was.Status == StatusPaused && (was.Reasons&ReasonOnCall != 0 || was.Sensor == SensorLive)
+		if ok && paused && now.Inactivity != was.Inactivity {
+			d.t.Fatalf("%s paused (%v, sensor %v) but I went %v → %v", name, was.Reasons.Strings(), was.Sensor, was.Inactivity, now.Inactivity)
+		}
+	}
+}
+
+func (d *driver) record() {
+	for u := range d.last {
+		d.last[u], _ = d.e.State(fmt.Sprintf("u%d", u))
+	}
+}
+
+func (d *driver) run(ops []op) {
+	for _, o := range ops {
+		d.advance(o.at)
+		d.collect(d.apply(o))
+		d.record()
+	}
+}
+
+func (d *driver) apply(o op) []Decision {
+	e, now, name := d.e, base.Add(time.Duration(o.at)*time.Millisecond), fmt.Sprintf("u%d", o.user)
+	switch o.kind {
+	case opLogin:
+		return e.DeskLogin(now, name)
+	case opDeskLogout:
+		return e.DeskLogout(now, name)
+	case opReading:
+		if o.input {
+			d.trueInput[o.user] = o.at
+		}
+		return e.Reading(now, name, Reading{
+			Idle:       time.Duration(o.at-d.trueInput[o.user]) * time.Millisecond,
+			Foreground: !o.back && !o.min, Minimized: o.min, Locked: o.locked, Voice: o.voice,
+		})
+	case opHeartbeat:
+		return e.Heartbeat(now, name)
+	case opCall:
+		return e.Call(now, name, o.on)
+	case opPageInput:
+		return e.PageInput(now, name)
+	case opPageVisible:
+		return e.PageVisibility(now, name, o.on)
+	case opSettings:
+		return e.SetSettings(now, Settings{Enabled: o.on, Timeout: time.Duration(o.timeout) * time.Millisecond})
+	}
+	panic("unknown op")
+}
+
+// Snapshot → restore at the same instant gives the same future decisions,
+// state changes for the dashboard included.
+func TestSnapshotRestoreKeepsTheFuture(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const users = 3
+		ops := genOps(t, users)
+		k := rapid.IntRange(1, len(ops)).Draw(t, "split")
+		end := ops[len(ops)-1].at + 200_000
+
+		a := newDriver(t, users)
+		a.run(ops[:k])
+		b := newDriver(t, users)
+		b.e.SetSettings(base, a.e.Settings())
+		now := base.Add(time.Duration(ops[k-1].at) * time.Millisecond)
+		b.e.Restore(now, a.e.Snapshots())
+		copy(b.trueInput, a.trueInput)
+		b.record()
+		a.changes = make([][]string, users)
+
+		a.run(ops[k:])
+		a.advance(end)
+		b.run(ops[k:])
+		b.advance(end)
+		for u := range users {
+			if !slices.Equal(a.changes[u], b.changes[u]) {
+				t.Fatalf("user %d after restore at op %d:\n kept     %v\n restored %v", u, k, a.changes[u], b.changes[u])
+			}
+		}
+	})
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the tests and builds need on a fresh Debian/Ubuntu machine:
+# Debian packages (only those missing) and the Go modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # cgo builds: robotgo (X11, XTest) and PortAudio
+  libx11-dev libxtst-dev libpng-dev portaudio19-dev pkg-config
+  # the X display rig: Xvfb, a window manager, XTEST input, X tools
+  xvfb openbox xdotool x11-utils xprintidle
+  # the microphone rig: a private PulseAudio with a null sink, speech fixtures
+  pulseaudio pulseaudio-utils espeak-ng sox alsa-utils libasound2-plugins
+  # browser tests
+  chromium
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then sudo="sudo"; else
+      echo "missing packages; run as root: apt-get install --no-install-recommends ${missing[*]}" >&2; exit 1
+    fi
+  fi
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+go mod download
