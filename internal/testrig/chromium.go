@@ -1,0 +1,97 @@
+//go:build linux
+
+package testrig
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// Browser is a Chromium window on an X display.
+type Browser struct {
+	Pid         int    // the browser process (the leader of its process group)
+	Window      string // its top-level X window id, usable with xdotool
+	DevToolsURL string // ws://127.0.0.1:PORT/devtools/browser/ID, for chromedp
+	LogDir      string // chromium.log; the profile is in LogDir/profile
+}
+
+var devToolsLine = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
+
+// Chromium starts Debian's chromium (a real window, not headless) on x
+// showing url, and waits for its DevTools endpoint and its window. Cleanup
+// stops the browser and all its helper processes.
+func Chromium(t testing.TB, x *X, url string) *Browser {
+	t.Helper()
+	Require(t, "chromium")
+	dir := t.TempDir()
+	profile, home := filepath.Join(dir, "profile"), filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatalf("creating Chromium home: %v", err)
+	}
+	logPath := filepath.Join(dir, "chromium.log")
+
+	cmd := exec.Command("chromium",
+		"--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update",
+		"--disable-sync", "--disable-default-apps", "--no-default-browser-check",
+		"--password-store=basic",
+		"--user-data-dir="+profile,
+		// Port 0: Chromium picks a free port and prints it, so parallel
+		// browsers never collide.
+		"--remote-debugging-port=0",
+		// Without this Chromium would pick Wayland when WAYLAND_DISPLAY is
+		// set (a developer's desktop) and never appear on our display.
+		"--ozone-platform=x11",
+		url,
+	)
+	// HOME and TMPDIR are private too: Chromium writes ~/.pki and ~/.cache
+	// outside the profile, and leaves its org.chromium.Chromium.* singleton
+	// directories in TMPDIR. An unusable DBUS_SESSION_BUS_ADDRESS keeps it
+	// from autolaunching a session bus that would outlive the test.
+	cmd.Env = append(os.Environ(), x.Env()...)
+	cmd.Env = append(cmd.Env, "HOME="+home, "TMPDIR="+home,
+		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
+		"DBUS_SESSION_BUS_ADDRESS=disabled:")
+	pr, err := startProc("chromium", cmd, logPath)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	// Chromium saves its profile on SIGTERM; give it time before SIGKILL.
+	stopOnCleanup(t, pr, 5*time.Second)
+	b := &Browser{Pid: pr.pid(), LogDir: dir}
+
+	last, ok := poll(startTimeout, func() (bool, string) {
+		if done, err := pr.exited(); done {
+			return false, fmt.Sprintf("chromium exited: %v", err)
+		}
+		if b.DevToolsURL == "" {
+			logText, _ := os.ReadFile(logPath)
+			m := devToolsLine.FindSubmatch(logText)
+			if m == nil {
+				return false, "no DevTools line in chromium's output yet"
+			}
+			b.DevToolsURL = string(m[1])
+		}
+		clients, err := x.Clients()
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, c := range clients {
+			if c.Pid == b.Pid {
+				b.Window = c.Window
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no window of pid %d among clients %+v", b.Pid, clients)
+	})
+	if !ok {
+		// Without a session bus Chromium logs D-Bus errors all the time.
+		t.Fatalf("waiting for chromium on %s: %s\n%s", x.Name, last, tail(logPath, "ERROR:dbus/"))
+	}
+	return b
+}

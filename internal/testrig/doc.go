@@ -1,0 +1,11 @@
+// Package testrig starts real desktop components for tests: an Xvfb display
+// with openbox, a private PulseAudio daemon with a null sink, and Chromium on
+// a display. Every call starts its own instance (own display number, own
+// runtime directories), so parallel tests and test packages never share an
+// input clock or an audio server, and t.Cleanup stops what was started.
+//
+// Missing binaries skip the test, except when CI=true or VIGIL_REQUIRE_RIG=1,
+// where they fail it (see Require).
+//
+// The package is Linux-only; on other systems it is empty.
+package testrig

@@ -1,0 +1,168 @@
+//go:build linux
+
+package testrig
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Sink and source names of every Pulse daemon.
+const (
+	PulseSink   = "agent_sink"
+	PulseSource = "agent_sink.monitor"
+
+	pacerSink = "rig_pacer"
+)
+
+// PulseAudio is a private PulseAudio daemon whose default sink is a 16 kHz
+// mono null sink and whose default source is that sink's monitor: what is
+// played into the sink is what a recorder ("the microphone") hears, paced in
+// real time. A second null sink, rig_pacer, exists only to keep that pace.
+type PulseAudio struct {
+	Socket string // the native protocol socket
+	LogDir string // pulseaudio.log
+
+	env []string
+}
+
+// Pulse starts a PulseAudio daemon with its own runtime and home
+// directories, and waits until it answers. Cleanup stops it.
+func Pulse(t testing.TB) *PulseAudio {
+	t.Helper()
+	Require(t, "pulseaudio", "pactl", "paplay")
+	p, err := startPulse(t)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return p
+}
+
+// startPulse is Pulse without failing t, so it may run on any goroutine.
+func startPulse(t testing.TB) (*PulseAudio, error) {
+	logDir := t.TempDir()
+	// The socket lives in a short directory of its own: unix socket paths are
+	// limited to 107 bytes and t.TempDir() grows with the test's name.
+	dir, err := os.MkdirTemp("", "vigil-pa-")
+	if err != nil {
+		return nil, fmt.Errorf("creating PulseAudio runtime directory: %w", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	xdg, home := filepath.Join(dir, "xdg"), filepath.Join(dir, "home")
+	for _, d := range []string{xdg, home} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, fmt.Errorf("creating PulseAudio directory: %w", err)
+		}
+	}
+	p := &PulseAudio{Socket: filepath.Join(xdg, "pulse", "native"), LogDir: logDir}
+	if len(p.Socket) > 107 {
+		return nil, fmt.Errorf("PulseAudio socket path %s is longer than a unix socket allows; use a shorter TMPDIR", p.Socket)
+	}
+	p.env = []string{
+		"XDG_RUNTIME_DIR=" + xdg,
+		"PULSE_RUNTIME_PATH=" + filepath.Join(xdg, "pulse"),
+		"HOME=" + home,
+		"PULSE_SERVER=unix:" + p.Socket,
+	}
+	logPath := filepath.Join(logDir, "pulseaudio.log")
+
+	// As root pulseaudio only warns ("not intended to be run as root");
+	// --system stays off so it uses our directories. No realtime or high
+	// priority: both go through rtkit/D-Bus, which is absent here.
+	// auth-anonymous lets clients in with any HOME (no cookie); the socket's
+	// 0700 directory is the access control.
+	cmd := exec.Command("pulseaudio", "-n",
+		"--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=no",
+		"--system=false", "--realtime=false", "--high-priority=false",
+		"--log-target=stderr",
+		"-L", "module-native-protocol-unix socket="+p.Socket+" auth-anonymous=1",
+		"-L", "module-null-sink sink_name="+PulseSink+" rate=16000 channels=1",
+		// A null sink with no latency-constrained client renders 2 s blocks
+		// ahead of time, so a recorder that connects later gets nothing for
+		// up to 2 s. This low-latency loopback from the monitor into a second
+		// null sink keeps agent_sink rendering in small real-time blocks.
+		"-L", "module-null-sink sink_name="+pacerSink+" rate=16000 channels=1",
+		"-L", "module-loopback source="+PulseSource+" sink="+pacerSink+" latency_msec=20 source_dont_move=true sink_dont_move=true",
+	)
+	cmd.Env = append(os.Environ(), p.env...)
+	pa, err := startProc("pulseaudio", cmd, logPath)
+	if err != nil {
+		return nil, err
+	}
+	stopOnCleanup(t, pa, 5*time.Second)
+
+	last, ok := poll(startTimeout, func() (bool, string) {
+		if done, err := pa.exited(); done {
+			return false, fmt.Sprintf("pulseaudio exited: %v", err)
+		}
+		if _, err := p.Pactl("info"); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
+	if !ok {
+		return nil, fmt.Errorf("waiting for pulseaudio: %s\n%s", last, tail(logPath))
+	}
+	// Suspending and resuming drops the 2 s the sinks rendered ahead before
+	// the loopback connected.
+	for _, args := range [][]string{
+		{"set-default-sink", PulseSink}, {"set-default-source", PulseSource},
+		{"suspend-sink", PulseSink, "1"}, {"suspend-sink", PulseSink, "0"},
+		{"suspend-sink", pacerSink, "1"}, {"suspend-sink", pacerSink, "0"},
+	} {
+		if _, err := p.Pactl(args...); err != nil {
+			return nil, fmt.Errorf("%w\n%s", err, tail(logPath))
+		}
+	}
+	return p, nil
+}
+
+// Env returns the variables that point a child process (pactl, paplay, or
+// PortAudio through ALSA's pulse plugin) at exactly this daemon, to append to
+// os.Environ().
+func (p *PulseAudio) Env() []string {
+	return append([]string(nil), p.env...)
+}
+
+// Pactl runs pactl against this daemon and returns its trimmed output.
+func (p *PulseAudio) Pactl(args ...string) (string, error) {
+	return run(p.env, "pactl", args...)
+}
+
+// Play plays a WAV file into the sink and returns once it has been played.
+func (p *PulseAudio) Play(t testing.TB, wavPath string) {
+	t.Helper()
+	if err := <-p.PlayAsync(t, wavPath); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
+
+// PlayAsync starts playing a WAV file into the sink and returns a channel
+// that receives the result once it has been played. If the test ends first,
+// cleanup stops the player.
+func (p *PulseAudio) PlayAsync(t testing.TB, wavPath string) <-chan error {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "paplay.log")
+	cmd := exec.Command("paplay", "--device="+PulseSink, wavPath)
+	cmd.Env = append(os.Environ(), p.env...)
+	pl, err := startProc("paplay", cmd, logPath)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	// Runs before the daemon's stop (LIFO); a no-op if already finished.
+	stopOnCleanup(t, pl, time.Second)
+	res := make(chan error, 1)
+	go func() {
+		<-pl.done
+		if pl.err != nil {
+			res <- fmt.Errorf("playing %s: %w\n%s", wavPath, pl.err, tail(logPath))
+			return
+		}
+		res <- nil
+	}()
+	return res
+}
