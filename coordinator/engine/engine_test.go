@@ -462,12 +462,11 @@ func TestRestartNeitherResetsNorBringsWarningEarly(t *testing.T) {
 	e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
 	e.DeskLogin(at(0), alice)
 	e.Reading(at(0), alice, Reading{Foreground: true, MicAvailable: true})
-	e.Advance(at(20))
-	snaps := e.Snapshots()
+	snaps := e.Snapshots() // taken at 0 s; nothing happened since
 
-	// Down for 5 s: a new engine restores at 25 s with I = 20 s.
+	// Alive until 20 s, down for 5 s: a new engine restores at 25 s with I = 20 s.
 	r := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
-	for _, d := range r.Restore(at(25), snaps) {
+	for _, d := range r.Restore(at(25), at(20), snaps) {
 		if d.Kind == DecisionWarn || d.Kind == DecisionLogout {
 			t.Fatalf("restore decided %v", d.Kind)
 		}
@@ -484,6 +483,31 @@ func TestRestartNeitherResetsNorBringsWarningEarly(t *testing.T) {
 	r.Reading(at(26), alice, Reading{Idle: 3 * time.Second, Foreground: true})
 	if st, _ := r.State(alice); st.Inactivity != 3*time.Second {
 		t.Errorf("after input during the downtime: I = %v, want 3s", st.Inactivity)
+	}
+}
+
+func TestRestoreFiresWhatFellDueBeforeTheCrash(t *testing.T) {
+	e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
+	e.DeskLogin(at(0), alice)
+	e.Reading(at(0), alice, Reading{Foreground: true})
+	snaps := e.Snapshots()
+
+	// The warning fell due at 24 s, the coordinator died at 26 s (its
+	// decision unrecorded) and came back at 40 s.
+	r := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
+	var got []string
+	for _, d := range r.Restore(at(40), at(26), snaps) {
+		if d.Kind == DecisionWarn {
+			got = append(got, secs(d.At)+" warn "+secs(d.Deadline))
+		}
+		if d.Kind == DecisionLogout {
+			got = append(got, secs(d.At)+" logout")
+		}
+	}
+	// Warned at 24 (as it would have been), restated at the restart with
+	// the 14 s of downtime added to the deadline.
+	if want := []string{"24.000 warn 30.000", "40.000 warn 44.000"}; !slices.Equal(got, want) {
+		t.Errorf("restore decided %v, want %v", got, want)
 	}
 }
 

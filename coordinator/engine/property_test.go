@@ -390,7 +390,7 @@ func TestSnapshotRestoreKeepsTheFuture(t *testing.T) {
 		b := newDriver(t, users)
 		b.e.SetSettings(base, a.e.Settings())
 		now := base.Add(time.Duration(ops[k-1].at) * time.Millisecond)
-		b.e.Restore(now, a.e.Snapshots())
+		b.e.Restore(now, now, a.e.Snapshots())
 		copy(b.trueInput, a.trueInput)
 		b.record()
 		a.changes = make([][]string, users)

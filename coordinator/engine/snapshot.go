@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Snapshot is one user's clock and signals, for persistence across a
 // coordinator restart. It is plain data, stable as JSON.
@@ -69,28 +72,32 @@ func (e *Engine) Snapshots() []Snapshot {
 	return out
 }
 
-// Restore loads snapshots taken before a restart, at now. The time the
-// coordinator was down is not counted — nobody could have been warned during
-// it — so a restart neither resets a clock nor brings a warning or logout
-// early. Each live sensor gets a fresh grace to reconnect; input that
-// happened while the coordinator was down still resets the clock when the
-// sensor's fresh reading reports it. The decisions returned restate each
-// user's state (and any warning showing) for the dashboard and agents.
-func (e *Engine) Restore(now time.Time, snaps []Snapshot) []Decision {
-	t := e.begin(now)
+// Restore loads snapshots taken before a restart. The coordinator ran, with
+// no events, until aliveUntil (it records that mark every second, so a crash
+// loses at most that second): each snapshot is played forward to then, firing
+// what fell due, exactly as if the coordinator had stayed up. The time from
+// aliveUntil to now, when it was down, is not counted — nobody could have
+// been warned during it — so a restart neither resets a clock nor brings a
+// warning or logout early. Each live sensor gets a fresh grace to reconnect;
+// input made during the downtime still resets the clock when the sensor's
+// fresh reading reports it. The decisions returned include a restatement of
+// each user's state (and any warning showing) for the dashboard and agents.
+func (e *Engine) Restore(now, aliveUntil time.Time, snaps []Snapshot) []Decision {
+	t, alive := now.UnixMilli(), aliveUntil.UnixMilli()
+	e.out = e.out[:0]
 	for _, s := range snaps {
-		down := max(t-s.At.UnixMilli(), 0)
+		at := s.At.UnixMilli()
 		u := &user{
 			name:       s.User,
 			heapIdx:    -1,
 			deadline:   never,
-			mark:       t,
+			mark:       at,
 			counted:    s.Counted.Milliseconds(),
 			warnShown:  s.WarnShown.Milliseconds(),
 			warning:    s.Warning,
 			resumedAt:  s.ResumedAt.UnixMilli(),
 			lastInput:  noInput,
-			lastSeen:   s.LastSeen.UnixMilli() + down,
+			lastSeen:   s.LastSeen.UnixMilli(),
 			minimized:  s.Minimized,
 			notFront:   s.NotInFront,
 			locked:     s.Locked,
@@ -99,28 +106,39 @@ func (e *Engine) Restore(now time.Time, snaps []Snapshot) []Decision {
 			pageHidden: s.PageHidden,
 			call:       s.Call,
 		}
-		for i, n := range deskNames {
-			if n == s.Desk {
-				u.desk = deskState(i)
-			}
-		}
-		for i, n := range sensorNames {
-			if n == s.Sensor {
-				u.sensor = SensorStatus(i)
-			}
-		}
+		u.desk = deskState(max(slices.Index(deskNames[:], s.Desk), 0))
+		u.sensor = SensorStatus(max(slices.Index(sensorNames[:], s.Sensor), 0))
 		if !s.LastInput.IsZero() {
 			u.lastInput = s.LastInput.UnixMilli()
 		}
 		u.tl.load(s.Timeline)
-		// Counting as it was, so restoring is not a resume.
+		// As it was, so restoring is not a resume.
 		u.counting = e.settings.Enabled && u.desk == deskOpen && u.paused() == 0
 		u.voiceHold = u.counting && u.voice && !u.locked && !u.warning
-		if old, ok := e.users[u.name]; ok && old.heapIdx >= 0 {
-			e.sched.remove(old)
+		u.reported.status = unreported // so the state is restated
+		if u.warning {
+			u.announced = at + max(e.timeout-u.counted, e.warnMin-u.warnShown)
 		}
+		e.Remove(u.name)
 		e.users[u.name] = u
-		e.settle(u, t)
+		e.sched.set(u, e.deadline(u, at))
+		e.now = max(e.now, at)
+	}
+	// Up to aliveUntil the coordinator was running: play it forward.
+	alive = max(alive, e.now)
+	e.now = min(e.now, alive)
+	e.begin(msTime(alive))
+	// From aliveUntil to now it was down: freeze.
+	down := max(t-alive, 0)
+	e.now = alive + down
+	for _, u := range e.users {
+		e.elapse(u, alive)
+		u.mark = e.now
+		if u.sensor == SensorLive {
+			u.lastSeen += down
+		}
+		u.announced = 0 // so a showing warning is restated
+		e.settle(u, e.now)
 	}
 	return e.out
 }

@@ -63,6 +63,8 @@ const (
 	StatusPaused                  // not counted; see Reasons
 	StatusDisabled                // the feature is off
 	StatusLoggedOut               // logged out for inactivity
+
+	unreported Status = 255 // no state reported yet
 )
 
 var statusNames = [...]string{"offline", "active", "warned", "paused", "disabled", "logged_out"}
