@@ -48,6 +48,8 @@ var kinds = [...]kind{
 		decodeWire(func(w *withdrawWire) Message { return w.Withdraw })},
 	{TypeLoggedOut, FromCoordinator, []*field{fSession, fLoggedOutReason, fAtMS},
 		decodeWire(func(w *loggedOutWire) Message { return w.LoggedOut })},
+	{TypeSessionRefused, FromCoordinator, []*field{fSession, fRefusedReason},
+		decodeWire(func(w *sessionRefusedWire) Message { return w.SessionRefused })},
 	{TypeError, FromCoordinator, []*field{fCode, fMessage},
 		decodeWire(func(w *errorWire) Message { return w.ErrorMessage })},
 }

@@ -2,16 +2,17 @@ package protocol
 
 // Message type names: the value of the "type" member.
 const (
-	TypeHello        = "hello"
-	TypeSessionOpen  = "session_open"
-	TypeReading      = "reading"
-	TypeHeartbeat    = "heartbeat"
-	TypeSessionClose = "session_close"
-	TypePolicy       = "policy"
-	TypeWarn         = "warn"
-	TypeWithdraw     = "withdraw"
-	TypeLoggedOut    = "logged_out"
-	TypeError        = "error"
+	TypeHello          = "hello"
+	TypeSessionOpen    = "session_open"
+	TypeReading        = "reading"
+	TypeHeartbeat      = "heartbeat"
+	TypeSessionClose   = "session_close"
+	TypePolicy         = "policy"
+	TypeWarn           = "warn"
+	TypeWithdraw       = "withdraw"
+	TypeLoggedOut      = "logged_out"
+	TypeSessionRefused = "session_refused"
+	TypeError          = "error"
 )
 
 // Values of Hello.OS.
@@ -28,6 +29,13 @@ const (
 	ReasonSettings   = "settings"    // the policy changed
 	ReasonDisabled   = "disabled"    // enforcement disabled
 	ReasonDeskLogout = "desk_logout" // the agent logged out of Agent Desk
+)
+
+// Values of SessionRefused.Reason.
+const (
+	// RefusedUserBound: the session's user is already bound to a live
+	// session on another device (or another session of this one).
+	RefusedUserBound = "user_bound"
 )
 
 // ReasonInactivity is the only value of LoggedOut.Reason.
@@ -131,6 +139,14 @@ type LoggedOut struct {
 	AtMS    int64  `json:"at_ms"`  // unix ms
 }
 
+// SessionRefused says the coordinator takes no readings for a session. The
+// connection and its other sessions carry on; the agent stops reporting for
+// this one and may open it again later.
+type SessionRefused struct {
+	Session string `json:"session"`
+	Reason  string `json:"reason"` // RefusedUserBound
+}
+
 // ErrorMessage is the "error" message the coordinator sends right before it
 // closes the connection with close code Code. (It is distinct from [Error],
 // the Go error type of this package; see [NewErrorMessage].)
@@ -140,28 +156,30 @@ type ErrorMessage struct {
 }
 
 // Type implements Message.
-func (Hello) Type() string        { return TypeHello }
-func (SessionOpen) Type() string  { return TypeSessionOpen }
-func (Reading) Type() string      { return TypeReading }
-func (Heartbeat) Type() string    { return TypeHeartbeat }
-func (SessionClose) Type() string { return TypeSessionClose }
-func (Policy) Type() string       { return TypePolicy }
-func (Warn) Type() string         { return TypeWarn }
-func (Withdraw) Type() string     { return TypeWithdraw }
-func (LoggedOut) Type() string    { return TypeLoggedOut }
-func (ErrorMessage) Type() string { return TypeError }
+func (Hello) Type() string          { return TypeHello }
+func (SessionOpen) Type() string    { return TypeSessionOpen }
+func (Reading) Type() string        { return TypeReading }
+func (Heartbeat) Type() string      { return TypeHeartbeat }
+func (SessionClose) Type() string   { return TypeSessionClose }
+func (Policy) Type() string         { return TypePolicy }
+func (Warn) Type() string           { return TypeWarn }
+func (Withdraw) Type() string       { return TypeWithdraw }
+func (LoggedOut) Type() string      { return TypeLoggedOut }
+func (SessionRefused) Type() string { return TypeSessionRefused }
+func (ErrorMessage) Type() string   { return TypeError }
 
 // Direction implements Message.
-func (Hello) Direction() Direction        { return FromAgent }
-func (SessionOpen) Direction() Direction  { return FromAgent }
-func (Reading) Direction() Direction      { return FromAgent }
-func (Heartbeat) Direction() Direction    { return FromAgent }
-func (SessionClose) Direction() Direction { return FromAgent }
-func (Policy) Direction() Direction       { return FromCoordinator }
-func (Warn) Direction() Direction         { return FromCoordinator }
-func (Withdraw) Direction() Direction     { return FromCoordinator }
-func (LoggedOut) Direction() Direction    { return FromCoordinator }
-func (ErrorMessage) Direction() Direction { return FromCoordinator }
+func (Hello) Direction() Direction          { return FromAgent }
+func (SessionOpen) Direction() Direction    { return FromAgent }
+func (Reading) Direction() Direction        { return FromAgent }
+func (Heartbeat) Direction() Direction      { return FromAgent }
+func (SessionClose) Direction() Direction   { return FromAgent }
+func (Policy) Direction() Direction         { return FromCoordinator }
+func (Warn) Direction() Direction           { return FromCoordinator }
+func (Withdraw) Direction() Direction       { return FromCoordinator }
+func (LoggedOut) Direction() Direction      { return FromCoordinator }
+func (SessionRefused) Direction() Direction { return FromCoordinator }
+func (ErrorMessage) Direction() Direction   { return FromCoordinator }
 
 // Validate implements Message.
 func (m Hello) Validate() error {
@@ -244,6 +262,14 @@ func (m LoggedOut) Validate() error {
 }
 
 // Validate implements Message.
+func (m SessionRefused) Validate() error {
+	return first(
+		checkSession(TypeSessionRefused, m.Session),
+		checkEnum(TypeSessionRefused, fRefusedReason, m.Reason),
+	)
+}
+
+// Validate implements Message.
 func (m ErrorMessage) Validate() error {
 	if !sendableCloseCode(m.Code) {
 		return fieldError(TypeError, fCode, "must be %s, got %d", fCode.want, m.Code)
@@ -304,18 +330,23 @@ type loggedOutWire struct {
 	Type typeTag `json:"type"`
 	LoggedOut
 }
+type sessionRefusedWire struct {
+	Type typeTag `json:"type"`
+	SessionRefused
+}
 type errorWire struct {
 	Type typeTag `json:"type"`
 	ErrorMessage
 }
 
-func (m Hello) wire() any        { return helloWire{TypeHello, m} }
-func (m SessionOpen) wire() any  { return sessionOpenWire{TypeSessionOpen, m} }
-func (m Reading) wire() any      { return readingWire{TypeReading, m} }
-func (m Heartbeat) wire() any    { return heartbeatWire{TypeHeartbeat, m} }
-func (m SessionClose) wire() any { return sessionCloseWire{TypeSessionClose, m} }
-func (m Policy) wire() any       { return policyWire{TypePolicy, m} }
-func (m Warn) wire() any         { return warnWire{TypeWarn, m} }
-func (m Withdraw) wire() any     { return withdrawWire{TypeWithdraw, m} }
-func (m LoggedOut) wire() any    { return loggedOutWire{TypeLoggedOut, m} }
-func (m ErrorMessage) wire() any { return errorWire{TypeError, m} }
+func (m Hello) wire() any          { return helloWire{TypeHello, m} }
+func (m SessionOpen) wire() any    { return sessionOpenWire{TypeSessionOpen, m} }
+func (m Reading) wire() any        { return readingWire{TypeReading, m} }
+func (m Heartbeat) wire() any      { return heartbeatWire{TypeHeartbeat, m} }
+func (m SessionClose) wire() any   { return sessionCloseWire{TypeSessionClose, m} }
+func (m Policy) wire() any         { return policyWire{TypePolicy, m} }
+func (m Warn) wire() any           { return warnWire{TypeWarn, m} }
+func (m Withdraw) wire() any       { return withdrawWire{TypeWithdraw, m} }
+func (m LoggedOut) wire() any      { return loggedOutWire{TypeLoggedOut, m} }
+func (m SessionRefused) wire() any { return sessionRefusedWire{TypeSessionRefused, m} }
+func (m ErrorMessage) wire() any   { return errorWire{TypeError, m} }

@@ -54,8 +54,6 @@ const (
 	CloseUnauthorized       = 4001 // missing, unknown or invalid device token
 	CloseDeviceRevoked      = 4003 // device token was valid but has been revoked
 	CloseUnsupportedVersion = 4004 // no supported subprotocol offered
-	// CloseUserBound: the OS user is already bound to another device.
-	CloseUserBound = 4009
 )
 
 // Direction says which side sends a message type.

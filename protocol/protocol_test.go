@@ -40,7 +40,8 @@ var validMessages = []Message{
 	Withdraw{Session: "s1", Reason: ReasonDisabled},
 	Withdraw{Session: "s1", Reason: ReasonDeskLogout},
 	LoggedOut{Session: "s1", Reason: ReasonInactivity, AtMS: 1_767_225_660_000},
-	ErrorMessage{Code: CloseUserBound, Message: "os_user is already bound to another device"},
+	SessionRefused{Session: "s1", Reason: RefusedUserBound},
+	ErrorMessage{Code: CloseDeviceRevoked, Message: "device revoked"},
 	ErrorMessage{Code: CloseNormal, Message: ""},
 	ErrorMessage{Code: 4999, Message: strings.Repeat("é", MaxErrorMessageLen)},
 }
@@ -118,6 +119,8 @@ func reflectPointer(m Message) Message {
 		return &v
 	case LoggedOut:
 		return &v
+	case SessionRefused:
+		return &v
 	case ErrorMessage:
 		return &v
 	}
@@ -151,9 +154,10 @@ var baseFrames = map[string][]kv{
 		{"title_pattern", `"Agent Desk"`}, {"heartbeat_s", `30`}, {"server_time_ms", `1767225600000`}},
 	TypeWarn: {{"type", `"warn"`}, {"session", `"s1"`}, {"deadline_ms", `1767225660000`},
 		{"server_time_ms", `1767225600000`}},
-	TypeWithdraw:  {{"type", `"withdraw"`}, {"session", `"s1"`}, {"reason", `"dismissed"`}},
-	TypeLoggedOut: {{"type", `"logged_out"`}, {"session", `"s1"`}, {"reason", `"inactivity"`}, {"at_ms", `1767225660000`}},
-	TypeError:     {{"type", `"error"`}, {"code", `4009`}, {"message", `"user already bound"`}},
+	TypeWithdraw:       {{"type", `"withdraw"`}, {"session", `"s1"`}, {"reason", `"dismissed"`}},
+	TypeLoggedOut:      {{"type", `"logged_out"`}, {"session", `"s1"`}, {"reason", `"inactivity"`}, {"at_ms", `1767225660000`}},
+	TypeSessionRefused: {{"type", `"session_refused"`}, {"session", `"s1"`}, {"reason", `"user_bound"`}},
+	TypeError:          {{"type", `"error"`}, {"code", `4003`}, {"message", `"device revoked"`}},
 }
 
 func readingMembers(idle string) []kv {
@@ -490,7 +494,7 @@ func TestCloseCode(t *testing.T) {
 		}
 	}
 	codes := map[string]int{"1002": CloseProtocolError, "1008": ClosePolicyViolation, "1009": CloseMessageTooBig,
-		"4001": CloseUnauthorized, "4003": CloseDeviceRevoked, "4004": CloseUnsupportedVersion, "4009": CloseUserBound}
+		"4001": CloseUnauthorized, "4003": CloseDeviceRevoked, "4004": CloseUnsupportedVersion}
 	for s, c := range codes {
 		if fmt.Sprint(c) != s {
 			t.Errorf("close code %d, want %s", c, s)
@@ -499,8 +503,8 @@ func TestCloseCode(t *testing.T) {
 }
 
 func TestNewErrorMessage(t *testing.T) {
-	m := NewErrorMessage(&Error{Code: CloseUserBound, Msg: "bound\nelsewhere"})
-	if m.Code != CloseUserBound || m.Message != "bound elsewhere" {
+	m := NewErrorMessage(&Error{Code: CloseDeviceRevoked, Msg: "bound\nelsewhere"})
+	if m.Code != CloseDeviceRevoked || m.Message != "bound elsewhere" {
 		t.Errorf("NewErrorMessage = %#v", m)
 	}
 	m = NewErrorMessage(errors.New(strings.Repeat("x\x00\xff", 200)))
