@@ -20,16 +20,3 @@ func Normalize(osUser string) string {
 // Key is how an OS user is looked up in the explicit mapping table: the
 // whole name case-folded, so `CORP\Jane` and `corp\jane` are one entry.
 func Key(osUser string) string { return strings.ToLower(strings.TrimSpace(osUser)) }
-
-// Resolve returns the Agent Desk user for osUser: an explicit mapping wins;
-// otherwise the normalized name, if it is a known Agent Desk user. ok is
-// false for an unmapped OS user, who is ignored.
-func Resolve(osUser string, mappings map[string]string, known func(deskUser string) bool) (deskUser string, ok bool) {
-	if d, ok := mappings[Key(osUser)]; ok {
-		return d, true
-	}
-	if d := Normalize(osUser); d != "" && known(d) {
-		return d, true
-	}
-	return "", false
-}

@@ -2,29 +2,26 @@ package identity
 
 import "testing"
 
-func TestResolve(t *testing.T) {
-	known := map[string]bool{"jane": true, "bob": true, "ops-lead": true}
-	mappings := map[string]string{`corp\jsmith`: "jane", "root": "ops-lead"}
-	for _, tc := range []struct {
-		os, want string
-		ok       bool
-	}{
-		{"jane", "jane", true},
-		{"Jane", "jane", true},
-		{`CORP\Jane`, "jane", true},
-		{"jane@corp.example", "jane", true},
-		{`CORP\bob@corp.example`, "bob", true},
-		{"  bob ", "bob", true},
-		{`CORP\JSmith`, "jane", true}, // explicit mapping, case-insensitive
-		{"ROOT", "ops-lead", true},
-		{"jsmith", "", false}, // the mapping is for the domain account only
-		{"mallory", "", false},
-		{"", "", false},
-		{`CORP\`, "", false},
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]string{
+		"jane":                  "jane",
+		"Jane":                  "jane",
+		`CORP\Jane`:             "jane",
+		"jane@corp.example":     "jane",
+		`CORP\bob@corp.example`: "bob",
+		"  bob ":                "bob",
+		"":                      "",
+		`CORP\`:                 "",
+		"ÉLODIE":                "élodie",
 	} {
-		got, ok := Resolve(tc.os, mappings, func(d string) bool { return known[d] })
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("Resolve(%q) = %q, %v; want %q, %v", tc.os, got, ok, tc.want, tc.ok)
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestKeyKeepsTheDomain(t *testing.T) {
+	if Key(`CORP\JSmith`) != `corp\jsmith` || Key(`CORP\JSmith`) == Key("jsmith") {
+		t.Errorf("Key must fold case and keep the domain: %q", Key(`CORP\JSmith`))
 	}
 }

@@ -1,0 +1,82 @@
+// Command vigil-coordinator is Vigil's central server: one inactivity clock
+// per Agent Desk user, the agents' WebSocket endpoint, the HTTP API.
+//
+// Every flag has a VIGIL_* environment variable; a flag given on the
+// command line wins over the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigil-cc/vigil/coordinator"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "vigil-coordinator:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("vigil-coordinator", flag.ContinueOnError)
+	var cfg coordinator.Config
+	var logLevel string
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to serve on (VIGIL_LISTEN)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "vigil-data", "directory for the database and first-start tokens (VIGIL_DATA_DIR)")
+	fs.StringVar(&cfg.AdminToken, "admin-token", "", "an admin API token to accept (VIGIL_ADMIN_TOKEN); without one, the first start makes one")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (VIGIL_TLS_CERT)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file (VIGIL_TLS_KEY)")
+	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 20*time.Second, "how often agents report when nothing changes (VIGIL_HEARTBEAT)")
+	fs.DurationVar(&cfg.Grace, "grace", 45*time.Second, "a sensor silent this long is lost (VIGIL_GRACE)")
+	fs.BoolVar(&cfg.RequireApproval, "require-approval", false, "new devices wait for an admin's approval (VIGIL_REQUIRE_APPROVAL)")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (VIGIL_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := fromEnv(fs); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := coordinator.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+// fromEnv sets every flag not given on the command line from its VIGIL_*
+// variable (--data-dir ← VIGIL_DATA_DIR).
+func fromEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "VIGIL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if given[f.Name] || !ok {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%s: %w", name, strconv.Quote(v), err))
+		}
+	})
+	return errors.Join(errs...)
+}

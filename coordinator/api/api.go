@@ -1,0 +1,190 @@
+// Package api is the coordinator's HTTP API (docs/api.md): settings, live
+// users, identity mappings, devices and enrollment, the audit log, and the
+// endpoints a contact-center platform calls (desk login/logout, call state).
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/vigil-cc/vigil/coordinator/core"
+	"github.com/vigil-cc/vigil/coordinator/hub"
+	"github.com/vigil-cc/vigil/coordinator/policy"
+	"github.com/vigil-cc/vigil/coordinator/secret"
+	"github.com/vigil-cc/vigil/coordinator/store"
+)
+
+// maxBody bounds every request body.
+const maxBody = 64 << 10
+
+// API serves /api/v1.
+type API struct {
+	Store  *store.Store
+	Core   *core.Core
+	Hub    *hub.Hub
+	Policy *policy.Policy
+	Log    *slog.Logger
+	// RequireApproval: newly enrolled devices wait for an admin.
+	RequireApproval bool
+}
+
+// Error is an error with the HTTP status it maps to; handlers return it and
+// one place writes it.
+type Error struct {
+	Status int
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func errorf(status int, format string, args ...any) error {
+	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// handler is an API handler: it returns the value to send as JSON, or an error.
+type handler func(r *http.Request, actor actor) (any, error)
+
+// actor is who makes a request.
+type actor struct {
+	role store.Role
+	name string // for the audit: "admin:<token name>"
+}
+
+// Register adds every route to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	admin := []store.Role{store.RoleAdmin}
+	read := []store.Role{store.RoleAdmin, store.RoleSupervisor}
+	platform := []store.Role{store.RoleAdmin, store.RoleIntegration}
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	a.route(mux, "GET /api/v1/settings", read, a.getSettings)
+	a.route(mux, "PUT /api/v1/settings", admin, a.putSettings)
+	a.route(mux, "GET /api/v1/users", read, a.listUsers)
+	a.route(mux, "GET /api/v1/users/{user}", read, a.getUser)
+	a.route(mux, "PUT /api/v1/users/{user}/call", platform, a.putCall)
+	a.route(mux, "POST /api/v1/desk/login", platform, a.deskLogin)
+	a.route(mux, "POST /api/v1/desk/logout", platform, a.deskLogout)
+	a.route(mux, "GET /api/v1/mappings", read, a.listMappings)
+	a.route(mux, "PUT /api/v1/mappings/{os_user}", admin, a.putMapping)
+	a.route(mux, "DELETE /api/v1/mappings/{os_user}", admin, a.deleteMapping)
+	a.route(mux, "GET /api/v1/unmapped", read, a.listUnmapped)
+	a.route(mux, "GET /api/v1/devices", read, a.listDevices)
+	a.route(mux, "POST /api/v1/devices/{id}/approve", admin, a.approveDevice)
+	a.route(mux, "POST /api/v1/devices/{id}/revoke", admin, a.revokeDevice)
+	a.route(mux, "GET /api/v1/enrollment-tokens", admin, a.listEnrollments)
+	a.route(mux, "POST /api/v1/enrollment-tokens", admin, a.createEnrollment)
+	a.route(mux, "DELETE /api/v1/enrollment-tokens/{id}", admin, a.revokeEnrollment)
+	a.route(mux, "GET /api/v1/tokens", admin, a.listTokens)
+	a.route(mux, "POST /api/v1/tokens", admin, a.createToken)
+	a.route(mux, "DELETE /api/v1/tokens/{id}", admin, a.revokeToken)
+	a.route(mux, "GET /api/v1/audit", read, a.listAudit)
+	// The enrollment token in the body is the credential here.
+	mux.HandleFunc("POST /api/v1/enroll", func(w http.ResponseWriter, r *http.Request) {
+		a.serve(w, r, actor{}, a.enroll)
+	})
+}
+
+// route wraps h with bearer-token authentication and a role check.
+func (a *API) route(mux *http.ServeMux, pattern string, roles []store.Role, h handler) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		who, err := a.authenticate(r, roles)
+		if err != nil {
+			a.writeError(w, err)
+			return
+		}
+		a.serve(w, r, who, h)
+	})
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, who actor, h handler) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	v, err := h(r, who)
+	if err != nil {
+		a.writeError(w, err)
+		return
+	}
+	status := http.StatusOK
+	if v == nil {
+		status, v = http.StatusOK, map[string]bool{"ok": true}
+	}
+	if c, ok := v.(created); ok {
+		status, v = http.StatusCreated, c.v
+	}
+	writeJSON(w, status, v)
+}
+
+// created marks a value answered with 201.
+type created struct{ v any }
+
+func (a *API) authenticate(r *http.Request, roles []store.Role) (actor, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return actor{}, errorf(http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token>")
+	}
+	t, err := a.Store.APITokenByHash(r.Context(), secret.Hash(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return actor{}, errorf(http.StatusUnauthorized, "invalid or revoked token")
+	}
+	if err != nil {
+		return actor{}, fmt.Errorf("looking up a token: %w", err)
+	}
+	for _, role := range roles {
+		if t.Role == role {
+			return actor{role: t.Role, name: string(t.Role) + ":" + t.Name}, nil
+		}
+	}
+	return actor{}, errorf(http.StatusForbidden, "the %s role may not %s %s", t.Role, r.Method, r.URL.Path)
+}
+
+// writeError is the one place errors become HTTP statuses.
+func (a *API) writeError(w http.ResponseWriter, err error) {
+	var ae *Error
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		writeJSON(w, ae.Status, map[string]string{"error": ae.Msg})
+	case errors.As(err, &tooBig):
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("request body over %d bytes", tooBig.Limit)})
+	case errors.Is(err, store.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody to answer.
+	default:
+		a.Log.Error("API request failed", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error; see the coordinator's log"})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// decodeStrict reads one JSON object into v, refusing unknown fields and
+// trailing data.
+func decodeStrict(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return errorf(http.StatusBadRequest, "invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "invalid JSON body: data after the object")
+	}
+	return nil
+}

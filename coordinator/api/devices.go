@@ -1,0 +1,275 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/vigil-cc/vigil/coordinator/secret"
+	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/protocol"
+)
+
+// Enrollment token defaults: a week, and enough uses for a floor of
+// workstations installed from one package.
+const (
+	defaultEnrollmentTTL  = 7 * 24 * time.Hour
+	defaultEnrollmentUses = 100
+)
+
+func (a *API) listDevices(r *http.Request, _ actor) (any, error) {
+	devs, err := a.Store.Devices(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, map[string]any{
+			"id": d.ID, "host": d.Host, "os": d.OS, "status": d.Status,
+			"enrolled_at": d.CreatedAt, "last_seen_at": d.LastSeenAt,
+		})
+	}
+	return out, nil
+}
+
+func (a *API) approveDevice(r *http.Request, who actor) (any, error) {
+	return a.setDeviceStatus(r, who, store.DeviceApproved, "device.approved")
+}
+
+func (a *API) revokeDevice(r *http.Request, who actor) (any, error) {
+	v, err := a.setDeviceStatus(r, who, store.DeviceRevoked, "device.revoked")
+	if err == nil {
+		a.Hub.DropDevice(r.PathValue("id"))
+	}
+	return v, err
+}
+
+func (a *API) setDeviceStatus(r *http.Request, who actor, status store.DeviceStatus, kind string) (any, error) {
+	id := r.PathValue("id")
+	if _, err := a.Store.Device(r.Context(), id); err != nil {
+		return nil, err
+	}
+	if err := a.Store.SetDeviceStatus(r.Context(), id, status, a.entry(who, kind, "", map[string]string{"device": id})); err != nil {
+		return nil, err
+	}
+	return map[string]any{"id": id, "status": status}, nil
+}
+
+func (a *API) listEnrollments(r *http.Request, _ actor) (any, error) {
+	es, err := a.Store.Enrollments(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(es))
+	for _, e := range es {
+		m := map[string]any{"id": e.ID, "note": e.Note, "created_by": e.CreatedBy, "created_at": e.CreatedAt,
+			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses, "uses": e.Uses}
+		if !e.RevokedAt.IsZero() {
+			m["revoked_at"] = e.RevokedAt
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
+	var b struct {
+		Note       string `json:"note"`
+		ExpiresInS *int   `json:"expires_in_s"`
+		MaxUses    *int   `json:"max_uses"`
+	}
+	if err := decodeStrict(r, &b); err != nil {
+		return nil, err
+	}
+	ttl, uses := defaultEnrollmentTTL, defaultEnrollmentUses
+	if b.ExpiresInS != nil {
+		if *b.ExpiresInS < 60 || *b.ExpiresInS > 365*24*3600 {
+			return nil, errorf(http.StatusBadRequest, "expires_in_s must be from 60 to 31536000 (a year)")
+		}
+		ttl = time.Duration(*b.ExpiresInS) * time.Second
+	}
+	if b.MaxUses != nil {
+		if *b.MaxUses < 1 || *b.MaxUses > 100000 {
+			return nil, errorf(http.StatusBadRequest, "max_uses must be from 1 to 100000")
+		}
+		uses = *b.MaxUses
+	}
+	if len(b.Note) > 200 {
+		return nil, errorf(http.StatusBadRequest, "note must be at most 200 characters")
+	}
+	token, hash := secret.New(secret.PrefixEnrollment)
+	now := a.Core.Now()
+	e := store.Enrollment{ID: store.NewID(), Hash: hash, Note: b.Note, CreatedBy: who.name, CreatedAt: now, ExpiresAt: now.Add(ttl), MaxUses: uses}
+	err := a.Store.Tx(r.Context(), func(tx *store.Tx) error {
+		if err := tx.CreateEnrollment(r.Context(), e); err != nil {
+			return err
+		}
+		_, err := tx.Audit(r.Context(), a.entry(who, "enrollment.created", "", map[string]any{"id": e.ID, "max_uses": uses, "expires_at": e.ExpiresAt}))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return created{map[string]any{"id": e.ID, "token": token, "expires_at": e.ExpiresAt, "max_uses": uses}}, nil
+}
+
+func (a *API) revokeEnrollment(r *http.Request, who actor) (any, error) {
+	id := r.PathValue("id")
+	return nil, a.Store.Tx(r.Context(), func(tx *store.Tx) error {
+		if err := tx.RevokeEnrollment(r.Context(), id); err != nil {
+			return err
+		}
+		_, err := tx.Audit(r.Context(), a.entry(who, "enrollment.revoked", "", map[string]string{"id": id}))
+		return err
+	})
+}
+
+func (a *API) listTokens(r *http.Request, _ actor) (any, error) {
+	ts, err := a.Store.APITokens(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(ts))
+	for _, t := range ts {
+		m := map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "created_at": t.CreatedAt}
+		if !t.RevokedAt.IsZero() {
+			m["revoked_at"] = t.RevokedAt
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (a *API) createToken(r *http.Request, who actor) (any, error) {
+	var b struct {
+		Name string     `json:"name"`
+		Role store.Role `json:"role"`
+	}
+	if err := decodeStrict(r, &b); err != nil {
+		return nil, err
+	}
+	switch b.Role {
+	case store.RoleAdmin, store.RoleSupervisor, store.RoleIntegration:
+	default:
+		return nil, errorf(http.StatusBadRequest, "role must be admin, supervisor or integration")
+	}
+	if err := checkName("name", b.Name); err != nil {
+		return nil, err
+	}
+	token, hash := secret.New(secret.PrefixAPI)
+	t := store.APIToken{ID: store.NewID(), Name: b.Name, Role: b.Role, Hash: hash, CreatedAt: a.Core.Now()}
+	err := a.Store.Tx(r.Context(), func(tx *store.Tx) error {
+		if err := tx.CreateAPIToken(r.Context(), t); err != nil {
+			return err
+		}
+		_, err := tx.Audit(r.Context(), a.entry(who, "token.created", "", map[string]any{"id": t.ID, "name": t.Name, "role": t.Role}))
+		return err
+	})
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil, errorf(http.StatusConflict, "a live token named %q exists; revoke it first or pick another name", b.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return created{map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "token": token}}, nil
+}
+
+func (a *API) revokeToken(r *http.Request, who actor) (any, error) {
+	id := r.PathValue("id")
+	return nil, a.Store.Tx(r.Context(), func(tx *store.Tx) error {
+		if err := tx.RevokeAPIToken(r.Context(), id); err != nil {
+			return err
+		}
+		_, err := tx.Audit(r.Context(), a.entry(who, "token.revoked", "", map[string]string{"id": id}))
+		return err
+	})
+}
+
+func (a *API) listAudit(r *http.Request, _ actor) (any, error) {
+	q := r.URL.Query()
+	f := store.AuditFilter{User: q.Get("user"), Kind: q.Get("kind")}
+	var err error
+	if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
+		return nil, err
+	}
+	if f.Until, err = timeParam(q.Get("until"), "until"); err != nil {
+		return nil, err
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
+			return nil, errorf(http.StatusBadRequest, "limit must be a whole number from 1 to 1000")
+		}
+	}
+	if v := q.Get("before"); v != "" {
+		if f.BeforeID, err = strconv.ParseInt(v, 10, 64); err != nil || f.BeforeID < 1 {
+			return nil, errorf(http.StatusBadRequest, "before must be an audit entry id")
+		}
+	}
+	return a.Store.AuditEntries(r.Context(), f)
+}
+
+func timeParam(v, name string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, errorf(http.StatusBadRequest, "%s must be an RFC 3339 time like 2026-11-26T09:00:00Z", name)
+	}
+	return t, nil
+}
+
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,253}$`)
+
+// enroll exchanges an enrollment token for a device token.
+func (a *API) enroll(r *http.Request, _ actor) (any, error) {
+	var b struct {
+		EnrollmentToken string `json:"enrollment_token"`
+		Host            string `json:"host"`
+		OS              string `json:"os"`
+	}
+	if err := decodeStrict(r, &b); err != nil {
+		return nil, err
+	}
+	if !hostRE.MatchString(b.Host) {
+		return nil, errorf(http.StatusBadRequest, "host must be 1 to 253 characters of letters, digits, '.', '_' and '-'")
+	}
+	switch b.OS {
+	case protocol.OSLinux, protocol.OSWindows, protocol.OSDarwin:
+	default:
+		return nil, errorf(http.StatusBadRequest, "os must be linux, windows or darwin")
+	}
+	token, hash := secret.New(secret.PrefixDevice)
+	status := store.DeviceApproved
+	if a.RequireApproval {
+		status = store.DevicePending
+	}
+	now := a.Core.Now()
+	var dev store.Device
+	err := a.Store.Tx(r.Context(), func(tx *store.Tx) error {
+		var err error
+		dev, err = tx.Enroll(r.Context(), secret.Hash(b.EnrollmentToken), now,
+			store.Device{ID: store.NewID(), Host: b.Host, OS: b.OS, TokenHash: hash, Status: status, CreatedAt: now})
+		if err != nil {
+			return err
+		}
+		_, err = tx.Audit(r.Context(), store.AuditEntry{At: now, Actor: "device:" + dev.ID, Kind: "device.enrolled",
+			Detail: mustJSON(map[string]string{"host": dev.Host, "os": dev.OS, "status": string(dev.Status)})})
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errorf(http.StatusUnauthorized, "unknown enrollment token")
+	case errors.Is(err, store.ErrEnrollmentExpired):
+		return nil, errorf(http.StatusUnauthorized, "enrollment token expired: ask your admin for a new one")
+	case errors.Is(err, store.ErrEnrollmentUsedUp):
+		return nil, errorf(http.StatusUnauthorized, "enrollment token has no uses left: ask your admin for a new one")
+	case errors.Is(err, store.ErrEnrollmentRevoked):
+		return nil, errorf(http.StatusUnauthorized, "enrollment token revoked")
+	case err != nil:
+		return nil, err
+	}
+	return created{map[string]any{"device_id": dev.ID, "device_token": token, "status": dev.Status}}, nil
+}

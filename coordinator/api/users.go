@@ -1,0 +1,228 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/hub"
+	"github.com/vigil-cc/vigil/coordinator/identity"
+	"github.com/vigil-cc/vigil/coordinator/store"
+)
+
+// User is one Agent Desk user's live state.
+type User struct {
+	User         string   `json:"user"`
+	State        string   `json:"state"`
+	Paused       []string `json:"paused,omitempty"`
+	InactivityMS int64    `json:"inactivity_ms"`
+	Deadline     string   `json:"deadline,omitempty"` // RFC 3339, while warned
+	Sensor       Sensor   `json:"sensor"`
+}
+
+// Sensor is the workstation sensor speaking for a user.
+type Sensor struct {
+	Status   string `json:"status"` // none, live, stale
+	Host     string `json:"host,omitempty"`
+	OSUser   string `json:"os_user,omitempty"`
+	DeviceID string `json:"device_id,omitempty"`
+	LastSeen string `json:"last_seen,omitempty"`
+	Locked   bool   `json:"screen_locked"`
+	Mic      bool   `json:"mic_available"`
+}
+
+func (a *API) users(r *http.Request) ([]User, error) {
+	known, err := a.Store.DeskUsers(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	sessions := map[string]hub.SessionInfo{}
+	for _, s := range a.Hub.Sessions() {
+		sessions[s.DeskUser] = s
+	}
+	states := map[string]engine.State{}
+	a.Core.View(func(e *engine.Engine) { e.States(func(s engine.State) { states[s.User] = s }) })
+	var out []User
+	for _, k := range known {
+		st, ok := states[k.Name]
+		if !ok {
+			st = engine.State{User: k.Name}
+		}
+		out = append(out, userOf(st, sessions[k.Name]))
+	}
+	slices.SortFunc(out, func(a, b User) int { return strings.Compare(a.User, b.User) })
+	return out, nil
+}
+
+func userOf(st engine.State, s hub.SessionInfo) User {
+	u := User{
+		User:         st.User,
+		State:        st.Status.String(),
+		Paused:       st.Reasons.Strings(),
+		InactivityMS: st.Inactivity.Milliseconds(),
+		Sensor:       Sensor{Status: st.Sensor.String(), Host: s.Host, OSUser: s.OSUser, DeviceID: s.DeviceID, Locked: st.Locked, Mic: st.MicAvailable},
+	}
+	if st.Status == engine.StatusWarned {
+		u.Deadline = st.Deadline.UTC().Format(time.RFC3339Nano)
+	}
+	if !st.LastSeen.IsZero() {
+		u.Sensor.LastSeen = st.LastSeen.UTC().Format(time.RFC3339Nano)
+	}
+	return u
+}
+
+func (a *API) listUsers(r *http.Request, _ actor) (any, error) { return a.users(r) }
+
+func (a *API) getUser(r *http.Request, _ actor) (any, error) {
+	users, err := a.users(r)
+	if err != nil {
+		return nil, err
+	}
+	name := deskName(r.PathValue("user"))
+	for _, u := range users {
+		if u.User == name {
+			return u, nil
+		}
+	}
+	return nil, errorf(http.StatusNotFound, "no Agent Desk user %q", name)
+}
+
+// deskName is the canonical Agent Desk user name: names are case-insensitive.
+func deskName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func checkName(what, s string) error {
+	if s == "" || len(s) > 256 || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return errorf(http.StatusBadRequest, "%s must be 1 to 256 characters with no control characters", what)
+	}
+	return nil
+}
+
+type userBody struct {
+	User string `json:"user"`
+}
+
+func (a *API) readUser(r *http.Request) (string, error) {
+	var b userBody
+	if err := decodeStrict(r, &b); err != nil {
+		return "", err
+	}
+	name := deskName(b.User)
+	return name, checkName("user", name)
+}
+
+func (a *API) deskLogin(r *http.Request, who actor) (any, error) {
+	name, err := a.readUser(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Store.EnsureDeskUser(r.Context(), name); err != nil {
+		return nil, err
+	}
+	a.Core.Do(name, func(e *engine.Engine, now time.Time) []engine.Decision { return e.DeskLogin(now, name) })
+	a.Hub.Reresolve(r.Context()) // a new user may claim a waiting sensor
+	return nil, a.audit(r, who, "desk.login", name, nil)
+}
+
+func (a *API) deskLogout(r *http.Request, who actor) (any, error) {
+	name, err := a.readUser(r)
+	if err != nil {
+		return nil, err
+	}
+	a.Core.Do(name, func(e *engine.Engine, now time.Time) []engine.Decision { return e.DeskLogout(now, name) })
+	return nil, a.audit(r, who, "desk.logout", name, nil)
+}
+
+func (a *API) putCall(r *http.Request, who actor) (any, error) {
+	var b struct {
+		Active *bool `json:"active"`
+	}
+	if err := decodeStrict(r, &b); err != nil {
+		return nil, err
+	}
+	if b.Active == nil {
+		return nil, errorf(http.StatusBadRequest, "active must be true or false")
+	}
+	name, active := deskName(r.PathValue("user")), *b.Active
+	if err := checkName("user", name); err != nil {
+		return nil, err
+	}
+	a.Core.Do(name, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Call(now, name, active) })
+	return nil, nil
+}
+
+func (a *API) listMappings(r *http.Request, _ actor) (any, error) {
+	ms, err := a.Store.Mappings(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, map[string]string{"os_user": m.OSUser, "desk_user": m.DeskUser})
+	}
+	return out, nil
+}
+
+func (a *API) putMapping(r *http.Request, who actor) (any, error) {
+	var b struct {
+		DeskUser string `json:"desk_user"`
+	}
+	if err := decodeStrict(r, &b); err != nil {
+		return nil, err
+	}
+	osUser, desk := identity.Key(r.PathValue("os_user")), deskName(b.DeskUser)
+	if err := checkName("os_user", osUser); err != nil {
+		return nil, err
+	}
+	if err := checkName("desk_user", desk); err != nil {
+		return nil, err
+	}
+	if err := a.Store.EnsureDeskUser(r.Context(), desk); err != nil {
+		return nil, err
+	}
+	m := store.Mapping{OSUser: osUser, DeskUser: desk, CreatedAt: a.Core.Now()}
+	if err := a.Store.SetMapping(r.Context(), m, a.entry(who, "mapping.set", desk, map[string]string{"os_user": osUser})); err != nil {
+		return nil, err
+	}
+	a.Hub.Reresolve(r.Context())
+	return map[string]string{"os_user": osUser, "desk_user": desk}, nil
+}
+
+func (a *API) deleteMapping(r *http.Request, who actor) (any, error) {
+	osUser := identity.Key(r.PathValue("os_user"))
+	return nil, a.Store.DeleteMapping(r.Context(), osUser, a.entry(who, "mapping.deleted", "", map[string]string{"os_user": osUser}))
+}
+
+func (a *API) listUnmapped(r *http.Request, _ actor) (any, error) {
+	us, err := a.Store.Unmapped(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return us, nil
+}
+
+// entry is an audit entry for something who did now.
+func (a *API) entry(who actor, kind, user string, detail any) store.AuditEntry {
+	e := store.AuditEntry{At: a.Core.Now(), Actor: who.name, Kind: kind, User: user}
+	if detail != nil {
+		e.Detail = mustJSON(detail)
+	}
+	return e
+}
+
+// mustJSON marshals values built here (maps of plain values), which cannot fail.
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func (a *API) audit(r *http.Request, who actor, kind, user string, detail any) error {
+	_, err := a.Store.Audit(r.Context(), a.entry(who, kind, user, detail))
+	return err
+}

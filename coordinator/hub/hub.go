@@ -1,0 +1,303 @@
+// Package hub is the agents' WebSocket endpoint: it authenticates devices,
+// binds each desktop session to the Agent Desk user it speaks for, feeds
+// readings to the core and carries the policy and warnings back.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/vigil-cc/vigil/coordinator/core"
+	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/protocol"
+)
+
+// Device is an enrolled workstation as the hub needs it.
+type Device struct {
+	ID       string
+	Approved bool // false: revoked or awaiting approval
+	Status   string
+}
+
+// ErrUnknownDevice is returned by Directory.Device for a token nobody holds.
+var ErrUnknownDevice = errors.New("unknown device token")
+
+// Directory answers the hub's questions about devices and users.
+type Directory interface {
+	// Device finds the device holding token.
+	Device(ctx context.Context, token string) (Device, error)
+	// ResolveUser maps an OS user to an Agent Desk user (ok false: unmapped).
+	ResolveUser(ctx context.Context, osUser string) (deskUser string, ok bool, err error)
+	// Unmapped notes an OS user that maps to nobody, for the admin.
+	Unmapped(ctx context.Context, osUser, host string, at time.Time) error
+	// Audit records something the hub refused or noticed.
+	Audit(ctx context.Context, kind, user string, detail map[string]any) error
+}
+
+// Config tunes the endpoint.
+type Config struct {
+	PingInterval time.Duration // a ping this often; no pong within it drops the peer
+	WriteTimeout time.Duration // for every write
+	QueueLen     int           // messages waiting for a slow peer before it is dropped
+	MaxSessions  int           // per connection
+}
+
+func (c *Config) defaults() {
+	if c.PingInterval <= 0 {
+		c.PingInterval = 20 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 5 * time.Second
+	}
+	if c.QueueLen <= 0 {
+		c.QueueLen = 32
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 64
+	}
+}
+
+// Hub holds every live agent connection.
+type Hub struct {
+	cfg    Config
+	core   *core.Core
+	dir    Directory
+	policy func() protocol.Policy
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	devices map[string]*conn    // device id → its live connection
+	bound   map[string]*session // Agent Desk user → the session speaking for them
+}
+
+// New returns a hub; policy gives the policy in force (with server time).
+// Register h.Decisions with the core.
+func New(cfg Config, c *core.Core, dir Directory, policy func() protocol.Policy, log *slog.Logger) *Hub {
+	cfg.defaults()
+	return &Hub{cfg: cfg, core: c, dir: dir, policy: policy, log: log,
+		devices: make(map[string]*conn), bound: make(map[string]*session)}
+}
+
+// SessionInfo describes a bound session, for the dashboard.
+type SessionInfo struct {
+	DeskUser, OSUser, Host, DeviceID, Session string
+	Since                                     time.Time
+}
+
+// Sessions lists the sessions bound to Agent Desk users.
+func (h *Hub) Sessions() []SessionInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]SessionInfo, 0, len(h.bound))
+	for user, s := range h.bound {
+		out = append(out, SessionInfo{DeskUser: user, OSUser: s.osUser, Host: s.c.host, DeviceID: s.c.device.ID, Session: s.id, Since: s.since})
+	}
+	return out
+}
+
+// Connected is the number of live agent connections.
+func (h *Hub) Connected() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.devices)
+}
+
+// PushPolicy sends the policy in force to every agent (after a change).
+func (h *Hub) PushPolicy() {
+	p := h.policy()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.devices {
+		c.send(p)
+	}
+}
+
+// Close ends every agent connection (the coordinator is stopping).
+func (h *Hub) Close() {
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.devices))
+	for _, c := range h.devices {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.fail(&protocol.Error{Code: protocol.CloseGoingAway, Msg: "coordinator stopping"})
+	}
+}
+
+// DropDevice closes the device's connection (it was revoked).
+func (h *Hub) DropDevice(id string) {
+	h.mu.Lock()
+	c := h.devices[id]
+	h.mu.Unlock()
+	if c != nil {
+		c.fail(&protocol.Error{Code: protocol.CloseDeviceRevoked, Msg: "device revoked"})
+	}
+}
+
+// Decisions carries the engine's decisions to the sessions they concern.
+// It is a core.Handler: called with the core locked, it only queues.
+func (h *Hub) Decisions(ds []engine.Decision) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range ds {
+		s := h.bound[d.User]
+		if s == nil {
+			continue
+		}
+		switch d.Kind {
+		case engine.DecisionWarn:
+			s.c.send(protocol.Warn{Session: s.id, DeadlineMS: d.Deadline.UnixMilli(), ServerTimeMS: h.core.Now().UnixMilli()})
+		case engine.DecisionWithdraw:
+			s.c.send(protocol.Withdraw{Session: s.id, Reason: d.Reason.String()})
+		case engine.DecisionLogout:
+			s.c.send(protocol.LoggedOut{Session: s.id, Reason: protocol.ReasonInactivity, AtMS: d.At.UnixMilli()})
+		}
+	}
+}
+
+// Reresolve retries the sessions whose OS user mapped to nobody, after the
+// mappings or the known Agent Desk users changed.
+func (h *Hub) Reresolve(ctx context.Context) {
+	h.mu.Lock()
+	var pending []*session
+	for _, c := range h.devices {
+		for _, s := range c.sessions {
+			if s.deskUser == "" && !s.refused {
+				pending = append(pending, s)
+			}
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range pending {
+		if err := h.resolve(ctx, s); err != nil {
+			h.log.Warn("resolving a session's user", "err", err, "device", s.c.device.ID)
+		}
+	}
+}
+
+// ServeHTTP upgrades an authenticated agent to the protocol.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		httpError(w, http.StatusUnauthorized, "missing device token: send Authorization: Bearer <device token>")
+		return
+	}
+	dev, err := h.dir.Device(r.Context(), token)
+	switch {
+	case errors.Is(err, ErrUnknownDevice):
+		httpError(w, http.StatusUnauthorized, "unknown device token")
+		return
+	case err != nil:
+		h.log.Error("looking up a device", "err", err)
+		httpError(w, http.StatusInternalServerError, "looking up the device failed")
+		return
+	case !dev.Approved:
+		httpError(w, http.StatusForbidden, "device is "+dev.Status)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}})
+	if err != nil {
+		return // Accept has answered
+	}
+	ws.SetReadLimit(protocol.MaxFrameBytes)
+	c := &conn{h: h, ws: ws, device: dev, out: make(chan protocol.Message, h.cfg.QueueLen), sessions: make(map[string]*session)}
+	if ws.Subprotocol() != protocol.Subprotocol {
+		c.closeWith(&protocol.Error{Code: protocol.CloseUnsupportedVersion, Msg: "offer the subprotocol " + protocol.Subprotocol})
+		return
+	}
+	h.attach(c)
+	defer h.detach(c)
+	err = c.run(r.Context())
+	h.log.Debug("agent disconnected", "device", dev.ID, "host", c.host, "err", err)
+}
+
+// attach makes c the device's connection, closing any older one.
+func (h *Hub) attach(c *conn) {
+	h.mu.Lock()
+	old := h.devices[c.device.ID]
+	h.devices[c.device.ID] = c
+	h.mu.Unlock()
+	if old != nil {
+		old.fail(&protocol.Error{Code: protocol.CloseGoingAway, Msg: "replaced by a newer connection from the same device"})
+	}
+}
+
+func (h *Hub) detach(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.devices[c.device.ID] == c {
+		delete(h.devices, c.device.ID)
+	}
+	for _, s := range c.sessions {
+		h.unbindLocked(s)
+	}
+}
+
+func (h *Hub) unbindLocked(s *session) {
+	if s.deskUser != "" && h.bound[s.deskUser] == s {
+		delete(h.bound, s.deskUser)
+	}
+}
+
+// resolve maps s's OS user and binds it, or notes it unmapped, or refuses it
+// when its user is bound to another live session.
+func (h *Hub) resolve(ctx context.Context, s *session) error {
+	desk, ok, err := h.dir.ResolveUser(ctx, s.osUser)
+	if err != nil {
+		return fmt.Errorf("resolving OS user: %w", err)
+	}
+	if !ok {
+		return h.dir.Unmapped(ctx, s.osUser, s.c.host, h.core.Now())
+	}
+	h.mu.Lock()
+	open := s.c.sessions[s.id] == s
+	other := h.bound[desk]
+	// A device that reconnected takes its sessions over from its old
+	// connection, which may not have noticed it is gone yet.
+	takeover := other != nil && other.c != s.c && other.c.device.ID == s.c.device.ID
+	switch {
+	case !open: // closed meanwhile
+	case other == nil || other == s || takeover:
+		if takeover {
+			other.deskUser = ""
+		}
+		h.bound[desk], s.deskUser = s, desk
+	default:
+		s.refused = true
+		s.c.send(protocol.SessionRefused{Session: s.id, Reason: protocol.RefusedUserBound})
+	}
+	refused, bound := s.refused, s.deskUser != ""
+	h.mu.Unlock()
+	if !bound && !refused {
+		return nil
+	}
+	if refused {
+		detail := map[string]any{"device": s.c.device.ID, "host": s.c.host, "os_user": s.osUser}
+		if other != nil {
+			detail["bound_device"], detail["bound_host"] = other.c.device.ID, other.c.host
+		}
+		return h.dir.Audit(ctx, "sensor.claim_refused", desk, detail)
+	}
+	// A warning may already be showing for this user (e.g. after a reconnect).
+	var st engine.State
+	h.core.View(func(e *engine.Engine) { st, _ = e.State(desk) })
+	if st.Status == engine.StatusWarned {
+		s.c.send(protocol.Warn{Session: s.id, DeadlineMS: st.Deadline.UnixMilli(), ServerTimeMS: h.core.Now().UnixMilli()})
+	}
+	return nil
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "{\"error\":%q}\n", msg)
+}

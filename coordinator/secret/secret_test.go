@@ -1,0 +1,21 @@
+package secret
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestNew(t *testing.T) {
+	a, ha := New(PrefixDevice)
+	b, hb := New(PrefixDevice)
+	if a == b || bytes.Equal(ha, hb) {
+		t.Fatal("two tokens are equal")
+	}
+	if !strings.HasPrefix(a, PrefixDevice) || len(a) != len(PrefixDevice)+43 {
+		t.Errorf("token %q: want prefix %q and 43 characters of base64url", a, PrefixDevice)
+	}
+	if !bytes.Equal(Hash(a), ha) || bytes.Equal(Hash(a+"x"), ha) {
+		t.Error("Hash does not identify the token")
+	}
+}

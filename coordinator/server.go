@@ -1,0 +1,240 @@
+// Package coordinator wires the vigil-coordinator together: store, engine
+// core, agent hub, policy and HTTP API, by hand.
+package coordinator
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vigil-cc/vigil/coordinator/api"
+	"github.com/vigil-cc/vigil/coordinator/core"
+	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/hub"
+	"github.com/vigil-cc/vigil/coordinator/policy"
+	"github.com/vigil-cc/vigil/coordinator/secret"
+	"github.com/vigil-cc/vigil/coordinator/store"
+)
+
+// Config is the coordinator's configuration (flags and VIGIL_* variables).
+type Config struct {
+	Listen          string        // host:port
+	DataDir         string        // the database and first-start credentials
+	AdminToken      string        // optional: an admin API token to accept
+	TLSCert, TLSKey string        // both or neither
+	Heartbeat       time.Duration // asked of agents
+	Grace           time.Duration // a sensor silent this long is lost
+	RequireApproval bool          // new devices wait for an admin
+	Now             func() time.Time
+	Log             *slog.Logger
+}
+
+// Validate says what to fix in c.
+func (c *Config) Validate() error {
+	switch {
+	case c.Listen == "":
+		return errors.New("--listen must be host:port, e.g. 127.0.0.1:8080")
+	case c.DataDir == "":
+		return errors.New("--data-dir must name a directory for the database")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	case c.Heartbeat < 5*time.Second || c.Heartbeat > 300*time.Second:
+		return fmt.Errorf("--heartbeat must be from 5s to 300s, got %v", c.Heartbeat)
+	case c.Grace <= c.Heartbeat:
+		return fmt.Errorf("--grace (%v) must be longer than --heartbeat (%v)", c.Grace, c.Heartbeat)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen must be host:port, e.g. 127.0.0.1:8080: %v", err)
+	}
+	return nil
+}
+
+// Server is a running coordinator's parts.
+type Server struct {
+	cfg    Config
+	Store  *store.Store
+	Core   *core.Core
+	Hub    *hub.Hub
+	Policy *policy.Policy
+	mux    *http.ServeMux
+}
+
+// Open prepares a coordinator: opens the store, restores every clock and
+// makes sure an admin can get in.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "vigil.db"))
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
+	settings, err := st.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	eng := engine.New(policy.EngineSettings(settings), cfg.Grace)
+	c := core.New(eng, recorder{st}, cfg.Now, cfg.Log)
+	pol := policy.New(st, c, settings, cfg.Heartbeat)
+	h := hub.New(hub.Config{}, c, directory{st: st, now: cfg.Now}, pol.Wire, cfg.Log)
+	c.OnDecisions(h.Decisions)
+	pol.OnChange(h.PushPolicy)
+
+	snaps, err := st.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	alive, err := st.AliveUntil(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Do("", func(e *engine.Engine, now time.Time) []engine.Decision {
+		return e.Restore(now, alive, snaps)
+	})
+	cfg.Log.Info("restored clocks", "users", len(snaps), "alive_until", alive)
+
+	if err := bootstrap(ctx, cfg, st); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	(&api.API{Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval}).Register(mux)
+	mux.Handle("GET /agent/v1/ws", h)
+	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, mux: mux}, nil
+}
+
+// Handler serves the API and the agents' endpoint.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Run serves until ctx ends, then stops the agents, persists every clock and
+// closes the store.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.Store.Close()
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelWarn)}
+	coreCtx, stopCore := context.WithCancel(context.WithoutCancel(ctx))
+	coreDone := make(chan error, 1)
+	go func() { coreDone <- s.Core.Run(coreCtx) }()
+
+	served := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCert != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			served <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	s.cfg.Log.Info("coordinator listening", "addr", ln.Addr().String(), "tls", s.cfg.TLSCert != "")
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		err = fmt.Errorf("serving HTTP: %w", err)
+	}
+	s.Hub.Close()
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdown)
+	stopCore()
+	if cerr := <-coreDone; cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func createToken(ctx context.Context, st *store.Store, t store.APIToken) error {
+	return st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.CreateAPIToken(ctx, t); err != nil {
+			return err
+		}
+		_, err := tx.Audit(ctx, system(t.CreatedAt, "token.created", map[string]string{"name": t.Name, "role": string(t.Role)}))
+		return err
+	})
+}
+
+// bootstrap makes sure an admin can get in: the configured admin token is
+// accepted, and on first start (no admin token at all) one is made, with a
+// first enrollment token, and written 0600 to the data directory.
+func bootstrap(ctx context.Context, cfg Config, st *store.Store) error {
+	now := cfg.Now()
+	if cfg.AdminToken != "" {
+		hash := secret.Hash(cfg.AdminToken)
+		if _, err := st.APITokenByHash(ctx, hash); errors.Is(err, store.ErrNotFound) {
+			t := store.APIToken{ID: store.NewID(), Name: "admin (configured)", Role: store.RoleAdmin, Hash: hash, CreatedAt: now}
+			if err := createToken(ctx, st, t); err != nil {
+				return fmt.Errorf("storing the configured admin token: %w", err)
+			}
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
+	tokens, err := st.APITokens(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tokens {
+		if t.Role == store.RoleAdmin && t.RevokedAt.IsZero() {
+			return nil
+		}
+	}
+	admin, hash := secret.New(secret.PrefixAPI)
+	t := store.APIToken{ID: store.NewID(), Name: "admin", Role: store.RoleAdmin, Hash: hash, CreatedAt: now}
+	if err := createToken(ctx, st, t); err != nil {
+		return fmt.Errorf("creating the first admin token: %w", err)
+	}
+	enroll, ehash := secret.New(secret.PrefixEnrollment)
+	e := store.Enrollment{ID: store.NewID(), Hash: ehash, Note: "first enrollment token", CreatedBy: "system",
+		CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), MaxUses: 1000}
+	err = st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.CreateEnrollment(ctx, e); err != nil {
+			return err
+		}
+		_, err := tx.Audit(ctx, system(now, "enrollment.created", map[string]string{"id": e.ID}))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("creating the first enrollment token: %w", err)
+	}
+	for name, v := range map[string]string{"admin.token": admin, "enrollment.token": enroll} {
+		path := filepath.Join(cfg.DataDir, name)
+		if err := os.WriteFile(path, []byte(v+"\n"), 0o600); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	cfg.Log.Info("first start: made an admin token and an enrollment token",
+		"admin_token_file", filepath.Join(cfg.DataDir, "admin.token"),
+		"enrollment_token_file", filepath.Join(cfg.DataDir, "enrollment.token"))
+	return nil
+}

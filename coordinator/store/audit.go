@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// AuditEntry is one line of the audit log. The log is append-only: the
+// store has no method to change or remove an entry, and the schema refuses
+// UPDATE and DELETE on it.
+type AuditEntry struct {
+	ID     int64     // assigned by the store, increasing
+	At     time.Time // the store's clock if zero
+	Actor  string    // "admin:<token name>", "system", "device:<id>"; required
+	Kind   string    // "settings.changed", "user.warned", "user.logged_out", …; required
+	User   string    // the Agent Desk user concerned; may be empty
+	Detail json.RawMessage
+}
+
+// AuditFilter selects audit entries. Zero fields do not filter.
+type AuditFilter struct {
+	User     string
+	Kind     string
+	Since    time.Time // At ≥ Since
+	Until    time.Time // At < Until
+	Limit    int       // default DefaultAuditLimit, at most MaxAuditLimit
+	BeforeID int64     // ID < BeforeID: the next page after an entry
+}
+
+// Page sizes for AuditEntries.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
+)
+
+// Audit appends e to the audit log and returns its ID.
+func (s *Store) Audit(ctx context.Context, e AuditEntry) (int64, error) {
+	var id int64
+	err := s.write(ctx, "audit "+e.Kind, func(tx *sql.Tx) error {
+		var err error
+		id, err = s.insertAudit(ctx, tx, e)
+		return err
+	})
+	return id, err
+}
+
+func (s *Store) insertAudit(ctx context.Context, q querier, e AuditEntry) (int64, error) {
+	if e.Actor == "" || e.Kind == "" {
+		return 0, invalid("audit entry needs an actor and a kind (actor %q, kind %q)", e.Actor, e.Kind)
+	}
+	if err := checkJSON("audit detail", e.Detail); err != nil {
+		return 0, err
+	}
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	var id int64
+	err := q.QueryRowContext(ctx, s.q(`INSERT INTO audit (at, actor, kind, user_name, detail)
+VALUES (?, ?, ?, ?, ?) RETURNING id`),
+		toMS(e.At), e.Actor, e.Kind, e.User, nullText(string(e.Detail))).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("append audit entry: %w", err)
+	}
+	return id, nil
+}
+
+// AuditEntries returns the entries f selects, newest first. For the next
+// page, set f.BeforeID to the last entry's ID.
+func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	var where []string
+	var args []any
+	if f.User != "" {
+		where, args = append(where, "user_name = ?"), append(args, f.User)
+	}
+	if f.Kind != "" {
+		where, args = append(where, "kind = ?"), append(args, f.Kind)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "at >= ?"), append(args, toMS(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "at < ?"), append(args, toMS(f.Until))
+	}
+	if f.BeforeID > 0 {
+		where, args = append(where, "id < ?"), append(args, f.BeforeID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	limit = min(limit, MaxAuditLimit)
+	query := "SELECT id, at, actor, kind, user_name, detail FROM audit"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+
+	rows, err := s.rdb.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: read audit: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		var detail sql.NullString
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Kind, &e.User, &detail); err != nil {
+			return nil, fmt.Errorf("store: read audit: %w", err)
+		}
+		e.At = fromMS(at)
+		if detail.Valid {
+			e.Detail = json.RawMessage(detail.String)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read audit: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OutboxEvent is a webhook event waiting for delivery. It is written in the
+// same transaction as the decision it reports (see (*Store).Tx), so no
+// logout or reroute is lost between deciding and telling the platform.
+type OutboxEvent struct {
+	ID            int64
+	Key           string // idempotency key, unique; the receiver dedupes by it
+	Kind          string
+	Payload       json.RawMessage // required, valid JSON
+	CreatedAt     time.Time       // the store's clock if zero
+	Attempts      int
+	NextAttemptAt time.Time // CreatedAt if zero
+	DeliveredAt   time.Time // zero until delivered
+	LastError     string
+}
+
+// Enqueue adds e to the outbox in its own transaction and returns its ID.
+// Enqueueing is idempotent by key: if an event with e.Key exists, nothing is
+// written and its ID is returned. To enqueue with the decision that causes
+// it, use (*Tx).Enqueue.
+func (s *Store) Enqueue(ctx context.Context, e OutboxEvent) (int64, error) {
+	var id int64
+	err := s.write(ctx, fmt.Sprintf("enqueue %q", e.Key), func(tx *sql.Tx) error {
+		var err error
+		id, err = s.enqueue(ctx, tx, e)
+		return err
+	})
+	return id, err
+}
+
+func (s *Store) enqueue(ctx context.Context, q querier, e OutboxEvent) (int64, error) {
+	switch {
+	case e.Key == "" || e.Kind == "":
+		return 0, invalid("outbox event needs a key and a kind (key %q, kind %q)", e.Key, e.Kind)
+	case len(e.Payload) == 0:
+		return 0, invalid("outbox event %q has no payload", e.Key)
+	}
+	if err := checkJSON("outbox payload", e.Payload); err != nil {
+		return 0, err
+	}
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = s.now()
+	}
+	if e.NextAttemptAt.IsZero() {
+		e.NextAttemptAt = e.CreatedAt
+	}
+	var id int64
+	err := q.QueryRowContext(ctx, s.q(`INSERT INTO outbox (idem_key, kind, payload, created_at, next_attempt_at)
+VALUES (?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id`),
+		e.Key, e.Kind, string(e.Payload), toMS(e.CreatedAt), toMS(e.NextAttemptAt)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) { // the key was there already
+		err = q.QueryRowContext(ctx, s.q("SELECT id FROM outbox WHERE idem_key = ?"), e.Key).Scan(&id)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+const outboxCols = "id, idem_key, kind, payload, created_at, attempts, next_attempt_at, delivered_at, last_error"
+
+func scanOutbox(sc interface{ Scan(...any) error }) (OutboxEvent, error) {
+	var e OutboxEvent
+	var payload string
+	var created, next int64
+	var delivered sql.NullInt64
+	if err := sc.Scan(&e.ID, &e.Key, &e.Kind, &payload, &created, &e.Attempts, &next, &delivered, &e.LastError); err != nil {
+		return OutboxEvent{}, err
+	}
+	e.Payload = json.RawMessage(payload)
+	e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = fromMS(created), fromMS(next), fromNullMS(delivered)
+	return e, nil
+}
+
+// OutboxEvent returns outbox event id.
+func (s *Store) OutboxEvent(ctx context.Context, id int64) (OutboxEvent, error) {
+	e, err := scanOutbox(s.rdb.QueryRowContext(ctx, s.q("SELECT "+outboxCols+" FROM outbox WHERE id = ?"), id))
+	if err != nil {
+		return OutboxEvent{}, fmt.Errorf("store: outbox event %d: %w", id, notFound(err))
+	}
+	return e, nil
+}
+
+// DueOutbox returns up to limit undelivered events whose next attempt is at
+// or before now, oldest due first. With SQLite one coordinator delivers, so
+// nothing is claimed; see docs/store.md for PostgreSQL.
+func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxEvent, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT "+outboxCols+` FROM outbox
+WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`), toMS(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: due outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxEvent
+	for rows.Next() {
+		e, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: due outbox: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: due outbox: %w", err)
+	}
+	return out, nil
+}
+
+// MarkDelivered records that event id was delivered at at, counting the
+// attempt. Marking it again changes nothing. ErrNotFound if there is no such
+// event.
+func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
+	return s.write(ctx, fmt.Sprintf("mark outbox event %d delivered", id), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = ''
+WHERE id = ? AND delivered_at IS NULL`), toMS(at), id)
+		if err != nil {
+			return err
+		}
+		if err := affected(res); errors.Is(err, ErrNotFound) {
+			var one int
+			return notFound(tx.QueryRowContext(ctx, s.q("SELECT 1 FROM outbox WHERE id = ?"), id).Scan(&one))
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
+// MarkFailed records a failed delivery attempt of event id: the error, and
+// when to try again. ErrNotFound if there is no such undelivered event.
+func (s *Store) MarkFailed(ctx context.Context, id int64, errText string, next time.Time) error {
+	return s.write(ctx, fmt.Sprintf("mark outbox event %d failed", id), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+WHERE id = ? AND delivered_at IS NULL`), errText, toMS(next), id)
+		if err != nil {
+			return err
+		}
+		return affected(res)
+	})
+}
+
+// OutboxBacklog counts undelivered events.
+func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: outbox backlog: %w", err)
+	}
+	return n, nil
+}

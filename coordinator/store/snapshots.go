@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/vigil-cc/vigil/coordinator/engine"
+)
+
+// SaveSnapshots upserts the engine's snapshots, one row per user, in one
+// transaction. Users not in snaps keep their rows (see DeleteSnapshot).
+func (s *Store) SaveSnapshots(ctx context.Context, snaps []engine.Snapshot) error {
+	return s.write(ctx, "save snapshots", func(tx *sql.Tx) error {
+		return s.saveSnapshots(ctx, tx, snaps)
+	})
+}
+
+func (s *Store) saveSnapshots(ctx context.Context, tx *sql.Tx, snaps []engine.Snapshot) error {
+	if len(snaps) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO engine_snapshots (user_name, taken_at, data) VALUES (?, ?, ?)
+ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = excluded.data`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, sn := range snaps {
+		if sn.User == "" {
+			return invalid("snapshot without a user")
+		}
+		data, err := json.Marshal(sn)
+		if err != nil {
+			return fmt.Errorf("snapshot of %q: %w", sn.User, err)
+		}
+		if _, err := stmt.ExecContext(ctx, sn.User, toMS(sn.At), string(data)); err != nil {
+			return fmt.Errorf("snapshot of %q: %w", sn.User, err)
+		}
+	}
+	return nil
+}
+
+// Snapshots returns every stored snapshot, by user.
+func (s *Store) Snapshots(ctx context.Context) ([]engine.Snapshot, error) {
+	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT user_name, data FROM engine_snapshots ORDER BY user_name"))
+	if err != nil {
+		return nil, fmt.Errorf("store: read snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []engine.Snapshot
+	for rows.Next() {
+		var user, data string
+		if err := rows.Scan(&user, &data); err != nil {
+			return nil, fmt.Errorf("store: read snapshots: %w", err)
+		}
+		var sn engine.Snapshot
+		if err := json.Unmarshal([]byte(data), &sn); err != nil {
+			return nil, fmt.Errorf("store: read snapshot of %q: %w", user, err)
+		}
+		out = append(out, sn)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read snapshots: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteSnapshot removes user's snapshot. ErrNotFound if there is none.
+func (s *Store) DeleteSnapshot(ctx context.Context, user string) error {
+	return s.write(ctx, fmt.Sprintf("delete snapshot %q", user), func(tx *sql.Tx) error {
+		return s.deleteSnapshot(ctx, tx, user)
+	})
+}
+
+func (s *Store) deleteSnapshot(ctx context.Context, q querier, user string) error {
+	res, err := q.ExecContext(ctx, s.q("DELETE FROM engine_snapshots WHERE user_name = ?"), user)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}

@@ -1,0 +1,326 @@
+// Package store is the coordinator's persistence: settings, API and
+// enrollment tokens, devices, Agent Desk users, identity mappings, unmapped OS
+// users, engine snapshots, the append-only audit log and the webhook outbox.
+//
+// The implementation here is SQLite through the pure-Go driver
+// modernc.org/sqlite, so the coordinator builds with CGO_ENABLED=0. The SQL is
+// kept portable (ANSI types, ON CONFLICT upserts, RETURNING, ? placeholders
+// rebound mechanically) so a PostgreSQL implementation can follow; see
+// docs/store.md for the seams.
+//
+// Rules every method keeps:
+//   - it takes a context and returns errors that say what was being done
+//     ("store: revoke api token x: not found");
+//   - a missing row is ErrNotFound (test with errors.Is);
+//   - times are stored as UTC unix milliseconds and come back in UTC,
+//     truncated to the millisecond; a zero time.Time is stored as NULL;
+//   - a state change an admin or the engine decides is written in the same
+//     transaction as its audit entry (and, for webhooks, its outbox event).
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-cc/vigil/coordinator/engine"
+)
+
+// Errors the API layer maps to messages. Test with errors.Is: they come
+// wrapped with what was being done.
+var (
+	// ErrNotFound: the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate: a unique key (token hash, live token name, device token,
+	// ID) is already taken.
+	ErrDuplicate = errors.New("already exists")
+	// ErrInvalid: the value cannot be stored (empty required field, unknown
+	// role or status, malformed JSON).
+	ErrInvalid = errors.New("invalid")
+	// ErrAPITokenRevoked: the API token exists but was revoked. It also
+	// matches ErrNotFound.
+	ErrAPITokenRevoked error = notFoundError("api token revoked")
+	// ErrEnrollmentRevoked, ErrEnrollmentExpired, ErrEnrollmentUsedUp: why an
+	// enrollment token cannot enroll a device.
+	ErrEnrollmentRevoked = errors.New("enrollment token revoked")
+	ErrEnrollmentExpired = errors.New("enrollment token expired")
+	ErrEnrollmentUsedUp  = errors.New("enrollment token used up")
+	// ErrSchemaTooNew: the database was written by a newer coordinator.
+	ErrSchemaTooNew = errors.New("database schema is newer than this coordinator")
+)
+
+// notFoundError is an error that errors.Is also takes for ErrNotFound.
+type notFoundError string
+
+func (e notFoundError) Error() string        { return string(e) }
+func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// Store is the coordinator's database. It is safe for concurrent use.
+type Store struct {
+	db   *sql.DB // writes: one connection, so writers queue here, not on SQLITE_BUSY
+	rdb  *sql.DB // reads: WAL lets several run beside the writer
+	path string
+	// dollar: placeholders are $1, $2, … (PostgreSQL); false: ? (SQLite).
+	dollar bool
+	now    func() time.Time
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database. Calls in flight fail.
+func (s *Store) Close() error {
+	return errors.Join(s.rdb.Close(), s.db.Close())
+}
+
+// q returns query with its ? placeholders in the dialect's form.
+func (s *Store) q(query string) string {
+	if s.dollar {
+		return rebindDollar(query)
+	}
+	return query
+}
+
+// rebindDollar rewrites ? placeholders as $1, $2, … for PostgreSQL. A ?
+// inside a single-quoted literal is left alone.
+func rebindDollar(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n, quoted := 0, false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted // '' inside a literal toggles twice
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// write runs fn in one write transaction and commits it; what names the
+// operation in errors.
+func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %s: begin: %w", what, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := fn(tx); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %s: commit: %w", what, err)
+	}
+	return nil
+}
+
+// Tx is a write transaction open through (*Store).Tx: what the coordinator
+// decides, its audit entries and its outbox events commit together or not at
+// all.
+type Tx struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+// Tx runs fn in one write transaction, committed if fn returns nil and rolled
+// back otherwise (fn's error is returned as it is). fn must use only tx: the
+// store has one write connection, so a write through the Store from inside fn
+// waits for fn and deadlocks until ctx ends; a read through the Store does not
+// see tx's uncommitted writes.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin transaction: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := fn(&Tx{s: s, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit transaction: %w", err)
+	}
+	return nil
+}
+
+// Audit appends e to the audit log within the transaction.
+func (t *Tx) Audit(ctx context.Context, e AuditEntry) (int64, error) {
+	id, err := t.s.insertAudit(ctx, t.tx, e)
+	if err != nil {
+		return 0, fmt.Errorf("store: audit: %w", err)
+	}
+	return id, nil
+}
+
+// SaveSnapshots upserts engine snapshots within the transaction.
+func (t *Tx) SaveSnapshots(ctx context.Context, snaps []engine.Snapshot) error {
+	if err := t.s.saveSnapshots(ctx, t.tx, snaps); err != nil {
+		return fmt.Errorf("store: save snapshots: %w", err)
+	}
+	return nil
+}
+
+// DeleteSnapshot removes user's snapshot within the transaction (ErrNotFound
+// if there is none).
+func (t *Tx) DeleteSnapshot(ctx context.Context, user string) error {
+	if err := t.s.deleteSnapshot(ctx, t.tx, user); err != nil {
+		return fmt.Errorf("store: delete snapshot %q: %w", user, err)
+	}
+	return nil
+}
+
+// Enqueue adds an event to the outbox within the transaction; see
+// (*Store).Enqueue.
+func (t *Tx) Enqueue(ctx context.Context, e OutboxEvent) (int64, error) {
+	id, err := t.s.enqueue(ctx, t.tx, e)
+	if err != nil {
+		return 0, fmt.Errorf("store: enqueue %q: %w", e.Key, err)
+	}
+	return id, nil
+}
+
+// CreateAPIToken stores t within the transaction; see (*Store).CreateAPIToken.
+func (t *Tx) CreateAPIToken(ctx context.Context, tok APIToken) error {
+	if err := t.s.createAPIToken(ctx, t.tx, tok); err != nil {
+		return fmt.Errorf("store: create api token %q: %w", tok.Name, err)
+	}
+	return nil
+}
+
+// RevokeAPIToken revokes token id within the transaction; see
+// (*Store).RevokeAPIToken.
+func (t *Tx) RevokeAPIToken(ctx context.Context, id string) error {
+	if err := t.s.revoke(ctx, t.tx, "api_tokens", id); err != nil {
+		return fmt.Errorf("store: revoke api token %s: %w", id, err)
+	}
+	return nil
+}
+
+// CreateEnrollment stores e within the transaction; see
+// (*Store).CreateEnrollment.
+func (t *Tx) CreateEnrollment(ctx context.Context, e Enrollment) error {
+	if err := t.s.createEnrollment(ctx, t.tx, e); err != nil {
+		return fmt.Errorf("store: create enrollment %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// RevokeEnrollment revokes enrollment id within the transaction; see
+// (*Store).RevokeEnrollment.
+func (t *Tx) RevokeEnrollment(ctx context.Context, id string) error {
+	if err := t.s.revoke(ctx, t.tx, "enrollments", id); err != nil {
+		return fmt.Errorf("store: revoke enrollment %s: %w", id, err)
+	}
+	return nil
+}
+
+// Enroll enrolls a device within the transaction; see (*Store).Enroll. If
+// it fails, return its error from fn: the transaction must not commit.
+func (t *Tx) Enroll(ctx context.Context, enrollmentHash []byte, now time.Time, dev Device) (Device, error) {
+	d, err := t.s.enroll(ctx, t.tx, enrollmentHash, now, dev)
+	if err != nil {
+		return Device{}, fmt.Errorf("store: enroll device %s: %w", dev.Host, err)
+	}
+	return d, nil
+}
+
+// NewID returns a random identifier (16 lowercase base32 characters, 80
+// bits) of the kind the store gives tokens, enrollments and devices created
+// without one.
+func NewID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
+}
+
+// Times are unix milliseconds, UTC.
+
+func toMS(t time.Time) int64 { return t.UnixMilli() }
+
+func nullMS(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func fromNullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
+
+// Booleans are stored as 0/1 integers, the same in SQLite and PostgreSQL.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// nullText stores "" as NULL.
+func nullText(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// checkJSON accepts empty (stored as NULL) or valid JSON.
+func checkJSON(field string, raw json.RawMessage) error {
+	if len(raw) > 0 && !json.Valid(raw) {
+		return fmt.Errorf("%w: %s is not valid JSON", ErrInvalid, field)
+	}
+	return nil
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// affected returns ErrNotFound when res changed no row.
+func affected(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// notFound maps sql.ErrNoRows to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// dup maps a unique-constraint violation to ErrDuplicate, naming what.
+func dup(err error, what string) error {
+	if isUniqueViolation(err) {
+		return fmt.Errorf("%w: %s", ErrDuplicate, what)
+	}
+	return err
+}
