@@ -19,6 +19,7 @@ var aptPackage = map[string]string{
 	"xprop":      "x11-utils",
 	"xdpyinfo":   "x11-utils",
 	"xwininfo":   "x11-utils",
+	"xmessage":   "x11-utils",
 	"xprintidle": "xprintidle",
 	"pulseaudio": "pulseaudio",
 	"pactl":      "pulseaudio-utils",

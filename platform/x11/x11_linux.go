@@ -1,12 +1,12 @@
-// Package x11 reads desktop state from an X server: how long the user has
-// been idle, via the MIT-SCREEN-SAVER extension. It is pure Go (jezek/xgb), so
-// it needs no X libraries at build time.
 package x11
 
 import (
 	"fmt"
 	"io"
 	"log"
+	"os"
+	"sync"
+	"time"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/screensaver"
@@ -20,11 +20,22 @@ func init() {
 	xgb.Logger = log.New(io.Discard, "", 0)
 }
 
-// Conn is a connection to one X display.
+// extInitMu serialises xgb extension initialisation (see Connect).
+var extInitMu sync.Mutex
+
+// Conn is a connection to one X display. Its methods are safe for
+// concurrent use.
 type Conn struct {
 	display string
 	x       *xgb.Conn
 	root    xproto.Window
+
+	atomMu sync.Mutex
+	atoms  map[string]xproto.Atom
+
+	// fg is the cgo build's robotgo path for the active window (nil when
+	// robotgo cannot serve this display); see foreground.
+	fg *robotgoForeground
 }
 
 // Connect opens the display named like ":3" (empty means $DISPLAY) and
@@ -34,22 +45,43 @@ func Connect(display string) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to X display %q: %w", display, err)
 	}
-	if err := screensaver.Init(x); err != nil {
+	// screensaver.Init also fills xgb's process-global event and error
+	// tables without a lock: concurrent Connects would race on them.
+	extInitMu.Lock()
+	err = screensaver.Init(x)
+	extInitMu.Unlock()
+	if err != nil {
 		x.Close()
 		return nil, fmt.Errorf("initialising MIT-SCREEN-SAVER on display %q: %w", display, err)
 	}
 	root := xproto.Setup(x).DefaultScreen(x).Root
-	return &Conn{display: display, x: x, root: root}, nil
+	c := &Conn{display: display, x: x, root: root, atoms: map[string]xproto.Atom{}}
+	// robotgo opens $DISPLAY itself, so it can only speak for this display
+	// when that is the one we were asked for.
+	if env := os.Getenv("DISPLAY"); env != "" && (display == "" || display == env) {
+		c.fg = newRobotgoForeground()
+	}
+	return c, nil
 }
 
 // IdleMs returns the milliseconds since the last user input (keyboard,
 // pointer, including synthetic XTEST input) on the display.
 func (c *Conn) IdleMs() (uint32, error) {
-	info, err := screensaver.QueryInfo(c.x, xproto.Drawable(c.root)).Reply()
+	info, err := c.saverInfo()
 	if err != nil {
 		return 0, fmt.Errorf("querying idle time on X display %q: %w", c.display, err)
 	}
 	return info.MsSinceUserInput, nil
+}
+
+// Idle is IdleMs as a duration (sensors.Desktop).
+func (c *Conn) Idle() (time.Duration, error) {
+	ms, err := c.IdleMs()
+	return time.Duration(ms) * time.Millisecond, err
+}
+
+func (c *Conn) saverInfo() (*screensaver.QueryInfoReply, error) {
+	return screensaver.QueryInfo(c.x, xproto.Drawable(c.root)).Reply()
 }
 
 // Close closes the connection.

@@ -1,0 +1,286 @@
+//go:build linux
+
+package main
+
+// Helpers for the acceptance tests: build the real vigil-agent once, run
+// `doctor` one-shot or `doctor --watch` against a test rig's display and
+// PulseAudio, and follow its output.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vigil-cc/vigil/internal/testrig"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// agentBinary builds ./cmd/vigil-agent (with -race if the tests run with
+// it) once per test binary and returns its path.
+func agentBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		dir, err := os.MkdirTemp("", "vigil-agent-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "vigil-agent")
+		args := []string{"build", "-o", builtBin}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command(goTool, append(args, ".")...).CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building vigil-agent: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+// agentEnv is the environment for the agent: this process's, minus any
+// DISPLAY/PULSE/VIGIL settings of the developer's session, plus the rig's.
+func agentEnv(rigEnv ...[]string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "GORACE", k == "DISPLAY", k == "XAUTHORITY", k == "WAYLAND_DISPLAY", k == "PULSE_SERVER",
+			k == "PULSE_RUNTIME_PATH", k == "XDG_RUNTIME_DIR", strings.HasPrefix(k, "VIGIL_"):
+			continue
+		}
+		env = append(env, kv)
+	}
+	for _, e := range rigEnv {
+		env = append(env, e...)
+	}
+	// A -race binary otherwise sleeps 1 s at exit (to flush reports).
+	return append(env, "GORACE=atexit_sleep_ms=0 halt_on_error=1")
+}
+
+// doctorOnce runs `vigil-agent doctor` and returns stdout, stderr and its
+// error.
+func doctorOnce(t *testing.T, env []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(agentBinary(t), append([]string{"doctor"}, args...)...)
+	cmd.Env = env
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// doctorJSON runs `doctor --json args...` and decodes its one object.
+func doctorJSON(t *testing.T, env []string, args ...string) doctorOutput {
+	t.Helper()
+	stdout, stderr, err := doctorOnce(t, env, append([]string{"--json"}, args...)...)
+	if err != nil {
+		t.Fatalf("doctor --json %q: %v\nstdout: %s\nstderr: %s", args, err, stdout, stderr)
+	}
+	var o doctorOutput
+	if err := json.Unmarshal([]byte(stdout), &o); err != nil {
+		t.Fatalf("doctor --json output %q: %v", stdout, err)
+	}
+	return o
+}
+
+// watchLine is one line of `doctor --watch --json`, stamped on arrival.
+type watchLine struct {
+	at  time.Time
+	out doctorOutput
+}
+
+func (l watchLine) String() string {
+	o := l.out
+	return fmt.Sprintf("%s idle=%d fg=%v min=%v pid=%d locked=%v mic=%v voice=%v dbfs=%.1f errs=%v",
+		l.at.Format("15:04:05.000"), o.IdleMs, o.AgentDeskForeground, o.AgentDeskMinimized, o.ForegroundPID,
+		o.ScreenLocked, o.MicAvailable, o.Voice, o.MicDBFS, o.Errors)
+}
+
+// watcher runs `vigil-agent doctor --watch --json` and collects its lines.
+type watcher struct {
+	t      *testing.T
+	mu     sync.Mutex
+	lines  []watchLine
+	raw    bytes.Buffer // everything it wrote, stdout and stderr
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+func startWatch(t *testing.T, env []string, args ...string) *watcher {
+	t.Helper()
+	w := &watcher{t: t, exited: make(chan struct{})}
+	w.cmd = exec.Command(agentBinary(t), append([]string{"doctor", "--watch", "--json"}, args...)...)
+	w.cmd.Env = env
+	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := w.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cmd.Stderr = writerFunc(func(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.raw.Write(p) })
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			at := time.Now()
+			line := sc.Text()
+			var o doctorOutput
+			jerr := json.Unmarshal([]byte(line), &o)
+			w.mu.Lock()
+			w.raw.WriteString(line + "\n")
+			if jerr == nil {
+				w.lines = append(w.lines, watchLine{at, o})
+			}
+			w.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		w.err = w.cmd.Wait()
+		close(w.exited)
+	}()
+	t.Cleanup(func() { w.stop() })
+	return w
+}
+
+// stop interrupts the watcher and checks it exited cleanly.
+func (w *watcher) stop() {
+	select {
+	case <-w.exited:
+		return
+	default:
+	}
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.exited:
+		if w.err != nil {
+			w.t.Errorf("doctor --watch exited with %v after SIGTERM\n%s", w.err, w.output())
+		}
+	case <-time.After(5 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-w.exited
+		w.t.Errorf("doctor --watch did not stop within 5 s of SIGTERM")
+	}
+}
+
+// output is everything the watcher wrote so far.
+func (w *watcher) output() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.raw.String()
+}
+
+// mark returns the number of lines so far: waitFor(mark, ...) only looks at
+// later lines.
+func (w *watcher) mark() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.lines)
+}
+
+func (w *watcher) since(from int) []watchLine {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]watchLine(nil), w.lines[min(from, len(w.lines)):]...)
+}
+
+// last is the latest line (zero if none).
+func (w *watcher) last() (watchLine, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.lines) == 0 {
+		return watchLine{}, false
+	}
+	return w.lines[len(w.lines)-1], true
+}
+
+var errExited = errors.New("doctor --watch exited")
+
+// waitFor waits until a line after index from satisfies cond and returns
+// it with its index.
+func (w *watcher) waitFor(from int, timeout time.Duration, what string, cond func(doctorOutput) bool) (watchLine, int) {
+	w.t.Helper()
+	var found watchLine
+	idx := -1
+	testrig.Eventually(w.t, timeout, func() (bool, string) {
+		for i, l := range w.since(from) {
+			if cond(l.out) {
+				found, idx = l, from+i
+				return true, ""
+			}
+		}
+		select {
+		case <-w.exited:
+			return false, fmt.Sprintf("%v (%v) while waiting for %s:\n%s", errExited, w.err, what, w.output())
+		default:
+		}
+		return false, fmt.Sprintf("no line with %s yet; lines so far:\n%s", what, w.describe(from))
+	})
+	return found, idx
+}
+
+func (w *watcher) describe(from int) string {
+	var b strings.Builder
+	for _, l := range w.since(from) {
+		b.WriteString("  " + l.String() + "\n")
+	}
+	return b.String()
+}
+
+// activate makes window id active and waits until the window manager says
+// so. An activation asked for before the window manager manages a new
+// window is lost, and windowactivate --sync can return before
+// _NET_ACTIVE_WINDOW is set, so it asks again until it is.
+func activate(t *testing.T, x *testrig.X, id string) {
+	t.Helper()
+	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
+		out, err := x.Xdotool("getactivewindow")
+		if err == nil && out == id {
+			return true, ""
+		}
+		_, _ = x.Xdotool("windowactivate", id)
+		return false, fmt.Sprintf("active window %q (%v), want %s", out, err, id)
+	})
+}
+
+// sh runs a fixture-making command.
+func sh(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %q: %v\n%s", name, args, err, out)
+	}
+}

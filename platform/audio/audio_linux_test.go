@@ -1,0 +1,119 @@
+//go:build linux && cgo
+
+package audio_test
+
+import (
+	"context"
+	"errors"
+
+	"math"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-cc/vigil/internal/testrig"
+	"github.com/vigil-cc/vigil/platform/audio"
+	"github.com/vigil-cc/vigil/sensors"
+)
+
+// usePulse points this process's PortAudio (ALSA → pulse plugin) at a
+// private PulseAudio daemon. It sets the environment, so these tests are
+// not parallel.
+func usePulse(t *testing.T) *testrig.PulseAudio {
+	t.Helper()
+	p := testrig.Pulse(t)
+	for _, kv := range p.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	return p
+}
+
+func TestCaptureFromPulseAndLoss(t *testing.T) {
+	testrig.Require(t, "sox")
+	p := usePulse(t)
+	tone := filepath.Join(t.TempDir(), "tone.wav")
+	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone, "synth", "1", "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v: %s", err, out)
+	}
+
+	c, err := audio.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Name() == "" {
+		t.Error("no device name")
+	}
+	ctx := t.Context()
+	frame := make([]float32, sensors.FrameSamples)
+	played := p.PlayAsync(t, tone)
+	heard := false
+	deadline := time.Now().Add(5 * time.Second)
+	for !heard && time.Now().Before(deadline) {
+		if err := c.ReadFrame(ctx, frame); err != nil {
+			t.Fatal(err)
+		}
+		heard = math.Abs(sensors.FrameDBFS(frame)-(-23.01)) < 0.5
+	}
+	if !heard {
+		t.Fatal("never heard the -23 dBFS tone")
+	}
+	if err := <-played; err != nil {
+		t.Fatal(err)
+	}
+
+	// The sound server stops delivering (the sink whose monitor it records is suspended, as when a
+	// USB headset is unplugged mid-stream): the device is gone for us.
+	if _, err := p.Pactl("suspend-sink", testrig.PulseSink, "1"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var readErr error
+	for readErr == nil && time.Since(start) < audio.StallTimeout+3*time.Second {
+		readErr = c.ReadFrame(ctx, frame)
+	}
+	if readErr == nil {
+		t.Fatal("still reading after the sink was suspended")
+	}
+	t.Logf("after the sink was suspended: %v (after %v)", readErr, time.Since(start).Round(time.Millisecond))
+	if err := c.Close(); err != nil {
+		t.Logf("closing a lost stream: %v", err)
+	}
+
+	// A fresh Open works again once the source is back (in a normal build;
+	// see audio.ErrRaceReopen).
+	if _, err := p.Pactl("suspend-sink", testrig.PulseSink, "0"); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := audio.Open("default")
+	if errors.Is(err, audio.ErrRaceReopen) {
+		t.Log(err)
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c2.ReadFrame(rctx, frame); err != nil {
+		t.Fatalf("reopened device: %v", err)
+	}
+}
+
+func TestOpenUnknownDevice(t *testing.T) {
+	usePulse(t)
+	_, err := audio.Open("no-such-microphone")
+	if err == nil {
+		t.Fatal("opened a device that does not exist")
+	}
+	if !strings.Contains(err.Error(), `"no-such-microphone"`) || !strings.Contains(err.Error(), "inputs:") {
+		t.Errorf("error should name the wanted device and list the inputs: %v", err)
+	}
+	if errors.Is(err, audio.ErrUnsupported) {
+		t.Error(err)
+	}
+}
