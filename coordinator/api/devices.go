@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
@@ -207,7 +208,25 @@ func (a *API) listAudit(r *http.Request, _ actor) (any, error) {
 			return nil, errorf(http.StatusBadRequest, "before must be an audit entry id")
 		}
 	}
-	return a.Store.AuditEntries(r.Context(), f)
+	entries, err := a.Store.AuditEntries(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditEntry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, AuditEntry{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Kind: e.Kind, User: e.User, Detail: e.Detail})
+	}
+	return out, nil
+}
+
+// AuditEntry is one audit log entry as the API shows it.
+type AuditEntry struct {
+	ID     int64           `json:"id"`
+	At     time.Time       `json:"at"`
+	Actor  string          `json:"actor"`
+	Kind   string          `json:"kind"`
+	User   string          `json:"user,omitempty"`
+	Detail json.RawMessage `json:"detail,omitempty"`
 }
 
 func timeParam(v, name string) (time.Time, error) {

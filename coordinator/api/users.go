@@ -201,7 +201,11 @@ func (a *API) listUnmapped(r *http.Request, _ actor) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return us, nil
+	out := make([]map[string]any, 0, len(us))
+	for _, u := range us {
+		out = append(out, map[string]any{"os_user": u.OSUser, "host": u.Host, "first_seen_at": u.FirstSeenAt, "last_seen_at": u.LastSeenAt})
+	}
+	return out, nil
 }
 
 // entry is an audit entry for something who did now.

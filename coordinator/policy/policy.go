@@ -118,22 +118,30 @@ func (p *Policy) Update(ctx context.Context, actor string, s store.Settings) err
 	if err := Validate(s); err != nil {
 		return err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := p.cur
-	if old == s {
-		return nil
+	if changed, err := p.store(ctx, actor, s); err != nil || !changed {
+		return err
 	}
-	detail, _ := json.Marshal(map[string]any{"old": DocumentOf(old), "new": DocumentOf(s)})
-	err := p.st.SaveSettings(ctx, s, store.AuditEntry{At: p.core.Now(), Actor: actor, Kind: "settings.changed", Detail: detail})
-	if err != nil {
-		return fmt.Errorf("saving settings: %w", err)
-	}
-	p.cur = s
-	es := EngineSettings(s)
-	p.core.Do("", func(e *engine.Engine, now time.Time) []engine.Decision { return e.SetSettings(now, es) })
 	for _, fn := range p.onChange {
 		fn()
 	}
 	return nil
+}
+
+// store saves and applies s, reporting whether anything changed.
+func (p *Policy) store(ctx context.Context, actor string, s store.Settings) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.cur
+	if old == s {
+		return false, nil
+	}
+	detail, _ := json.Marshal(map[string]any{"old": DocumentOf(old), "new": DocumentOf(s)})
+	err := p.st.SaveSettings(ctx, s, store.AuditEntry{At: p.core.Now(), Actor: actor, Kind: "settings.changed", Detail: detail})
+	if err != nil {
+		return false, fmt.Errorf("saving settings: %w", err)
+	}
+	p.cur = s
+	es := EngineSettings(s)
+	p.core.Do("", func(e *engine.Engine, now time.Time) []engine.Decision { return e.SetSettings(now, es) })
+	return true, nil
 }
