@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
+	"github.com/vigil-cc/vigil/coordinator/metrics"
 	"github.com/vigil-cc/vigil/coordinator/policy"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/store"
@@ -58,12 +59,13 @@ func (c *Config) Validate() error {
 
 // Server is a running coordinator's parts.
 type Server struct {
-	cfg    Config
-	Store  *store.Store
-	Core   *core.Core
-	Hub    *hub.Hub
-	Policy *policy.Policy
-	mux    *http.ServeMux
+	cfg     Config
+	Store   *store.Store
+	Core    *core.Core
+	Hub     *hub.Hub
+	Policy  *policy.Policy
+	Metrics *metrics.Metrics
+	mux     *http.ServeMux
 }
 
 // Open prepares a coordinator: opens the store, restores every clock and
@@ -101,6 +103,8 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	h := hub.New(hub.Config{}, c, directory{st: st, now: cfg.Now}, pol.Wire, cfg.Log)
 	c.OnDecisions(h.Decisions)
 	pol.OnChange(h.PushPolicy)
+	m := metrics.New(metrics.Sources{ConnectedAgents: h.Connected, UserStates: userStates(c)}, cfg.Now)
+	c.OnDecisions(m.Decisions)
 
 	snaps, err := st.Snapshots(ctx)
 	if err != nil {
@@ -121,7 +125,17 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	mux := http.NewServeMux()
 	(&api.API{Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval}).Register(mux)
 	mux.Handle("GET /agent/v1/ws", h)
-	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, mux: mux}, nil
+	mux.Handle("GET /metrics", m.Handler())
+	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, Metrics: m, mux: mux}, nil
+}
+
+// userStates counts users by state, for the metrics.
+func userStates(c *core.Core) func() map[string]int {
+	return func() map[string]int {
+		counts := map[string]int{}
+		c.View(func(e *engine.Engine) { e.States(func(s engine.State) { counts[s.Status.String()]++ }) })
+		return counts
+	}
 }
 
 // Handler serves the API and the agents' endpoint.

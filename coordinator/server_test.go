@@ -320,6 +320,24 @@ func TestAgentIsWarnedThenLoggedOut(t *testing.T) {
 	if code != http.StatusOK || u["state"] != "logged_out" {
 		t.Errorf("user state after logout: %d %v", code, u)
 	}
+
+	resp, err := http.Get("http://" + s.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{
+		`vigil_decisions_total{kind="warn"} 1`,
+		`vigil_decisions_total{kind="logout"} 1`,
+		`vigil_users{state="logged_out"} 1`,
+		`vigil_connected_agents 1`,
+		`vigil_decision_latency_seconds_count 2`,
+	} {
+		if !strings.Contains(string(body), line+"\n") {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
 }
 
 func TestRestartKeepsEverything(t *testing.T) {
