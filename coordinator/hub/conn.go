@@ -12,14 +12,21 @@ import (
 	"github.com/vigil-cc/vigil/protocol"
 )
 
-// conn is one agent connection: a reader (this goroutine), a writer fed by a
-// bounded queue, and a pinger.
+// conn is one agent connection. Only its reader is a standing goroutine:
+// writes are drained by a goroutine started when there is something to send,
+// and pings run from a timer, so an idle agent costs about what a bare
+// WebSocket connection does (docs/performance.md).
 type conn struct {
 	h      *Hub
 	ws     *websocket.Conn
+	ctx    context.Context // ends with the connection
 	device Device
 	host   string
-	out    chan protocol.Message
+
+	qmu     sync.Mutex
+	queue   []protocol.Message // bounded by Config.QueueLen
+	writing bool               // a drain goroutine is running
+	pinger  *time.Timer
 
 	// sessions is written by the reader and read under h.mu.
 	sessions map[string]*session
@@ -37,13 +44,11 @@ type session struct {
 	refused  bool
 }
 
-func (c *conn) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go c.write(ctx)
-	go c.ping(ctx)
+func (c *conn) run() error {
+	c.pinger = time.AfterFunc(c.h.cfg.PingInterval, c.ping)
+	defer c.pinger.Stop()
 	c.send(c.h.policy())
-	err := c.read(ctx)
+	err := c.read(c.ctx)
 	c.closeWith(err)
 	return err
 }
@@ -143,53 +148,58 @@ func (c *conn) forSession(id string, fn func(user string)) error {
 	return nil
 }
 
-// send queues m; a peer too slow to drain its queue is dropped. Safe to call
-// with h.mu held.
+// send queues m; a peer too slow to drain its queue is dropped. It never
+// blocks, so it is safe with h.mu held.
 func (c *conn) send(m protocol.Message) {
-	select {
-	case c.out <- m:
-	default:
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.queue) >= c.h.cfg.QueueLen {
 		go c.fail(&protocol.Error{Code: protocol.ClosePolicyViolation, Msg: "too slow: send queue full"})
+		return
+	}
+	c.queue = append(c.queue, m)
+	if !c.writing {
+		c.writing = true
+		go c.drain()
 	}
 }
 
-func (c *conn) write(ctx context.Context) {
+// drain writes the queue in order, each write with a deadline, and ends
+// when the queue is empty.
+func (c *conn) drain() {
 	for {
-		select {
-		case <-ctx.Done():
+		c.qmu.Lock()
+		if len(c.queue) == 0 {
+			c.queue, c.writing = nil, false
+			c.qmu.Unlock()
 			return
-		case m := <-c.out:
-			b, err := protocol.Encode(m)
-			if err == nil {
-				wctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
-				err = c.ws.Write(wctx, websocket.MessageText, b)
-				cancel()
-			}
-			if err != nil {
-				c.fail(err)
-				return
-			}
 		}
-	}
-}
-
-func (c *conn) ping(ctx context.Context) {
-	t := time.NewTicker(c.h.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, c.h.cfg.PingInterval)
-			err := c.ws.Ping(pctx)
+		m := c.queue[0]
+		c.queue = c.queue[1:]
+		c.qmu.Unlock()
+		b, err := protocol.Encode(m)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(c.ctx, c.h.cfg.WriteTimeout)
+			err = c.ws.Write(ctx, websocket.MessageText, b)
 			cancel()
-			if err != nil {
-				c.fail(err)
-				return
-			}
+		}
+		if err != nil {
+			c.fail(err) // the queue is dropped with the connection
+			return
 		}
 	}
+}
+
+// ping checks the peer answers within PingInterval, then schedules the next.
+func (c *conn) ping() {
+	ctx, cancel := context.WithTimeout(c.ctx, c.h.cfg.PingInterval)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.pinger.Reset(c.h.cfg.PingInterval)
 }
 
 // fail ends the connection from any goroutine.

@@ -209,14 +209,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	ws.SetReadLimit(protocol.MaxFrameBytes)
-	c := &conn{h: h, ws: ws, device: dev, out: make(chan protocol.Message, h.cfg.QueueLen), sessions: make(map[string]*session)}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	c := &conn{h: h, ws: ws, ctx: ctx, device: dev, sessions: make(map[string]*session)}
 	if ws.Subprotocol() != protocol.Subprotocol {
 		c.closeWith(&protocol.Error{Code: protocol.CloseUnsupportedVersion, Msg: "offer the subprotocol " + protocol.Subprotocol})
 		return
 	}
 	h.attach(c)
 	defer h.detach(c)
-	err = c.run(r.Context())
+	err = c.run()
 	h.log.Debug("agent disconnected", "device", dev.ID, "host", c.host, "err", err)
 }
 
