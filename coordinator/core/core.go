@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/internal/offload"
 )
 
 // Batch is what the core asks to be stored in one transaction.
@@ -43,6 +44,9 @@ type Core struct {
 	dirty    map[string]struct{}
 	wake     chan struct{}
 	flushing time.Duration
+	// store runs Record for events applied on callers' goroutines, which
+	// then keep small stacks (see package offload).
+	store *offload.Pool
 }
 
 // New returns a core around eng. now is the clock (time.Now in production).
@@ -55,6 +59,7 @@ func New(eng *engine.Engine, rec Recorder, now func() time.Time, log *slog.Logge
 		dirty:    make(map[string]struct{}),
 		wake:     make(chan struct{}, 1),
 		flushing: time.Second,
+		store:    offload.New(1),
 	}
 }
 
@@ -79,6 +84,7 @@ func (c *Core) Run(ctx context.Context) error {
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
+			defer c.store.Close()
 			return c.flush(context.WithoutCancel(ctx), true)
 		case <-timer.C:
 			c.Do("", func(e *engine.Engine, now time.Time) []engine.Decision { return e.Advance(now) })
@@ -131,7 +137,9 @@ func (c *Core) dispatch(ds []engine.Decision) {
 	}
 	if len(b.Decisions) > 0 {
 		b.AliveUntil, b.Snapshots = c.now(), c.takeDirty()
-		if err := c.rec.Record(context.Background(), b); err != nil {
+		var err error
+		c.store.Do(func() { err = c.rec.Record(context.Background(), b) })
+		if err != nil {
 			// Act anyway: a missing audit row is better than a user left
 			// logged in. The users stay dirty for the next flush.
 			c.log.Error("recording decisions", "err", err, "decisions", len(b.Decisions))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/internal/offload"
 	"github.com/vigil-cc/vigil/protocol"
 )
 
@@ -72,6 +73,9 @@ type Hub struct {
 	dir    Directory
 	policy func() protocol.Policy
 	log    *slog.Logger
+	// store runs dir's calls, keeping the connections' goroutines' stacks
+	// small (see package offload).
+	store *offload.Pool
 
 	mu      sync.Mutex
 	devices map[string]*conn    // device id → its live connection
@@ -82,7 +86,7 @@ type Hub struct {
 // Register h.Decisions with the core.
 func New(cfg Config, c *core.Core, dir Directory, policy func() protocol.Policy, log *slog.Logger) *Hub {
 	cfg.defaults()
-	return &Hub{cfg: cfg, core: c, dir: dir, policy: policy, log: log,
+	return &Hub{cfg: cfg, core: c, dir: dir, policy: policy, log: log, store: offload.New(4),
 		devices: make(map[string]*conn), bound: make(map[string]*session)}
 }
 
@@ -131,6 +135,7 @@ func (h *Hub) Close() {
 	for _, c := range conns {
 		c.fail(&protocol.Error{Code: protocol.CloseGoingAway, Msg: "coordinator stopping"})
 	}
+	h.store.Close()
 }
 
 // DropDevice closes the device's connection (it was revoked).
@@ -191,7 +196,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, "missing device token: send Authorization: Bearer <device token>")
 		return
 	}
-	dev, err := h.dir.Device(r.Context(), token)
+	var dev Device
+	var err error
+	h.store.Do(func() { dev, err = h.dir.Device(r.Context(), token) })
 	switch {
 	case errors.Is(err, ErrUnknownDevice):
 		httpError(w, http.StatusUnauthorized, "unknown device token")
@@ -253,12 +260,16 @@ func (h *Hub) unbindLocked(s *session) {
 // resolve maps s's OS user and binds it, or notes it unmapped, or refuses it
 // when its user is bound to another live session.
 func (h *Hub) resolve(ctx context.Context, s *session) error {
-	desk, ok, err := h.dir.ResolveUser(ctx, s.osUser)
+	var desk string
+	var ok bool
+	var err error
+	h.store.Do(func() { desk, ok, err = h.dir.ResolveUser(ctx, s.osUser) })
 	if err != nil {
 		return fmt.Errorf("resolving OS user: %w", err)
 	}
 	if !ok {
-		return h.dir.Unmapped(ctx, s.osUser, s.c.host, h.core.Now())
+		h.store.Do(func() { err = h.dir.Unmapped(ctx, s.osUser, s.c.host, h.core.Now()) })
+		return err
 	}
 	h.mu.Lock()
 	open := s.c.sessions[s.id] == s
@@ -287,7 +298,8 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 		if other != nil {
 			detail["bound_device"], detail["bound_host"] = other.c.device.ID, other.c.host
 		}
-		return h.dir.Audit(ctx, "sensor.claim_refused", desk, detail)
+		h.store.Do(func() { err = h.dir.Audit(ctx, "sensor.claim_refused", desk, detail) })
+		return err
 	}
 	// A warning may already be showing for this user (e.g. after a reconnect).
 	var st engine.State

@@ -61,7 +61,7 @@ func run(coordinatorBin string, n int) error {
 	if err != nil {
 		return err
 	}
-	bareKB, err := measure("bare", exec.Command(self, "-serve-bare"), n, nil, func(ctx context.Context, addr string, i int) (*websocket.Conn, error) {
+	bare, err := measure("bare", exec.Command(self, "-serve-bare"), n, bareLive, func(ctx context.Context, addr string, i int) (*websocket.Conn, error) {
 		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws", nil)
 		return ws, err
 	})
@@ -75,14 +75,24 @@ func run(coordinatorBin string, n int) error {
 	}
 	defer os.RemoveAll(dir)
 	const admin = "vgl_api_connbench"
-	cmd := exec.Command(coordinatorBin, "--listen", "127.0.0.1:0", "--data-dir", dir, "--admin-token", admin, "--log-level", "info")
-	var tokens []string
-	prepare := func(addr string) error {
-		var err error
-		tokens, err = prepareCoordinator(addr, admin, n)
+	coord := func() *exec.Cmd {
+		return exec.Command(coordinatorBin, "--listen", "127.0.0.1:0", "--data-dir", dir, "--admin-token", admin, "--log-level", "info")
+	}
+	// Enroll the devices and log the users in with one process, then measure
+	// a fresh one that restored them: the heap the preparation churned
+	// through would otherwise hide what the connections cost.
+	prep := coord()
+	addr, stop, err := start(prep)
+	if err != nil {
 		return err
 	}
-	vigilKB, err := measure("vigil-coordinator", cmd, n, prepare, func(ctx context.Context, addr string, i int) (*websocket.Conn, error) {
+	tokens, err := prepareCoordinator(addr, admin, n)
+	prep.Process.Signal(syscall.SIGTERM)
+	stop()
+	if err != nil {
+		return err
+	}
+	vigil, err := measure("vigil-coordinator", coord(), n, coordinatorLive(admin), func(ctx context.Context, addr string, i int) (*websocket.Conn, error) {
 		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/agent/v1/ws", &websocket.DialOptions{
 			HTTPHeader:   http.Header{"Authorization": {"Bearer " + tokens[i]}},
 			Subprotocols: []string{protocol.Subprotocol},
@@ -106,39 +116,67 @@ func run(coordinatorBin string, n int) error {
 	if err != nil {
 		return fmt.Errorf("coordinator: %w", err)
 	}
-	fmt.Printf("\nconnections: %d\nbare coder/websocket server: %.1f KB per connection\nvigil-coordinator:           %.1f KB per connected agent (%.2f× the bare server)\n",
-		n, bareKB, vigilKB, vigilKB/bareKB)
+	fmt.Printf("\n%d connections, KB per connection   resident (RSS)   live (heap+stacks after GC)\n", n)
+	fmt.Printf("bare coder/websocket server          %8.1f   %8.1f\n", bare.rss, bare.live)
+	fmt.Printf("vigil-coordinator                    %8.1f   %8.1f\n", vigil.rss, vigil.live)
+	fmt.Printf("ratio                                %8.2f×  %8.2f×\n", vigil.rss/bare.rss, vigil.live/bare.live)
 	return nil
 }
 
-// measure starts the server, opens n connections with dial, and returns the
-// server's resident memory growth per connection in KB.
-func measure(name string, cmd *exec.Cmd, n int, prepare func(addr string) error,
-	dial func(ctx context.Context, addr string, i int) (*websocket.Conn, error)) (float64, error) {
+// start runs a server and returns its address; stop waits for it to end
+// (killing it if it has not).
+func start(cmd *exec.Cmd) (addr string, stop func(), err error) {
 	out, w, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return "", nil, err
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
-		return 0, err
+		return "", nil, err
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	addr, err := listenAddr(out)
-	if err != nil {
-		return 0, fmt.Errorf("starting %s: %w", name, err)
-	}
-	if prepare != nil {
-		if err := prepare(addr); err != nil {
-			return 0, err
+	stop = func() {
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
 		}
 	}
+	addr, err = listenAddr(out)
+	if err != nil {
+		cmd.Process.Kill()
+		stop()
+		return "", nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
+	}
+	return addr, stop, nil
+}
+
+// perConn is a server's memory growth per connection, in KB.
+type perConn struct{ rss, live float64 }
+
+// measure starts the server, opens n connections with dial, and returns the
+// server's memory growth per connection: resident, and live after a GC as
+// live(addr) reports it in bytes.
+func measure(name string, cmd *exec.Cmd, n int, live func(addr string) (int64, error),
+	dial func(ctx context.Context, addr string, i int) (*websocket.Conn, error)) (perConn, error) {
+	var none perConn
+	addr, stop, err := start(cmd)
+	if err != nil {
+		return none, err
+	}
+	defer func() { cmd.Process.Kill(); stop() }()
 	settle()
 	before, err := rssKB(cmd.Process.Pid)
 	if err != nil {
-		return 0, err
+		return none, err
+	}
+	liveBefore, err := live(addr)
+	if err != nil {
+		return none, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -146,23 +184,78 @@ func measure(name string, cmd *exec.Cmd, n int, prepare func(addr string) error,
 	if err := parallel(n, func(i int) error {
 		ws, err := dial(ctx, addr, i)
 		if err == nil {
-			ws.CloseRead(context.Background()) // answers pings; drops what the server sends
+			go func() { // answers pings; drops what the server sends
+				for {
+					if _, _, err := ws.Read(context.Background()); err != nil {
+						return
+					}
+				}
+			}()
 			conns[i] = ws
 		}
 		return err
 	}); err != nil {
-		return 0, err
+		return none, err
 	}
 	settle()
 	after, err := rssKB(cmd.Process.Pid)
 	if err != nil {
-		return 0, err
+		return none, err
 	}
-	fmt.Printf("%s: RSS %d KB before, %d KB with %d connections\n", name, before, after, n)
+	liveAfter, err := live(addr)
+	if err != nil {
+		return none, err
+	}
+	fmt.Printf("%s: RSS %d → %d KB, live %d → %d KB with %d connections\n", name, before, after, liveBefore>>10, liveAfter>>10, n)
 	for _, c := range conns {
 		c.CloseNow()
 	}
-	return float64(after-before) / float64(n), nil
+	return perConn{rss: float64(after-before) / float64(n), live: float64(liveAfter-liveBefore) / 1024 / float64(n)}, nil
+}
+
+// bareLive asks the bare server for its heap and stacks in use after a GC.
+func bareLive(addr string) (int64, error) {
+	resp, err := http.Get("http://" + addr + "/live")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var n int64
+	_, err = fmt.Fscan(resp.Body, &n)
+	return n, err
+}
+
+// coordinatorLive collects garbage through the admin-only profiler, then
+// reads heap and stacks in use from the metrics.
+func coordinatorLive(admin string) func(addr string) (int64, error) {
+	return func(addr string) (int64, error) {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/debug/pprof/heap?gc=1", nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("forcing a GC: %s", resp.Status)
+		}
+		resp, err = http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		var total float64
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) == 2 && (f[0] == "go_memstats_heap_inuse_bytes" || f[0] == "go_memstats_stack_inuse_bytes") {
+				v, _ := strconv.ParseFloat(f[1], 64)
+				total += v
+			}
+		}
+		return int64(total), sc.Err()
+	}
 }
 
 // prepareCoordinator enrolls n devices and logs n users in to the Agent
@@ -279,14 +372,22 @@ func listenAddr(r io.Reader) (string, error) {
 }
 
 // serveBare is the reference: coder/websocket's own minimal server, one
-// goroutine per connection reading until the peer goes.
+// goroutine per connection reading until the peer goes. /live reports its
+// heap and stacks in use after a GC.
 func serveBare() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
 	}
 	fmt.Printf("listening addr=%s\n", ln.Addr())
-	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/live", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		fmt.Fprintln(w, m.HeapInuse+m.StackInuse)
+	})
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -297,7 +398,8 @@ func serveBare() {
 				return
 			}
 		}
-	}))
+	})
+	http.Serve(ln, mux)
 }
 
 func raiseFileLimit() {
