@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/api"
+	"github.com/vigil-cc/vigil/coordinator/controller"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
@@ -35,6 +36,13 @@ type Config struct {
 	RequireApproval bool          // new devices wait for an admin
 	Now             func() time.Time
 	Log             *slog.Logger
+
+	// The controller (docs/integration.md): "builtin" (default) or "webhook",
+	// which POSTs events to WebhookURL signed with WebhookSecret (and
+	// WebhookSecretNext too during a rotation).
+	Controller                       string
+	WebhookURL                       string
+	WebhookSecret, WebhookSecretNext string
 }
 
 // Validate says what to fix in c.
@@ -54,7 +62,7 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("--listen must be host:port, e.g. 127.0.0.1:8080: %v", err)
 	}
-	return nil
+	return c.validateController()
 }
 
 // Server is a running coordinator's parts.
@@ -66,6 +74,9 @@ type Server struct {
 	Policy  *policy.Policy
 	Metrics *metrics.Metrics
 	mux     *http.ServeMux
+
+	// Controller is the built-in router or the webhook controller.
+	Controller controller.Controller
 }
 
 // Open prepares a coordinator: opens the store, restores every clock and
@@ -98,13 +109,20 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 		return nil, err
 	}
 	eng := engine.New(policy.EngineSettings(settings), cfg.Grace)
-	c := core.New(eng, recorder{st}, cfg.Now, cfg.Log)
+	rec := &recorder{st: st}
+	c := core.New(eng, rec, cfg.Now, cfg.Log)
+	ctl, err := openController(ctx, cfg, st, c)
+	if err != nil {
+		return nil, err
+	}
+	rec.ctl = ctl // before Restore: decisions it fires need their events
 	pol := policy.New(st, c, settings, cfg.Heartbeat)
 	h := hub.New(hub.Config{}, c, directory{st: st, now: cfg.Now}, pol.Wire, cfg.Log)
 	c.OnDecisions(h.Decisions)
 	pol.OnChange(h.PushPolicy)
 	m := metrics.New(metrics.Sources{ConnectedAgents: h.Connected, UserStates: userStates(c)}, cfg.Now)
 	c.OnDecisions(m.Decisions)
+	c.OnDecisions(ctl.Decisions)
 
 	snaps, err := st.Snapshots(ctx)
 	if err != nil {
@@ -123,10 +141,11 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	(&api.API{Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval}).Register(mux)
+	(&api.API{Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval,
+		Desk: deskOf(ctl), Webhook: webhookOf(ctl)}).Register(mux)
 	mux.Handle("GET /agent/v1/ws", h)
 	mux.Handle("GET /metrics", m.Handler())
-	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, Metrics: m, mux: mux}, nil
+	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, Metrics: m, Controller: ctl, mux: mux}, nil
 }
 
 // userStates counts users by state, for the metrics.
@@ -158,6 +177,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	coreCtx, stopCore := context.WithCancel(context.WithoutCancel(ctx))
 	coreDone := make(chan error, 1)
 	go func() { coreDone <- s.Core.Run(coreCtx) }()
+	ctlCtx, stopCtl := context.WithCancel(context.WithoutCancel(ctx))
+	ctlDone := make(chan error, 1)
+	go func() { ctlDone <- s.Controller.Run(ctlCtx) }()
 
 	served := make(chan error, 1)
 	go func() {
@@ -180,6 +202,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
+	stopCtl()
+	if cerr := <-ctlDone; cerr != nil && err == nil {
+		err = cerr
+	}
 	stopCore()
 	if cerr := <-coreDone; cerr != nil && err == nil {
 		err = cerr
@@ -204,12 +230,19 @@ func bootstrap(ctx context.Context, cfg Config, st *store.Store) error {
 	now := cfg.Now()
 	if cfg.AdminToken != "" {
 		hash := secret.Hash(cfg.AdminToken)
-		if _, err := st.APITokenByHash(ctx, hash); errors.Is(err, store.ErrNotFound) {
-			t := store.APIToken{ID: store.NewID(), Name: "admin (configured)", Role: store.RoleAdmin, Hash: hash, CreatedAt: now}
+		_, err := st.APITokenByHash(ctx, hash)
+		switch {
+		case errors.Is(err, store.ErrAPITokenRevoked):
+			return errors.New("the configured --admin-token was revoked through the API: configure a new one")
+		case errors.Is(err, store.ErrNotFound):
+			// Named by its hash, so a replaced token never collides with the
+			// one it replaces (revoke that one through the API).
+			name := fmt.Sprintf("admin (configured %x)", hash[:4])
+			t := store.APIToken{ID: store.NewID(), Name: name, Role: store.RoleAdmin, Hash: hash, CreatedAt: now}
 			if err := createToken(ctx, st, t); err != nil {
 				return fmt.Errorf("storing the configured admin token: %w", err)
 			}
-		} else if err != nil {
+		case err != nil:
 			return err
 		}
 		return nil

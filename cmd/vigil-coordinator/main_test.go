@@ -85,3 +85,21 @@ func TestFirstStartMakesTokensOnce(t *testing.T) {
 		t.Error("a second start replaced the tokens")
 	}
 }
+
+func TestConfiguredAdminTokenCanBeReplaced(t *testing.T) {
+	dir := t.TempDir()
+	open := func(token string) error {
+		cfg := coordinator.Config{Listen: "127.0.0.1:0", DataDir: dir, AdminToken: token, Heartbeat: 20 * time.Second,
+			Grace: 45 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		srv, err := coordinator.Open(context.Background(), cfg)
+		if err == nil {
+			srv.Store.Close()
+		}
+		return err
+	}
+	for _, token := range []string{"vgl_api_first", "vgl_api_second", "vgl_api_first"} {
+		if err := open(token); err != nil {
+			t.Fatalf("starting with admin token %q: %v", token, err)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/internal/offload"
 	"github.com/vigil-cc/vigil/protocol"
 )
@@ -191,8 +191,8 @@ func (h *Hub) Reresolve(ctx context.Context) {
 
 // ServeHTTP upgrades an authenticated agent to the protocol.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
+	token, ok := secret.Bearer(r)
+	if !ok {
 		httpError(w, http.StatusUnauthorized, "missing device token: send Authorization: Bearer <device token>")
 		return
 	}

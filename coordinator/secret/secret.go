@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"net/http"
+	"strings"
 )
 
 // Token prefixes say what a token is for when someone finds one in a file.
@@ -21,6 +23,17 @@ func New(prefix string) (token string, hash []byte) {
 	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
 	token = prefix + base64.RawURLEncoding.EncodeToString(b)
 	return token, Hash(token)
+}
+
+// Bearer returns the token of an "Authorization: Bearer <token>" header
+// (the scheme is case-insensitive, RFC 9110).
+func Bearer(r *http.Request) (string, bool) {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
 
 // Hash is what the store keeps of token. Tokens are long and random, so a

@@ -2,9 +2,29 @@ package secret
 
 import (
 	"bytes"
+	"net/http"
 	"strings"
 	"testing"
 )
+
+func TestBearer(t *testing.T) {
+	for header, want := range map[string]string{
+		"Bearer abc":   "abc",
+		"bearer abc":   "abc",
+		"BEARER  abc ": "abc",
+		"Basic abc":    "",
+		"Bearer":       "",
+		"Bearer ":      "",
+		"":             "",
+	} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", header)
+		got, ok := Bearer(r)
+		if got != want || ok != (want != "") {
+			t.Errorf("Bearer(%q) = %q, %v; want %q", header, got, ok, want)
+		}
+	}
+}
 
 func TestNew(t *testing.T) {
 	a, ha := New(PrefixDevice)
