@@ -1,0 +1,46 @@
+package sessions
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// Find scans /proc for processes with a DISPLAY (the approach of fleet's
+// orbit, which works with or without systemd-logind).
+func Find() ([]Session, error) {
+	return FindIn("/proc")
+}
+
+// FindIn scans a proc file system at root.
+func FindIn(root string) ([]Session, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	var procs []Proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		var st syscall.Stat_t
+		if syscall.Stat(dir, &st) != nil {
+			continue // gone
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "environ"))
+		if err != nil || len(raw) == 0 {
+			continue // gone, or a kernel thread
+		}
+		var environ []string
+		for kv := range bytes.SplitSeq(bytes.TrimRight(raw, "\x00"), []byte{0}) {
+			environ = append(environ, string(kv))
+		}
+		procs = append(procs, Proc{PID: pid, UID: st.Uid, Environ: environ})
+	}
+	return FromProcs(procs), nil
+}
