@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/vigil-cc/vigil/coordinator/controller"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
@@ -14,15 +15,31 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
-// recorder stores the core's batches: each decision as an audit entry, with
-// the snapshots and the alive mark, in one transaction.
-type recorder struct{ st *store.Store }
+// recorder stores the core's batches: each decision as an audit entry with
+// the controller's outbox events for it, the snapshots and the alive mark,
+// in one transaction.
+type recorder struct {
+	st  *store.Store
+	ctl controller.Controller // set before the first batch; nil: no events
+}
 
-func (r recorder) Record(ctx context.Context, b core.Batch) error {
+func (r *recorder) Record(ctx context.Context, b core.Batch) error {
 	return r.st.Tx(ctx, func(tx *store.Tx) error {
 		for _, d := range b.Decisions {
 			if _, err := tx.Audit(ctx, auditOf(d)); err != nil {
 				return err
+			}
+			if r.ctl == nil {
+				continue
+			}
+			events, err := r.ctl.Outbox(d)
+			if err != nil {
+				return err
+			}
+			for _, e := range events {
+				if _, err := tx.Enqueue(ctx, e); err != nil {
+					return err
+				}
 			}
 		}
 		if err := tx.SaveSnapshots(ctx, b.Snapshots); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/policy"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/coordinator/web"
 )
 
 // Config is the coordinator's configuration (flags and VIGIL_* variables).
@@ -77,6 +78,8 @@ type Server struct {
 
 	// Controller is the built-in router or the webhook controller.
 	Controller controller.Controller
+	// Web serves the pages: admin, dashboard, audit, the Agent Desk.
+	Web *web.Web
 }
 
 // Open prepares a coordinator: opens the store, restores every clock and
@@ -111,16 +114,23 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	eng := engine.New(policy.EngineSettings(settings), cfg.Grace)
 	rec := &recorder{st: st}
 	c := core.New(eng, rec, cfg.Now, cfg.Log)
-	ctl, err := openController(ctx, cfg, st, c)
+	pol := policy.New(st, c, settings, cfg.Heartbeat)
+	h := hub.New(hub.Config{}, c, directory{st: st, now: cfg.Now}, pol.Wire, cfg.Log)
+	var ctl controller.Controller
+	m := metrics.New(metrics.Sources{ConnectedAgents: h.Connected, UserStates: userStates(c),
+		OutboxBacklog: func() (int, error) {
+			if w := webhookOf(ctl); w != nil {
+				return w.Pending()
+			}
+			return 0, nil
+		}}, cfg.Now)
+	ctl, err = openController(ctx, cfg, st, c, func(n int) { m.Reroutes.Add(float64(n)) })
 	if err != nil {
 		return nil, err
 	}
 	rec.ctl = ctl // before Restore: decisions it fires need their events
-	pol := policy.New(st, c, settings, cfg.Heartbeat)
-	h := hub.New(hub.Config{}, c, directory{st: st, now: cfg.Now}, pol.Wire, cfg.Log)
 	c.OnDecisions(h.Decisions)
 	pol.OnChange(h.PushPolicy)
-	m := metrics.New(metrics.Sources{ConnectedAgents: h.Connected, UserStates: userStates(c)}, cfg.Now)
 	c.OnDecisions(m.Decisions)
 	c.OnDecisions(ctl.Decisions)
 
@@ -141,11 +151,19 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	(&api.API{Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval,
-		Desk: deskOf(ctl), Webhook: webhookOf(ctl)}).Register(mux)
+	a := &api.API{Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval,
+		Desk: deskOf(ctl), Webhook: webhookOf(ctl)}
+	a.Register(mux)
+	w, err := web.New(web.Config{Store: st, Core: c, Hub: h, Policy: pol, API: a, Desk: deskOf(ctl), Log: cfg.Log, Secure: cfg.TLSCert != ""})
+	if err != nil {
+		return nil, err
+	}
+	c.OnDecisions(w.Decisions)
+	pol.OnChange(w.PolicyChanged)
+	w.Register(mux)
 	mux.Handle("GET /agent/v1/ws", h)
 	mux.Handle("GET /metrics", m.Handler())
-	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, Metrics: m, Controller: ctl, mux: mux}, nil
+	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, Metrics: m, Controller: ctl, Web: w, mux: mux}, nil
 }
 
 // userStates counts users by state, for the metrics.
@@ -199,6 +217,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = fmt.Errorf("serving HTTP: %w", err)
 	}
 	s.Hub.Close()
+	s.Web.Close() // ends the pages' event streams, which Shutdown would wait for
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
@@ -225,8 +244,12 @@ func createToken(ctx context.Context, st *store.Store, t store.APIToken) error {
 
 // bootstrap makes sure an admin can get in: the configured admin token is
 // accepted, and on first start (no admin token at all) one is made, with a
-// first enrollment token, and written 0600 to the data directory.
+// first enrollment token, and written 0600 to the data directory. Without
+// an admin account for the web pages, one is made too (bootstrapAccount).
 func bootstrap(ctx context.Context, cfg Config, st *store.Store) error {
+	if err := bootstrapAccount(ctx, cfg, st); err != nil {
+		return err
+	}
 	now := cfg.Now()
 	if cfg.AdminToken != "" {
 		hash := secret.Hash(cfg.AdminToken)

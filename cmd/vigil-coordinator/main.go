@@ -3,6 +3,9 @@
 //
 // Every flag has a VIGIL_* environment variable; a flag given on the
 // command line wins over the environment.
+//
+// `vigil-coordinator account add --name NAME --role ROLE` creates a web
+// account instead of serving (see account.go and docs/web.md).
 package main
 
 import (
@@ -29,6 +32,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "account" {
+		return runAccount(args[1:], os.Stdin, os.Stdout)
+	}
 	fs := flag.NewFlagSet("vigil-coordinator", flag.ContinueOnError)
 	var cfg coordinator.Config
 	var logLevel string
@@ -41,6 +47,10 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.Grace, "grace", 45*time.Second, "a sensor silent this long is lost (VIGIL_GRACE)")
 	fs.BoolVar(&cfg.RequireApproval, "require-approval", false, "new devices wait for an admin's approval (VIGIL_REQUIRE_APPROVAL)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (VIGIL_LOG_LEVEL)")
+	fs.StringVar(&cfg.Controller, "controller", "builtin", "who reroutes a logged-out user's conversations: builtin (the built-in Agent Desk router) or webhook (a contact-center platform) (VIGIL_CONTROLLER)")
+	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "with --controller webhook: where events are POSTed; https, or http to loopback (VIGIL_WEBHOOK_URL)")
+	fs.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "with --controller webhook: the secret signing every event, at least 16 characters; prefer the variable (VIGIL_WEBHOOK_SECRET)")
+	fs.StringVar(&cfg.WebhookSecretNext, "webhook-secret-next", "", "during a secret rotation: a second secret; events carry a signature for each (VIGIL_WEBHOOK_SECRET_NEXT)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
+	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
+	"github.com/vigil-cc/vigil/coordinator/controller/webhook"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/policy"
@@ -31,6 +32,10 @@ type API struct {
 	Log    *slog.Logger
 	// RequireApproval: newly enrolled devices wait for an admin.
 	RequireApproval bool
+	// Desk is the built-in controller (nil when the webhook one is in use);
+	// Webhook delivers the outbox (nil with the built-in controller).
+	Desk    *builtin.Controller
+	Webhook *webhook.Deliverer
 }
 
 // Error is an error with the HTTP status it maps to; handlers return it and
@@ -85,6 +90,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.route(mux, "POST /api/v1/tokens", admin, a.createToken)
 	a.route(mux, "DELETE /api/v1/tokens/{id}", admin, a.revokeToken)
 	a.route(mux, "GET /api/v1/audit", read, a.listAudit)
+	a.registerDebug(mux)
+	a.registerControllers(mux)
+	a.registerAccounts(mux)
 	// The enrollment token in the body is the credential here.
 	mux.HandleFunc("POST /api/v1/enroll", func(w http.ResponseWriter, r *http.Request) {
 		a.serve(w, r, actor{}, a.enroll)
@@ -124,8 +132,8 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, who actor, h handler
 type created struct{ v any }
 
 func (a *API) authenticate(r *http.Request, roles []store.Role) (actor, error) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
+	token, ok := secret.Bearer(r)
+	if !ok {
 		return actor{}, errorf(http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token>")
 	}
 	t, err := a.Store.APITokenByHash(r.Context(), secret.Hash(token))
@@ -152,6 +160,10 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, ae.Status, map[string]string{"error": ae.Msg})
 	case errors.As(err, &tooBig):
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("request body over %d bytes", tooBig.Limit)})
+	case errors.Is(err, builtin.ErrInvalid):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	case errors.Is(err, builtin.ErrConflict):
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 	case errors.Is(err, store.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	case errors.Is(err, context.Canceled):

@@ -36,23 +36,16 @@ func (a *API) listDevices(r *http.Request, _ actor) (any, error) {
 }
 
 func (a *API) approveDevice(r *http.Request, who actor) (any, error) {
-	return a.setDeviceStatus(r, who, store.DeviceApproved, "device.approved")
+	return a.setDeviceStatus(r, who, store.DeviceApproved)
 }
 
 func (a *API) revokeDevice(r *http.Request, who actor) (any, error) {
-	v, err := a.setDeviceStatus(r, who, store.DeviceRevoked, "device.revoked")
-	if err == nil {
-		a.Hub.DropDevice(r.PathValue("id"))
-	}
-	return v, err
+	return a.setDeviceStatus(r, who, store.DeviceRevoked)
 }
 
-func (a *API) setDeviceStatus(r *http.Request, who actor, status store.DeviceStatus, kind string) (any, error) {
+func (a *API) setDeviceStatus(r *http.Request, who actor, status store.DeviceStatus) (any, error) {
 	id := r.PathValue("id")
-	if _, err := a.Store.Device(r.Context(), id); err != nil {
-		return nil, err
-	}
-	if err := a.Store.SetDeviceStatus(r.Context(), id, status, a.entry(who, kind, "", map[string]string{"device": id})); err != nil {
+	if err := a.SetDeviceStatus(r.Context(), who.name, id, status); err != nil {
 		return nil, err
 	}
 	return map[string]any{"id": id, "status": status}, nil
@@ -92,39 +85,20 @@ func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
 		ttl = time.Duration(*b.ExpiresInS) * time.Second
 	}
 	if b.MaxUses != nil {
-		if *b.MaxUses < 1 || *b.MaxUses > 100000 {
+		if *b.MaxUses < 1 || *b.MaxUses > MaxEnrollmentUses {
 			return nil, errorf(http.StatusBadRequest, "max_uses must be from 1 to 100000")
 		}
 		uses = *b.MaxUses
 	}
-	if len(b.Note) > 200 {
-		return nil, errorf(http.StatusBadRequest, "note must be at most 200 characters")
-	}
-	token, hash := secret.New(secret.PrefixEnrollment)
-	now := a.Core.Now()
-	e := store.Enrollment{ID: store.NewID(), Hash: hash, Note: b.Note, CreatedBy: who.name, CreatedAt: now, ExpiresAt: now.Add(ttl), MaxUses: uses}
-	err := a.Store.Tx(r.Context(), func(tx *store.Tx) error {
-		if err := tx.CreateEnrollment(r.Context(), e); err != nil {
-			return err
-		}
-		_, err := tx.Audit(r.Context(), a.entry(who, "enrollment.created", "", map[string]any{"id": e.ID, "max_uses": uses, "expires_at": e.ExpiresAt}))
-		return err
-	})
+	e, token, err := a.CreateEnrollment(r.Context(), who.name, b.Note, ttl, uses)
 	if err != nil {
 		return nil, err
 	}
-	return created{map[string]any{"id": e.ID, "token": token, "expires_at": e.ExpiresAt, "max_uses": uses}}, nil
+	return created{map[string]any{"id": e.ID, "token": token, "expires_at": e.ExpiresAt, "max_uses": e.MaxUses}}, nil
 }
 
 func (a *API) revokeEnrollment(r *http.Request, who actor) (any, error) {
-	id := r.PathValue("id")
-	return nil, a.Store.Tx(r.Context(), func(tx *store.Tx) error {
-		if err := tx.RevokeEnrollment(r.Context(), id); err != nil {
-			return err
-		}
-		_, err := tx.Audit(r.Context(), a.entry(who, "enrollment.revoked", "", map[string]string{"id": id}))
-		return err
-	})
+	return nil, a.RevokeEnrollment(r.Context(), who.name, r.PathValue("id"))
 }
 
 func (a *API) listTokens(r *http.Request, _ actor) (any, error) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
-	"github.com/vigil-cc/vigil/coordinator/identity"
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
@@ -119,12 +118,7 @@ func (a *API) deskLogin(r *http.Request, who actor) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Store.EnsureDeskUser(r.Context(), name); err != nil {
-		return nil, err
-	}
-	a.Core.Do(name, func(e *engine.Engine, now time.Time) []engine.Decision { return e.DeskLogin(now, name) })
-	a.Hub.Reresolve(r.Context()) // a new user may claim a waiting sensor
-	return nil, a.audit(r, who, "desk.login", name, nil)
+	return nil, a.DeskLogin(r.Context(), who.name, name)
 }
 
 func (a *API) deskLogout(r *http.Request, who actor) (any, error) {
@@ -132,8 +126,7 @@ func (a *API) deskLogout(r *http.Request, who actor) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Core.Do(name, func(e *engine.Engine, now time.Time) []engine.Decision { return e.DeskLogout(now, name) })
-	return nil, a.audit(r, who, "desk.logout", name, nil)
+	return nil, a.DeskLogout(r.Context(), who.name, name)
 }
 
 func (a *API) putCall(r *http.Request, who actor) (any, error) {
@@ -173,27 +166,15 @@ func (a *API) putMapping(r *http.Request, who actor) (any, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return nil, err
 	}
-	osUser, desk := identity.Key(r.PathValue("os_user")), deskName(b.DeskUser)
-	if err := checkName("os_user", osUser); err != nil {
+	m, err := a.SetMapping(r.Context(), who.name, r.PathValue("os_user"), b.DeskUser)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkName("desk_user", desk); err != nil {
-		return nil, err
-	}
-	if err := a.Store.EnsureDeskUser(r.Context(), desk); err != nil {
-		return nil, err
-	}
-	m := store.Mapping{OSUser: osUser, DeskUser: desk, CreatedAt: a.Core.Now()}
-	if err := a.Store.SetMapping(r.Context(), m, a.entry(who, "mapping.set", desk, map[string]string{"os_user": osUser})); err != nil {
-		return nil, err
-	}
-	a.Hub.Reresolve(r.Context())
-	return map[string]string{"os_user": osUser, "desk_user": desk}, nil
+	return map[string]string{"os_user": m.OSUser, "desk_user": m.DeskUser}, nil
 }
 
 func (a *API) deleteMapping(r *http.Request, who actor) (any, error) {
-	osUser := identity.Key(r.PathValue("os_user"))
-	return nil, a.Store.DeleteMapping(r.Context(), osUser, a.entry(who, "mapping.deleted", "", map[string]string{"os_user": osUser}))
+	return nil, a.DeleteMapping(r.Context(), who.name, r.PathValue("os_user"))
 }
 
 func (a *API) listUnmapped(r *http.Request, _ actor) (any, error) {

@@ -19,7 +19,7 @@ type Sources struct {
 	ConnectedAgents func() int
 	// UserStates counts users by engine status name.
 	UserStates    func() map[string]int
-	OutboxBacklog func() (int, error) // nil until a controller delivers webhooks
+	OutboxBacklog func() (int, error) // webhook events waiting; nil: not exported
 }
 
 // Metrics is the coordinator's registry.

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vigil-cc/vigil/coordinator/account"
+	"github.com/vigil-cc/vigil/coordinator/store"
+)
+
+func TestAccountAdd(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	// The password from standard input.
+	if err := runAccount([]string{"add", "--name", "Alice", "--role", "supervisor", "--data-dir", dir},
+		strings.NewReader("correct horse battery\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "created account alice (supervisor)\n" {
+		t.Errorf("output %q", out.String())
+	}
+	// The password from VIGIL_PASSWORD, the directory from VIGIL_DATA_DIR.
+	t.Setenv("VIGIL_PASSWORD", "another good one")
+	t.Setenv("VIGIL_DATA_DIR", dir)
+	if err := run([]string{"account", "add", "--name", "bob", "--role", "agent"}); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := store.Open(context.Background(), filepath.Join(dir, "vigil.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for name, pw := range map[string]string{"alice": "correct horse battery", "bob": "another good one"} {
+		a, err := st.Account(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !account.Verify(&a, pw) {
+			t.Errorf("%s's password does not verify", name)
+		}
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"add", "--name", "bob", "--role", "agent"}, `an account named "bob" exists already`},
+		{[]string{"add", "--name", "carol", "--role", "root"}, "role must be admin, supervisor or agent"},
+		{[]string{"add", "--name", "carol"}, "--name and --role are required"},
+		{[]string{"remove"}, "usage: vigil-coordinator account add"},
+	} {
+		err := runAccount(tc.args, strings.NewReader(""), &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error naming %q", tc.args, err, tc.want)
+		}
+	}
+	t.Setenv("VIGIL_PASSWORD", "short")
+	if err := runAccount([]string{"add", "--name", "dave", "--role", "agent"}, nil, &out); err == nil || !strings.Contains(err.Error(), "password must be 10 to 72") {
+		t.Errorf("a short password: %v", err)
+	}
+}

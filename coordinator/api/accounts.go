@@ -1,0 +1,74 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/vigil-cc/vigil/coordinator/account"
+	"github.com/vigil-cc/vigil/coordinator/store"
+)
+
+// registerAccounts adds the web accounts' routes (docs/web.md): people who
+// sign in to the admin pages and the reference Agent Desk.
+func (a *API) registerAccounts(mux *http.ServeMux) {
+	admin := []store.Role{store.RoleAdmin}
+	a.route(mux, "GET /api/v1/accounts", admin, a.listAccounts)
+	a.route(mux, "POST /api/v1/accounts", admin, a.createAccount)
+}
+
+// Account is a web account as the API shows it (never its password hash).
+type Account struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	Disabled  bool      `json:"disabled,omitempty"`
+	// Password is set only in the answer to a create that asked for a
+	// generated password: shown once.
+	Password string `json:"password,omitempty"`
+}
+
+func (a *API) listAccounts(r *http.Request, _ actor) (any, error) {
+	as, err := a.Store.Accounts(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Account, 0, len(as))
+	for _, x := range as {
+		out = append(out, Account{Name: x.Name, Role: string(x.Role), CreatedAt: x.CreatedAt, Disabled: x.Disabled()})
+	}
+	return out, nil
+}
+
+// createAccount makes a named account. Without a password one is generated
+// and returned once.
+func (a *API) createAccount(r *http.Request, who actor) (any, error) {
+	var b struct {
+		Name     string  `json:"name"`
+		Role     string  `json:"role"`
+		Password *string `json:"password"`
+	}
+	if err := decodeStrict(r, &b); err != nil {
+		return nil, err
+	}
+	pw, generated := "", false
+	if b.Password != nil {
+		pw = *b.Password
+	} else {
+		pw, generated = account.RandomPassword(), true
+	}
+	x, err := account.New(r.Context(), a.Store, a.Core.Now(), who.name, b.Name, b.Role, pw)
+	switch {
+	case errors.Is(err, account.ErrInvalid):
+		return nil, errorf(http.StatusBadRequest, "%s", err.Error())
+	case errors.Is(err, store.ErrDuplicate):
+		return nil, errorf(http.StatusConflict, "an account named %q exists; pick another name", account.Name(b.Name))
+	case err != nil:
+		return nil, err
+	}
+	out := Account{Name: x.Name, Role: string(x.Role), CreatedAt: x.CreatedAt.UTC()}
+	if generated {
+		out.Password = pw
+	}
+	return created{out}, nil
+}

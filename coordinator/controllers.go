@@ -1,0 +1,68 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+
+	"github.com/vigil-cc/vigil/coordinator/controller"
+	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
+	"github.com/vigil-cc/vigil/coordinator/controller/webhook"
+	"github.com/vigil-cc/vigil/coordinator/core"
+	"github.com/vigil-cc/vigil/coordinator/store"
+)
+
+// validateController checks the controller's part of the configuration.
+func (c *Config) validateController() error {
+	kind, err := controller.ParseKind(c.Controller)
+	if err != nil {
+		return err
+	}
+	if kind == controller.Builtin {
+		if c.WebhookURL != "" || c.WebhookSecret != "" || c.WebhookSecretNext != "" {
+			return errors.New("--webhook-url and --webhook-secret[-next] apply only with --controller webhook")
+		}
+		return nil
+	}
+	wc := c.webhookConfig()
+	return wc.Validate()
+}
+
+func (c *Config) webhookConfig() webhook.Config {
+	wc := webhook.Config{URL: c.WebhookURL, Now: c.Now, Log: c.Log}
+	for _, s := range []string{c.WebhookSecret, c.WebhookSecretNext} {
+		if s != "" {
+			wc.Secrets = append(wc.Secrets, s)
+		}
+	}
+	if c.WebhookSecret == "" && c.WebhookSecretNext != "" {
+		wc.Secrets = nil // --webhook-secret-next alone is not a configuration
+	}
+	return wc
+}
+
+// openController makes the controller the configuration names.
+// rerouted counts conversations the built-in controller reroutes.
+func openController(ctx context.Context, cfg Config, st *store.Store, c *core.Core, rerouted func(n int)) (controller.Controller, error) {
+	kind, err := controller.ParseKind(cfg.Controller)
+	if err != nil {
+		return nil, err
+	}
+	if kind == controller.Webhook {
+		return webhook.New(st, cfg.webhookConfig())
+	}
+	return builtin.New(ctx, st, c, builtin.Config{Log: cfg.Log, Rerouted: rerouted})
+}
+
+// deskOf is the built-in controller, if that is the one in use.
+func deskOf(ctl controller.Controller) *builtin.Controller {
+	b, _ := ctl.(*builtin.Controller)
+	return b
+}
+
+// webhookOf is the webhook deliverer, if the webhook controller is in use.
+func webhookOf(ctl controller.Controller) *webhook.Deliverer {
+	if w, ok := ctl.(*webhook.Controller); ok {
+		return w.Deliverer
+	}
+	return nil
+}

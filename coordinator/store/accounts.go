@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// RoleAgent is the role of a web account that signs in to the reference
+// Agent Desk only; API tokens never have it.
+const RoleAgent Role = "agent"
+
+// ValidAccountRole reports whether r is a role a web account may have:
+// admin, supervisor or agent.
+func ValidAccountRole(r Role) bool {
+	return r == RoleAdmin || r == RoleSupervisor || r == RoleAgent
+}
+
+// Account is a named person who signs in to the web pages (admin,
+// supervisor) or the reference Agent Desk (agent). Only a bcrypt hash of
+// the password is stored.
+type Account struct {
+	Name         string // case-folded by the caller; an agent's Agent Desk user
+	Role         Role
+	PasswordHash []byte
+	CreatedAt    time.Time // the store's clock if zero
+	DisabledAt   time.Time // zero while it may sign in
+}
+
+// Disabled reports whether the account may no longer sign in.
+func (a Account) Disabled() bool { return !a.DisabledAt.IsZero() }
+
+const accountCols = "name, role, password_hash, created_at, disabled_at"
+
+func scanAccount(sc interface{ Scan(...any) error }) (Account, error) {
+	var a Account
+	var created int64
+	var disabled sql.NullInt64
+	if err := sc.Scan(&a.Name, &a.Role, &a.PasswordHash, &created, &disabled); err != nil {
+		return Account{}, err
+	}
+	a.CreatedAt, a.DisabledAt = fromMS(created), fromNullMS(disabled)
+	return a, nil
+}
+
+// CreateAccount stores a and appends audit, in one transaction.
+// ErrDuplicate if the name is taken; ErrInvalid without a name, a hash or a
+// known role.
+func (s *Store) CreateAccount(ctx context.Context, a Account, audit AuditEntry) error {
+	switch {
+	case a.Name == "":
+		return fmt.Errorf("store: create account: %w", invalid("account has no name"))
+	case !ValidAccountRole(a.Role):
+		return fmt.Errorf("store: create account %q: %w", a.Name, invalid("unknown role %q", a.Role))
+	case len(a.PasswordHash) == 0:
+		return fmt.Errorf("store: create account %q: %w", a.Name, invalid("account has no password hash"))
+	}
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = s.now()
+	}
+	return s.write(ctx, fmt.Sprintf("create account %q", a.Name), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q("INSERT INTO accounts ("+accountCols+") VALUES (?, ?, ?, ?, ?)"),
+			a.Name, string(a.Role), a.PasswordHash, toMS(a.CreatedAt), nullMS(a.DisabledAt))
+		if err != nil {
+			return dup(err, "an account has this name")
+		}
+		_, err = s.insertAudit(ctx, tx, audit)
+		return err
+	})
+}
+
+// Account returns the account called name. ErrNotFound if there is none.
+func (s *Store) Account(ctx context.Context, name string) (Account, error) {
+	a, err := scanAccount(s.rdb.QueryRowContext(ctx, s.q("SELECT "+accountCols+" FROM accounts WHERE name = ?"), name))
+	if err != nil {
+		return Account{}, fmt.Errorf("store: account %q: %w", name, notFound(err))
+	}
+	return a, nil
+}
+
+// Accounts returns every account by name.
+func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
+	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT "+accountCols+" FROM accounts ORDER BY name"))
+	if err != nil {
+		return nil, fmt.Errorf("store: list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list accounts: %w", err)
+	}
+	return out, nil
+}
+
+// HasAdminAccount reports whether an admin account that may sign in exists.
+func (s *Store) HasAdminAccount(ctx context.Context) (bool, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM accounts WHERE role = ? AND disabled_at IS NULL"),
+		string(RoleAdmin)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: look for an admin account: %w", err)
+	}
+	return n > 0, nil
+}
+
+// WebSession is a signed-in browser. IDHash is the hash of the cookie's
+// value; CSRF is the token the session's forms carry.
+type WebSession struct {
+	IDHash    []byte
+	Account   string
+	CSRF      string
+	CreatedAt time.Time // the store's clock if zero
+	ExpiresAt time.Time // required
+}
+
+// CreateWebSession stores ws. ErrInvalid without a hash, an account, a CSRF
+// token or an expiry; ErrDuplicate if the hash is taken.
+func (s *Store) CreateWebSession(ctx context.Context, ws WebSession) error {
+	switch {
+	case len(ws.IDHash) == 0 || ws.Account == "" || ws.CSRF == "" || ws.ExpiresAt.IsZero():
+		return fmt.Errorf("store: create web session: %w", invalid("web session needs an id hash, an account, a CSRF token and an expiry"))
+	}
+	if ws.CreatedAt.IsZero() {
+		ws.CreatedAt = s.now()
+	}
+	return s.write(ctx, fmt.Sprintf("create web session for %q", ws.Account), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q("INSERT INTO web_sessions (id_hash, account, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"),
+			ws.IDHash, ws.Account, ws.CSRF, toMS(ws.CreatedAt), toMS(ws.ExpiresAt))
+		return dup(err, "the session id is taken")
+	})
+}
+
+// WebSession returns the session with idHash and its account, if the
+// session has not expired by now and the account may sign in. ErrNotFound
+// otherwise.
+func (s *Store) WebSession(ctx context.Context, idHash []byte, now time.Time) (WebSession, Account, error) {
+	row := s.rdb.QueryRowContext(ctx, s.q(`SELECT ws.id_hash, ws.account, ws.csrf, ws.created_at, ws.expires_at,
+	a.name, a.role, a.password_hash, a.created_at, a.disabled_at
+FROM web_sessions ws JOIN accounts a ON a.name = ws.account
+WHERE ws.id_hash = ? AND ws.expires_at > ? AND a.disabled_at IS NULL`), idHash, toMS(now))
+	var ws WebSession
+	var a Account
+	var wsCreated, wsExpires, aCreated int64
+	var disabled sql.NullInt64
+	err := row.Scan(&ws.IDHash, &ws.Account, &ws.CSRF, &wsCreated, &wsExpires,
+		&a.Name, &a.Role, &a.PasswordHash, &aCreated, &disabled)
+	if err != nil {
+		return WebSession{}, Account{}, fmt.Errorf("store: web session: %w", notFound(err))
+	}
+	ws.CreatedAt, ws.ExpiresAt = fromMS(wsCreated), fromMS(wsExpires)
+	a.CreatedAt, a.DisabledAt = fromMS(aCreated), fromNullMS(disabled)
+	return ws, a, nil
+}
+
+// DeleteWebSession ends the session with idHash. ErrNotFound if there is
+// none.
+func (s *Store) DeleteWebSession(ctx context.Context, idHash []byte) error {
+	return s.write(ctx, "delete web session", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q("DELETE FROM web_sessions WHERE id_hash = ?"), idHash)
+		if err != nil {
+			return err
+		}
+		return affected(res)
+	})
+}
+
+// PruneWebSessions deletes the sessions expired by now and reports how many.
+func (s *Store) PruneWebSessions(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, "prune web sessions", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q("DELETE FROM web_sessions WHERE expires_at <= ?"), toMS(now))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}

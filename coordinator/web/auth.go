@@ -1,0 +1,383 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/vigil-cc/vigil/coordinator/account"
+	"github.com/vigil-cc/vigil/coordinator/store"
+)
+
+// Cookies. The admin pages and the Agent Desk have separate sessions, so an
+// agent's desk and a supervisor's dashboard can share a browser.
+const (
+	adminCookie = "vigil_session" // Path=/
+	deskCookie  = "vigil_desk"    // Path=/desk/
+	// loginCookie carries the token the sign-in forms echo back before
+	// there is a session (double submit), so nobody can sign a browser in
+	// to their own account behind its user's back.
+	loginCookie = "vigil_login"
+)
+
+// session is a signed-in browser.
+type session struct {
+	idHash  []byte
+	account store.Account
+	csrf    string
+	created time.Time
+}
+
+// actor names the session's account in the audit.
+func (s *session) actor() string { return "account:" + s.account.Name }
+
+// Name and Role are the account's, for the templates.
+func (s *session) Name() string { return s.account.Name }
+func (s *session) Role() string { return string(s.account.Role) }
+
+// randomToken is 256 random bits, URL-safe.
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashID(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return h[:]
+}
+
+// secure reports whether cookies for r must be Secure.
+func (w *Web) secure(r *http.Request) bool { return w.cfg.Secure || r.TLS != nil }
+
+func (w *Web) setCookie(rw http.ResponseWriter, r *http.Request, name, value, path string, maxAge int) {
+	http.SetCookie(rw, &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge,
+		HttpOnly: true, Secure: w.secure(r), SameSite: http.SameSiteLaxMode})
+}
+
+// sessionFrom returns the live session in cookie name, or nil.
+func (w *Web) sessionFrom(r *http.Request, name string) (*session, error) {
+	c, err := r.Cookie(name)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	h := hashID(c.Value)
+	ws, acct, err := w.cfg.Store.WebSession(r.Context(), h, w.cfg.Core.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &session{idHash: h, account: acct, csrf: ws.CSRF, created: ws.CreatedAt}, nil
+}
+
+// startSession signs acct in: a new session (never one a visitor brought
+// along) in cookie name.
+func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, acct store.Account, name, path string) error {
+	id := randomToken()
+	now := w.cfg.Core.Now()
+	if _, err := w.cfg.Store.PruneWebSessions(r.Context(), now); err != nil {
+		w.cfg.Log.Warn("pruning expired web sessions", "err", err)
+	}
+	ws := store.WebSession{IDHash: hashID(id), Account: acct.Name, CSRF: randomToken(), CreatedAt: now, ExpiresAt: now.Add(w.cfg.SessionTTL)}
+	if err := w.cfg.Store.CreateWebSession(r.Context(), ws); err != nil {
+		return err
+	}
+	w.setCookie(rw, r, name, id, path, int(w.cfg.SessionTTL/time.Second))
+	w.setCookie(rw, r, loginCookie, "", "/", -1)
+	return nil
+}
+
+// endSession signs s out and clears cookie name.
+func (w *Web) endSession(rw http.ResponseWriter, r *http.Request, s *session, name, path string) {
+	if s != nil {
+		if err := w.cfg.Store.DeleteWebSession(context.WithoutCancel(r.Context()), s.idHash); err != nil && !errors.Is(err, store.ErrNotFound) {
+			w.cfg.Log.Warn("ending a web session", "err", err)
+		}
+	}
+	w.setCookie(rw, r, name, "", path, -1)
+}
+
+// csrfOK reports whether r carries want as its CSRF token: the form's csrf
+// field, or the X-CSRF-Token header (the desk's fetches).
+func csrfOK(r *http.Request, want string) bool {
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf")
+	}
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+const csrfRefused = "This form is out of date or did not come from this site (its security token is missing or wrong). Reload the page and try again."
+
+// staff wraps an admin page: it needs a session of one of roles; a POST
+// also needs the session's CSRF token. Without a session a GET goes to the
+// sign-in page and a POST is refused.
+func (w *Web) staff(roles []store.Role, h func(http.ResponseWriter, *http.Request, *session)) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		s, err := w.sessionFrom(r, adminCookie)
+		if err != nil {
+			w.internal(rw, r, err)
+			return
+		}
+		if r.Method == http.MethodPost {
+			if err := parseForm(rw, r); err != nil {
+				w.fail(rw, r, http.StatusBadRequest, "The form could not be read.")
+				return
+			}
+			if s == nil {
+				w.fail(rw, r, http.StatusForbidden, "Sign in first: your session has ended.")
+				return
+			}
+			if !csrfOK(r, s.csrf) {
+				w.fail(rw, r, http.StatusForbidden, csrfRefused)
+				return
+			}
+		}
+		if s == nil {
+			if strings.HasSuffix(r.URL.Path, "/events") {
+				http.Error(rw, "sign in first", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(rw, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		for _, role := range roles {
+			if s.account.Role == role {
+				h(rw, r, s)
+				return
+			}
+		}
+		msg := "Only admins may change this; your account (" + string(s.account.Role) + ") may look, not change."
+		if s.account.Role == store.RoleAgent {
+			msg = "Agent accounts use the Agent Desk at /desk/, not the admin pages."
+		}
+		w.fail(rw, r, http.StatusForbidden, msg)
+	})
+}
+
+// loginForm is the sign-in page's data.
+type loginForm struct {
+	Name, Next, Error, Notice string
+	Action                    string
+}
+
+// loginToken returns the pre-session CSRF token, setting its cookie if the
+// browser has none.
+func (w *Web) loginToken(rw http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	t := randomToken()
+	w.setCookie(rw, r, loginCookie, t, "/", 3600)
+	return t
+}
+
+func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) {
+	f := loginForm{Next: localNext(r.URL.Query().Get("next")), Action: "/login"}
+	if r.URL.Query().Get("bye") != "" {
+		f.Notice = "You are signed out."
+	}
+	w.render(rw, r, http.StatusOK, "login", page{Title: "Sign in", CSRF: w.loginToken(rw, r), Data: f})
+}
+
+// localNext keeps only a path on this site under /admin/, so the sign-in
+// page cannot be made to send anyone elsewhere.
+func localNext(next string) string {
+	if strings.HasPrefix(next, "/admin/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return "/admin/dashboard"
+}
+
+// checkLogin runs the checks both sign-in forms share: the pre-session
+// token, the rate limits and the password. It returns the account, or the
+// status and message to show.
+func (w *Web) checkLogin(rw http.ResponseWriter, r *http.Request) (store.Account, int, string) {
+	if err := parseForm(rw, r); err != nil {
+		return store.Account{}, http.StatusBadRequest, "The form could not be read."
+	}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || !csrfOK(r, c.Value) {
+		return store.Account{}, http.StatusForbidden, csrfRefused
+	}
+	name := account.Name(r.PostFormValue("name"))
+	now := w.cfg.Core.Now()
+	if wait := w.limits.check(now, clientIP(r), name); wait > 0 {
+		return store.Account{}, http.StatusTooManyRequests,
+			fmt.Sprintf("Too many attempts, try again in %d s.", int(math.Ceil(wait.Seconds())))
+	}
+	var acct *store.Account
+	if a, err := w.cfg.Store.Account(r.Context(), name); err == nil {
+		acct = &a
+	} else if !errors.Is(err, store.ErrNotFound) {
+		w.cfg.Log.Error("looking up an account", "err", err)
+		return store.Account{}, http.StatusInternalServerError, "Something went wrong on the coordinator; its log says what."
+	}
+	if !account.Verify(acct, r.PostFormValue("password")) {
+		w.limits.failed(now, name)
+		w.cfg.Log.Warn("failed sign-in", "name", name, "ip", clientIP(r))
+		return store.Account{}, http.StatusUnauthorized, "Wrong name or password."
+	}
+	return *acct, 0, ""
+}
+
+func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
+	acct, status, msg := w.checkLogin(rw, r)
+	f := loginForm{Name: r.PostFormValue("name"), Next: localNext(r.PostFormValue("next")), Action: "/login"}
+	if status == 0 && acct.Role == store.RoleAgent {
+		status, msg = http.StatusForbidden, "Agent accounts sign in at the Agent Desk (/desk/)."
+	}
+	if status != 0 {
+		f.Error = msg
+		w.render(rw, r, status, "login", page{Title: "Sign in", CSRF: w.loginToken(rw, r), Data: f})
+		return
+	}
+	if err := w.startSession(rw, r, acct, adminCookie, "/"); err != nil {
+		w.internal(rw, r, err)
+		return
+	}
+	w.cfg.Log.Info("signed in", "account", acct.Name, "role", acct.Role, "ip", clientIP(r))
+	http.Redirect(rw, r, f.Next, http.StatusSeeOther)
+}
+
+func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
+	if err := parseForm(rw, r); err != nil {
+		w.fail(rw, r, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	s, err := w.sessionFrom(r, adminCookie)
+	if err != nil {
+		w.internal(rw, r, err)
+		return
+	}
+	if s != nil && !csrfOK(r, s.csrf) {
+		w.fail(rw, r, http.StatusForbidden, csrfRefused)
+		return
+	}
+	w.endSession(rw, r, s, adminCookie, "/")
+	http.Redirect(rw, r, "/login?bye=1", http.StatusSeeOther)
+}
+
+// clientIP is the address the request came from. Forwarding headers are
+// not trusted: behind a proxy every client shares the proxy's limit.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Limit is a token bucket: Burst attempts at once, then one per Every.
+type Limit struct {
+	Every time.Duration
+	Burst int
+}
+
+// Default sign-in limits: an account takes 5 wrong passwords, then one
+// more every 30 s; a client address takes 20 attempts, then one every 6 s.
+var (
+	DefaultAccountLimit = Limit{Every: 30 * time.Second, Burst: 5}
+	DefaultIPLimit      = Limit{Every: 6 * time.Second, Burst: 20}
+)
+
+// loginLimits rate-limits sign-in. Every attempt from an address counts
+// against it; only wrong passwords count against an account, so a guesser
+// cannot lock its owner out for long by guessing, yet cannot guess faster
+// than the account's limit from many addresses.
+type loginLimits struct {
+	mu       sync.Mutex
+	ip, acct *buckets
+}
+
+func newLoginLimits(acct, ip Limit) *loginLimits {
+	if acct.Every <= 0 || acct.Burst <= 0 {
+		acct = DefaultAccountLimit
+	}
+	if ip.Every <= 0 || ip.Burst <= 0 {
+		ip = DefaultIPLimit
+	}
+	return &loginLimits{ip: newBuckets(ip), acct: newBuckets(acct)}
+}
+
+// check takes an attempt from ip for name, or says how long to wait.
+func (l *loginLimits) check(now time.Time, ip, name string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.acct.get(now, name)
+	wait := a.waitAt(now)
+	r := l.ip.get(now, ip).ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		wait = max(wait, d)
+	} else if wait > 0 {
+		r.CancelAt(now)
+	}
+	return wait
+}
+
+// failed counts a wrong password against name.
+func (l *loginLimits) failed(now time.Time, name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acct.get(now, name).AllowN(now, 1)
+}
+
+// bucket is one key's limiter.
+type bucket struct{ *rate.Limiter }
+
+// waitAt is how long until one attempt is allowed, without taking it.
+func (b bucket) waitAt(now time.Time) time.Duration {
+	tokens := b.TokensAt(now)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / float64(b.Limit()) * float64(time.Second))
+}
+
+// buckets holds a limiter per key, bounded: full buckets (keys not seen
+// for a while) are dropped when the map grows.
+type buckets struct {
+	lim Limit
+	m   map[string]bucket
+}
+
+const maxBuckets = 10000
+
+func newBuckets(lim Limit) *buckets { return &buckets{lim: lim, m: map[string]bucket{}} }
+
+func (bs *buckets) get(now time.Time, key string) bucket {
+	if b, ok := bs.m[key]; ok {
+		return b
+	}
+	if len(bs.m) >= maxBuckets {
+		for k, b := range bs.m {
+			if b.TokensAt(now) >= float64(b.Burst()) {
+				delete(bs.m, k)
+			}
+		}
+		if len(bs.m) >= maxBuckets {
+			// Under a flood of distinct keys, forget the oldest state rather
+			// than grow without bound.
+			clear(bs.m)
+		}
+	}
+	b := bucket{rate.NewLimiter(rate.Every(bs.lim.Every), bs.lim.Burst)}
+	bs.m[key] = b
+	return b
+}

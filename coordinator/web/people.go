@@ -1,0 +1,235 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-cc/vigil/coordinator/account"
+	"github.com/vigil-cc/vigil/coordinator/identity"
+	"github.com/vigil-cc/vigil/coordinator/store"
+)
+
+// people is the People and devices page.
+type people struct {
+	ReadOnly    bool
+	Admin       bool
+	Mappings    []store.Mapping
+	Unmapped    []unmappedRow
+	DeskUsers   []string
+	Devices     []store.Device
+	Enrollments []enrollmentRow
+	Accounts    []store.Account
+	Now         time.Time
+
+	Notice string
+	// Errors, each shown next to its form.
+	MappingError, EnrollmentError, AccountError, DeviceError string
+	// NewToken is an enrollment token just made: shown this once.
+	NewToken string
+	// The values of a refused form, so they need not be typed again.
+	Form map[string]string
+}
+
+type unmappedRow struct {
+	store.UnmappedUser
+	Guess string // the Agent Desk user the default rule would pick
+}
+
+type enrollmentRow struct {
+	store.Enrollment
+	Status string
+}
+
+// notices are the messages after a change, by the code the redirect carries
+// (never free text from the URL).
+var notices = map[string]string{
+	"mapped":          "Mapping saved. Sensors of that OS user now count for that Agent Desk user.",
+	"unmapped":        "Mapping deleted.",
+	"approved":        "Device approved: it may connect.",
+	"revoked":         "Device revoked: its connection was closed and it may not reconnect.",
+	"token-revoked":   "Enrollment token revoked.",
+	"account-created": "Account created.",
+}
+
+func (w *Web) people(r *http.Request, s *session) (people, error) {
+	ctx := r.Context()
+	p := people{ReadOnly: s.account.Role != store.RoleAdmin, Admin: s.account.Role == store.RoleAdmin,
+		Now: w.cfg.Core.Now(), Notice: notices[r.URL.Query().Get("done")], Form: map[string]string{}}
+	var err error
+	if p.Mappings, err = w.cfg.Store.Mappings(ctx); err != nil {
+		return p, err
+	}
+	unmapped, err := w.cfg.Store.Unmapped(ctx)
+	if err != nil {
+		return p, err
+	}
+	for _, u := range unmapped {
+		p.Unmapped = append(p.Unmapped, unmappedRow{u, identity.Normalize(u.OSUser)})
+	}
+	users, err := w.cfg.Store.DeskUsers(ctx)
+	if err != nil {
+		return p, err
+	}
+	for _, u := range users {
+		p.DeskUsers = append(p.DeskUsers, u.Name)
+	}
+	if p.Devices, err = w.cfg.Store.Devices(ctx); err != nil {
+		return p, err
+	}
+	if !p.Admin {
+		return p, nil // enrollment tokens and accounts are the admin's, as in the API
+	}
+	es, err := w.cfg.Store.Enrollments(ctx)
+	if err != nil {
+		return p, err
+	}
+	for _, e := range es {
+		st := "live"
+		switch {
+		case !e.RevokedAt.IsZero():
+			st = "revoked"
+		case !p.Now.Before(e.ExpiresAt):
+			st = "expired"
+		case e.Uses >= e.MaxUses:
+			st = "used up"
+		}
+		p.Enrollments = append(p.Enrollments, enrollmentRow{e, st})
+	}
+	if p.Accounts, err = w.cfg.Store.Accounts(ctx); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func (w *Web) peoplePage(rw http.ResponseWriter, r *http.Request, s *session) {
+	w.showPeople(rw, r, s, http.StatusOK, func(*people) {})
+}
+
+// showPeople renders the page with edit applied to its data (an error, a
+// new token).
+func (w *Web) showPeople(rw http.ResponseWriter, r *http.Request, s *session, status int, edit func(*people)) {
+	p, err := w.people(r, s)
+	if err != nil {
+		w.internal(rw, r, err)
+		return
+	}
+	edit(&p)
+	w.render(rw, r, status, "people", page{Title: "People and devices", Nav: "people", Session: s, Data: p})
+}
+
+// done redirects back to the page with a notice.
+func done(rw http.ResponseWriter, r *http.Request, code string) {
+	http.Redirect(rw, r, "/admin/people?done="+code, http.StatusSeeOther)
+}
+
+// failed shows the page with err's message next to the form that failed,
+// or fails with 500 if err is not one a person can act on.
+func (w *Web) failed(rw http.ResponseWriter, r *http.Request, s *session, err error, set func(p *people, msg string)) {
+	msg := userMessage(err)
+	if msg == "" {
+		w.internal(rw, r, err)
+		return
+	}
+	w.refused(rw, r, s, msg, set)
+}
+
+// refused shows the page with msg next to the form that failed, keeping
+// what was typed (but never a password).
+func (w *Web) refused(rw http.ResponseWriter, r *http.Request, s *session, msg string, set func(p *people, msg string)) {
+	w.showPeople(rw, r, s, http.StatusBadRequest, func(p *people) {
+		set(p, msg)
+		for k, v := range r.PostForm {
+			if k != "csrf" && k != "password" && len(v) > 0 {
+				p.Form[k] = v[0]
+			}
+		}
+	})
+}
+
+func (w *Web) addMapping(rw http.ResponseWriter, r *http.Request, s *session) {
+	_, err := w.cfg.API.SetMapping(r.Context(), s.actor(), r.PostFormValue("os_user"), r.PostFormValue("desk_user"))
+	if err != nil {
+		w.failed(rw, r, s, err, func(p *people, msg string) { p.MappingError = msg })
+		return
+	}
+	done(rw, r, "mapped")
+}
+
+func (w *Web) deleteMapping(rw http.ResponseWriter, r *http.Request, s *session) {
+	if err := w.cfg.API.DeleteMapping(r.Context(), s.actor(), r.PostFormValue("os_user")); err != nil {
+		w.failed(rw, r, s, err, func(p *people, msg string) { p.MappingError = msg })
+		return
+	}
+	done(rw, r, "unmapped")
+}
+
+func (w *Web) approveDevice(rw http.ResponseWriter, r *http.Request, s *session) {
+	if err := w.cfg.API.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceApproved); err != nil {
+		w.failed(rw, r, s, err, func(p *people, msg string) { p.DeviceError = msg })
+		return
+	}
+	done(rw, r, "approved")
+}
+
+func (w *Web) revokeDevice(rw http.ResponseWriter, r *http.Request, s *session) {
+	if err := w.cfg.API.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceRevoked); err != nil {
+		w.failed(rw, r, s, err, func(p *people, msg string) { p.DeviceError = msg })
+		return
+	}
+	done(rw, r, "revoked")
+}
+
+// createEnrollment makes a token and shows it once, on this answer only.
+func (w *Web) createEnrollment(rw http.ResponseWriter, r *http.Request, s *session) {
+	fail := func(msg string) {
+		w.refused(rw, r, s, msg, func(p *people, msg string) { p.EnrollmentError = msg })
+	}
+	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("expires_days")))
+	if err != nil || days < 1 || days > 365 {
+		fail("Expires in must be a whole number of days from 1 to 365.")
+		return
+	}
+	uses, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("max_uses")))
+	if err != nil || uses < 1 || uses > 100000 {
+		fail("Uses must be a whole number from 1 to 100000.")
+		return
+	}
+	_, token, err := w.cfg.API.CreateEnrollment(r.Context(), s.actor(), strings.TrimSpace(r.PostFormValue("note")),
+		time.Duration(days)*24*time.Hour, uses)
+	if err != nil {
+		w.failed(rw, r, s, err, func(p *people, msg string) { p.EnrollmentError = msg })
+		return
+	}
+	w.showPeople(rw, r, s, http.StatusOK, func(p *people) { p.NewToken = token })
+}
+
+func (w *Web) revokeEnrollment(rw http.ResponseWriter, r *http.Request, s *session) {
+	if err := w.cfg.API.RevokeEnrollment(r.Context(), s.actor(), r.PathValue("id")); err != nil {
+		w.failed(rw, r, s, err, func(p *people, msg string) { p.EnrollmentError = msg })
+		return
+	}
+	done(rw, r, "token-revoked")
+}
+
+func (w *Web) createAccount(rw http.ResponseWriter, r *http.Request, s *session) {
+	_, err := account.New(r.Context(), w.cfg.Store, w.cfg.Core.Now(), s.actor(),
+		r.PostFormValue("name"), r.PostFormValue("role"), r.PostFormValue("password"))
+	var msg string
+	switch {
+	case errors.Is(err, account.ErrInvalid):
+		msg = strings.TrimPrefix(err.Error(), account.ErrInvalid.Error()+": ")
+	case errors.Is(err, store.ErrDuplicate):
+		msg = "An account with this name exists; pick another name."
+	case err != nil:
+		w.internal(rw, r, err)
+		return
+	}
+	if msg != "" {
+		w.refused(rw, r, s, msg, func(p *people, msg string) { p.AccountError = msg })
+		return
+	}
+	done(rw, r, "account-created")
+}
