@@ -580,6 +580,9 @@ func TestAgentBadInput(t *testing.T) {
 		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 			t.Errorf("revoked device dialing: %v, want 403", err)
 		}
+		if code, _, _ := s.call("POST", "/api/v1/devices/"+id+"/approve", adminToken, nil); code != http.StatusConflict {
+			t.Errorf("approving a revoked device: %d, want 409", code)
+		}
 	})
 	t.Run("enrollment token used up", func(t *testing.T) {
 		e := s.mustCall("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 1})

@@ -52,8 +52,13 @@ func (a *API) SetDeviceStatus(ctx context.Context, actor, id string, status stor
 	if kind == "" {
 		return errorf(http.StatusBadRequest, "a device can be approved or revoked, not set %q", status)
 	}
-	if _, err := a.Store.Device(ctx, id); err != nil {
+	dev, err := a.Store.Device(ctx, id)
+	if err != nil {
 		return err
+	}
+	if dev.Status == store.DeviceRevoked && status == store.DeviceApproved {
+		// Its token may have leaked; a device that is trusted again enrolls again.
+		return errorf(http.StatusConflict, "device %s is revoked, and stays so: enroll it again with a new token", id)
 	}
 	if err := a.Store.SetDeviceStatus(ctx, id, status, a.entry(by(actor), kind, "", map[string]string{"device": id})); err != nil {
 		return err

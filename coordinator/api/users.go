@@ -44,6 +44,8 @@ func (a *API) users(r *http.Request) ([]User, error) {
 		sessions[s.DeskUser] = s
 	}
 	states := map[string]engine.State{}
+	// Advance first, so counted inactivity is as of now, not the last event.
+	a.Core.Do("", func(e *engine.Engine, now time.Time) []engine.Decision { return e.Advance(now) })
 	a.Core.View(func(e *engine.Engine) { e.States(func(s engine.State) { states[s.User] = s }) })
 	var out []User
 	for _, k := range known {
