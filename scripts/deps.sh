@@ -13,6 +13,8 @@ packages=(
   pulseaudio pulseaudio-utils espeak-ng sox alsa-utils libasound2-plugins
   # browser tests
   chromium
+  # desktop notifications: a private session bus (dbus-daemon) in tests
+  dbus
 )
 
 missing=()

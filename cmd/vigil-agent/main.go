@@ -9,6 +9,8 @@
 // Every command's flags can also be set through the environment: flag
 // --agent-desk-title is VIGIL_AGENT_DESK_TITLE, and so on (upper case, "-"
 // becomes "_"); a flag on the command line wins over the environment.
+// Commands with a --config flag also read "key = value" lines from that
+// file, below the environment (see config.go).
 package main
 
 import (
@@ -31,6 +33,8 @@ type command struct {
 // commands lists the subcommands in the order help shows them. Add new
 // ones here (each in its own file, with its own FlagSet from newFlagSet).
 var commands = []command{
+	{"session", "report this desktop session to the coordinator and show its inactivity warnings", runSession},
+	{"enroll", "exchange an enrollment token for this workstation's device token", runEnroll},
 	{"doctor", "read every sensor once (or --watch them) and print the result; never prints window titles", runDoctor},
 }
 
@@ -81,7 +85,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'vigil-agent <command> --help' for a command's flags. Every flag can also be\nset as VIGIL_<FLAG> in the environment (--mic-device: VIGIL_MIC_DEVICE).\n")
+	fmt.Fprintf(w, "\nRun 'vigil-agent <command> --help' for a command's flags. Every flag can also be\nset as VIGIL_<FLAG> in the environment (--mic-device: VIGIL_MIC_DEVICE), and\nfor session and enroll in a --config file of \"flag = value\" lines.\n")
 }
 
 // usageError is a bad command line or environment setting (exit status 2).
@@ -143,6 +147,13 @@ func parseFlags(fs *flag.FlagSet, args []string, lookup func(string) (string, bo
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments: %q", fs.Args())}
+	}
+	// A command with a --config flag also reads settings from that file,
+	// below the environment and the command line.
+	if cf := fs.Lookup("config"); cf != nil && cf.Value.String() != "" {
+		if err := applyConfig(fs, cf.Value.String()); err != nil {
+			return usageError{err}
+		}
 	}
 	return nil
 }

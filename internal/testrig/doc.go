@@ -1,6 +1,7 @@
 // Package testrig starts real desktop components for tests: an Xvfb display
-// with openbox, a private PulseAudio daemon with a null sink, and Chromium on
-// a display. Every call starts its own instance (own display number, own
+// with openbox, a private PulseAudio daemon with a null sink, Chromium on a
+// display, and a private D-Bus session bus with a recording notification
+// server. Every call starts its own instance (own display number, own
 // runtime directories), so parallel tests and test packages never share an
 // input clock or an audio server, and t.Cleanup stops what was started.
 //

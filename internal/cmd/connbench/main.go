@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command connbench measures the memory the coordinator spends per connected
 // agent, beside a bare coder/websocket server holding the same connections in
 // the same run (docs/performance.md).

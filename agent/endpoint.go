@@ -1,0 +1,123 @@
+package agent
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Endpoint is the coordinator as the agent reaches it.
+type Endpoint struct {
+	// Base is the coordinator's base URL, https:// (or http:// to
+	// loopback or when allowed), with an optional path prefix.
+	Base *url.URL
+	// TLS is the client TLS configuration for https.
+	TLS *tls.Config
+}
+
+// ParseEndpoint checks a coordinator URL: http, https, ws or wss (ws
+// means http, wss https), a host, an optional path prefix, nothing else.
+// Plain http/ws is refused unless the host is loopback or allowInsecure:
+// the device token and the readings would cross the network unencrypted.
+// caFile, if given, holds the PEM CA certificates to trust instead of the
+// system's.
+func ParseEndpoint(raw string, allowInsecure bool, caFile string) (Endpoint, error) {
+	var e Endpoint
+	if raw == "" {
+		return e, errors.New("the coordinator URL is required, e.g. https://vigil.example.com")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return e, fmt.Errorf("coordinator URL %q: %v", raw, err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https", "wss":
+		u.Scheme = "https"
+	case "http", "ws":
+		u.Scheme = "http"
+	default:
+		return e, fmt.Errorf("coordinator URL %q: the scheme must be https:// (or wss://); http:// and ws:// only to this machine", raw)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return e, fmt.Errorf("coordinator URL %q has no host", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return e, fmt.Errorf("coordinator URL %q: no user info, query or fragment allowed", raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	if u.Scheme == "http" && !allowInsecure && !IsLoopback(u.Hostname()) {
+		return e, fmt.Errorf("refusing plain %s:// to %s: the device token and the readings would cross the network unencrypted; use https:// (wss://), or --allow-insecure if you must",
+			strings.ToLower(strings.SplitN(raw, ":", 2)[0]), u.Host)
+	}
+	e.Base = u
+	if u.Scheme == "https" {
+		e.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if caFile != "" {
+			pem, err := os.ReadFile(caFile)
+			if err != nil {
+				return e, fmt.Errorf("reading the CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return e, fmt.Errorf("the CA file %s holds no PEM certificate", caFile)
+			}
+			e.TLS.RootCAs = pool
+		}
+	}
+	return e, nil
+}
+
+// IsLoopback reports whether host (a name or an IP, without port) is this
+// machine: localhost, 127.0.0.0/8 or ::1.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// String is the base URL.
+func (e Endpoint) String() string { return e.Base.String() }
+
+// WebSocketURL is the agents' endpoint: ws(s)://host/prefix/agent/v1/ws.
+func (e Endpoint) WebSocketURL() string {
+	u := *e.Base
+	if u.Scheme == "https" {
+		u.Scheme = "wss"
+	} else {
+		u.Scheme = "ws"
+	}
+	u.Path += "/agent/v1/ws"
+	return u.String()
+}
+
+// APIURL is the URL of an API path such as /api/v1/enroll.
+func (e Endpoint) APIURL(path string) string {
+	u := *e.Base
+	u.Path += path
+	return u.String()
+}
+
+// HTTPClient is a client for the coordinator: its TLS settings, no
+// proxies from the environment for loopback, sane timeouts.
+func (e Endpoint) HTTPClient() *http.Client {
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     e.TLS,
+		TLSHandshakeTimeout: 10 * time.Second,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:   false, // WebSocket upgrades need HTTP/1.1
+		MaxIdleConns:        1,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &http.Client{Transport: tr}
+}
