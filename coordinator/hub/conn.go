@@ -29,9 +29,31 @@ type conn struct {
 	pinger  *time.Timer
 
 	// sessions is written by the reader and read under h.mu.
-	sessions map[string]*session
+	sessions sessionList
 
 	closeOnce sync.Once
+}
+
+// sessionList is a connection's sessions: usually one, a few on a shared
+// workstation, so a slice costs less than a map per connection.
+type sessionList []*session
+
+func (l sessionList) get(id string) *session {
+	for _, s := range l {
+		if s.id == id {
+			return s
+		}
+	}
+	return nil
+}
+
+func (l sessionList) without(s *session) sessionList {
+	for i, x := range l {
+		if x == s {
+			return append(l[:i:i], l[i+1:]...)
+		}
+	}
+	return l
 }
 
 // session is one desktop session on a device.
@@ -84,11 +106,11 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 		c.host = m.Host
 	case protocol.SessionOpen:
 		h.mu.Lock()
-		_, dup := c.sessions[m.Session]
+		dup := c.sessions.get(m.Session) != nil
 		full := len(c.sessions) >= h.cfg.MaxSessions
 		s := &session{c: c, id: m.Session, osUser: m.OSUser, since: h.core.Now()}
 		if !dup && !full {
-			c.sessions[m.Session] = s
+			c.sessions = append(c.sessions, s)
 		}
 		h.mu.Unlock()
 		switch {
@@ -115,10 +137,10 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 		})
 	case protocol.SessionClose:
 		h.mu.Lock()
-		s := c.sessions[m.Session]
+		s := c.sessions.get(m.Session)
 		if s != nil {
 			h.unbindLocked(s)
-			delete(c.sessions, m.Session)
+			c.sessions = c.sessions.without(s)
 		}
 		h.mu.Unlock()
 		if s == nil {
@@ -133,7 +155,7 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 func (c *conn) forSession(id string, fn func(user string)) error {
 	h := c.h
 	h.mu.Lock()
-	s := c.sessions[id]
+	s := c.sessions.get(id)
 	user := ""
 	if s != nil {
 		user = s.deskUser

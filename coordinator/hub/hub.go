@@ -216,9 +216,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	ws.SetReadLimit(protocol.MaxFrameBytes)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	c := &conn{h: h, ws: ws, ctx: ctx, device: dev, sessions: make(map[string]*session)}
+	// The request's context ends when ServeHTTP returns, with the connection.
+	c := &conn{h: h, ws: ws, ctx: r.Context(), device: dev}
 	if ws.Subprotocol() != protocol.Subprotocol {
 		c.closeWith(&protocol.Error{Code: protocol.CloseUnsupportedVersion, Msg: "offer the subprotocol " + protocol.Subprotocol})
 		return
@@ -272,7 +271,7 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 		return err
 	}
 	h.mu.Lock()
-	open := s.c.sessions[s.id] == s
+	open := s.c.sessions.get(s.id) == s
 	other := h.bound[desk]
 	// A device that reconnected takes its sessions over from its old
 	// connection, which may not have noticed it is gone yet.
