@@ -4,6 +4,8 @@ go 1.26.0
 
 require github.com/jezek/xgb v1.3.1
 
+require github.com/kardianos/service v1.3.0
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

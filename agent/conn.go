@@ -39,9 +39,13 @@ func (a *Agent) connect(ctx context.Context) result {
 	start := a.now()
 	c := &conn{a: a, start: start, rules: a.Rules, refusedBo: a.RefusedBackoff}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	hdr := http.Header{}
+	if token != "" {
+		hdr.Set("Authorization", "Bearer "+token)
+	}
 	ws, resp, err := websocket.Dial(dctx, a.Endpoint.WebSocketURL(), &websocket.DialOptions{
 		HTTPClient:      client,
-		HTTPHeader:      http.Header{"Authorization": {"Bearer " + token}},
+		HTTPHeader:      hdr,
 		Subprotocols:    []string{protocol.Subprotocol},
 		CompressionMode: websocket.CompressionDisabled,
 		OnPingReceived: func(context.Context, []byte) bool {

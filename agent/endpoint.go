@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -20,10 +23,31 @@ type Endpoint struct {
 	Base *url.URL
 	// TLS is the client TLS configuration for https.
 	TLS *tls.Config
+	// Socket, when set, is the local service's Unix socket (an endpoint
+	// given as unix:///run/vigil/agent.sock): the HTTP client dials it
+	// whatever the URL's host, and no device token is needed (the service
+	// holds it and knows the caller from the socket's peer credentials).
+	Socket string
+}
+
+// LocalHost is the host name in the URLs of a Unix socket endpoint.
+const LocalHost = "vigil-agent.local"
+
+// parseUnix takes unix:///path/to/socket (an absolute path, nothing else).
+func parseUnix(raw string, u *url.URL) (Endpoint, error) {
+	if u.Host != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !strings.HasPrefix(u.Path, "/") {
+		return Endpoint{}, fmt.Errorf("local service URL %q: want unix:///absolute/path/to/socket", raw)
+	}
+	path := u.Path
+	if runtime.GOOS == "windows" && len(path) >= 3 && path[2] == ':' {
+		path = filepath.FromSlash(path[1:]) // unix:///C:/ProgramData/Vigil/agent.sock
+	}
+	return Endpoint{Base: &url.URL{Scheme: "http", Host: LocalHost}, Socket: path}, nil
 }
 
 // ParseEndpoint checks a coordinator URL: http, https, ws or wss (ws
-// means http, wss https), a host, an optional path prefix, nothing else.
+// means http, wss https), a host, an optional path prefix, nothing else;
+// or unix:///path, the local service's socket (see Endpoint.Socket).
 // Plain http/ws is refused unless the host is loopback or allowInsecure:
 // the device token and the readings would cross the network unencrypted.
 // caFile, if given, holds the PEM CA certificates to trust instead of the
@@ -38,6 +62,8 @@ func ParseEndpoint(raw string, allowInsecure bool, caFile string) (Endpoint, err
 		return e, fmt.Errorf("coordinator URL %q: %v", raw, err)
 	}
 	switch strings.ToLower(u.Scheme) {
+	case "unix":
+		return parseUnix(raw, u)
 	case "https", "wss":
 		u.Scheme = "https"
 	case "http", "ws":
@@ -85,8 +111,16 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// String is the base URL.
-func (e Endpoint) String() string { return e.Base.String() }
+// String is the base URL, or unix://socket for the local service.
+func (e Endpoint) String() string {
+	if e.Socket != "" {
+		return "unix://" + e.Socket
+	}
+	return e.Base.String()
+}
+
+// Local reports whether this is the local service's Unix socket.
+func (e Endpoint) Local() bool { return e.Socket != "" }
 
 // WebSocketURL is the agents' endpoint: ws(s)://host/prefix/agent/v1/ws.
 func (e Endpoint) WebSocketURL() string {
@@ -110,6 +144,17 @@ func (e Endpoint) APIURL(path string) string {
 // HTTPClient is a client for the coordinator: its TLS settings, no
 // proxies from the environment for loopback, sane timeouts.
 func (e Endpoint) HTTPClient() *http.Client {
+	if e.Socket != "" {
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		sock := e.Socket
+		return &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, "unix", sock)
+			},
+			MaxIdleConns:    1,
+			IdleConnTimeout: 30 * time.Second,
+		}}
+	}
 	tr := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		TLSClientConfig:     e.TLS,

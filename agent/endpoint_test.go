@@ -108,3 +108,19 @@ func pemOf(der []byte) []byte {
 	b.WriteString("-----END CERTIFICATE-----\n")
 	return []byte(b.String())
 }
+
+func TestParseEndpointUnix(t *testing.T) {
+	e, err := ParseEndpoint("unix:///run/vigil/agent.sock", false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Local() || e.Socket != "/run/vigil/agent.sock" || e.String() != "unix:///run/vigil/agent.sock" ||
+		e.WebSocketURL() != "ws://"+LocalHost+"/agent/v1/ws" || e.TLS != nil {
+		t.Errorf("got %+v %s %s", e, e, e.WebSocketURL())
+	}
+	for _, bad := range []string{"unix://host/run/x.sock", "unix:relative.sock", "unix:///x.sock?a=b", "unix://"} {
+		if _, err := ParseEndpoint(bad, false, ""); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

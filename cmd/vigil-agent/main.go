@@ -36,6 +36,13 @@ var commands = []command{
 	{"session", "report this desktop session to the coordinator and show its inactivity warnings", runSession},
 	{"enroll", "exchange an enrollment token for this workstation's device token", runEnroll},
 	{"doctor", "read every sensor once (or --watch them) and print the result; never prints window titles", runDoctor},
+	{"install", "install the system service (writes its config: --coordinator, --enroll-token)", runInstall},
+	{"uninstall", "stop and remove the system service (its config file stays)", runUninstall},
+	{"start", "start the system service", runStart},
+	{"stop", "stop the system service", runStop},
+	{"restart", "restart the system service", runRestart},
+	{"status", "print the system service's status (running, stopped, not installed)", runStatus},
+	{"service", "run as the system service (what the service manager starts): one helper per desktop session", runService},
 }
 
 func main() {
@@ -85,7 +92,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nRun 'vigil-agent <command> --help' for a command's flags. Every flag can also be\nset as VIGIL_<FLAG> in the environment (--mic-device: VIGIL_MIC_DEVICE), and\nfor session and enroll in a --config file of \"flag = value\" lines.\n")
+	fmt.Fprintf(w, "\nRun 'vigil-agent <command> --help' for a command's flags. Every flag can also be\nset as VIGIL_<FLAG> in the environment (--mic-device: VIGIL_MIC_DEVICE), and\nfor session, enroll and service in a --config file of \"flag = value\" lines.\n")
 }
 
 // usageError is a bad command line or environment setting (exit status 2).

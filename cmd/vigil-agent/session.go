@@ -132,8 +132,13 @@ func runSession(args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := ensureEnrolled(ctx, log, cfg.linkConfig, host, osName, false); err != nil {
-		return err
+	// Under the system service (--coordinator unix:///run/vigil/agent.sock)
+	// the service holds the device token: nothing to enroll or send.
+	local := cfg.endpoint.Local()
+	if !local {
+		if _, err := ensureEnrolled(ctx, log, cfg.linkConfig, host, osName, false); err != nil {
+			return err
+		}
 	}
 
 	display := cfg.display
@@ -151,6 +156,9 @@ func runSession(args []string) error {
 	a := &agent.Agent{
 		Endpoint: cfg.endpoint,
 		Token: func() (string, error) {
+			if local {
+				return "", nil
+			}
 			d, err := agent.LoadDevice(stateDir)
 			return d.Token, err
 		},

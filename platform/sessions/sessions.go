@@ -28,14 +28,19 @@ type Proc struct {
 // desktop sessions an agent works in (display managers, root).
 const FirstUserUID = 1000
 
+// HelperEnv marks the agent service's own sensor helpers (HelperEnv=1 in
+// their environment): they carry the session's DISPLAY but are not what
+// keeps a session alive, or a session would never end while its helper runs.
+const HelperEnv = "VIGIL_HELPER"
+
 // FromProcs derives the sessions from the processes running in them: every
-// user process with DISPLAY set belongs to that user's session on that
-// display. The newest XAUTHORITY seen (highest pid) wins.
+// user process with DISPLAY set (except the agent's helpers) belongs to
+// that user's session on that display. The newest XAUTHORITY seen (highest pid) wins.
 func FromProcs(procs []Proc) []Session {
 	byKey := map[string]*Session{}
 	pids := map[string]int{}
 	for _, p := range procs {
-		if p.UID < FirstUserUID {
+		if p.UID < FirstUserUID || env(p.Environ, HelperEnv) != "" {
 			continue
 		}
 		display, ok := localDisplay(env(p.Environ, "DISPLAY"))

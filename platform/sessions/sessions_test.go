@@ -16,6 +16,7 @@ func TestFromProcs(t *testing.T) {
 		{PID: 31, UID: 1001, Environ: []string{"DISPLAY=localhost:10.0"}}, // ssh -X: not a desk
 		{PID: 32, UID: 1002, Environ: []string{"PATH=/bin"}},              // no display
 		{PID: 33, UID: 1003, Environ: []string{"DISPLAY="}},
+		{PID: 34, UID: 1004, Environ: []string{"DISPLAY=:4", "VIGIL_HELPER=1"}}, // the agent's own helper
 	}
 	got := FromProcs(procs)
 	want := []Session{

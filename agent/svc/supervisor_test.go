@@ -1,0 +1,90 @@
+package svc
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-cc/vigil/platform/sessions"
+	"github.com/vigil-cc/vigil/sensors"
+)
+
+type fakeProc struct {
+	pid  int
+	done chan struct{}
+	once sync.Once
+}
+
+func (p *fakeProc) Wait() error { <-p.done; return errors.New("exited") }
+func (p *fakeProc) Stop()       { p.once.Do(func() { close(p.done) }) }
+func (p *fakeProc) Pid() int    { return p.pid }
+
+// The supervisor starts a helper per session, restarts one that dies and
+// stops one whose session ended.
+func TestSupervisor(t *testing.T) {
+	var mu sync.Mutex
+	live := []sessions.Session{{ID: "x11-1001-0", UID: 1001}, {ID: "x11-1002-1", UID: 1002}}
+	procs := map[string][]*fakeProc{}
+	pid := 100
+	s := &Supervisor{
+		Find: func() ([]sessions.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]sessions.Session(nil), live...), nil
+		},
+		Start: func(sess sessions.Session) (Process, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			pid++
+			p := &fakeProc{pid: pid, done: make(chan struct{})}
+			procs[sess.ID] = append(procs[sess.ID], p)
+			return p, nil
+		},
+		Poll:    10 * time.Millisecond,
+		Backoff: sensors.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Factor: 1.6},
+	}
+	count := func(id string) (started, running int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range procs[id] {
+			select {
+			case <-p.done:
+			default:
+				running++
+			}
+		}
+		return len(procs[id]), running
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		_ = s.Run(ctx)
+		close(done)
+	}()
+	eventually(t, "a helper per session", func() bool {
+		a, ar := count("x11-1001-0")
+		b, br := count("x11-1002-1")
+		return a == 1 && ar == 1 && b == 1 && br == 1
+	})
+	mu.Lock()
+	procs["x11-1001-0"][0].Stop() // it died
+	mu.Unlock()
+	eventually(t, "the dead helper restarted", func() bool {
+		a, ar := count("x11-1001-0")
+		return a == 2 && ar == 1
+	})
+	mu.Lock()
+	live = live[:1] // the second session ended
+	mu.Unlock()
+	eventually(t, "the ended session's helper stopped", func() bool {
+		_, br := count("x11-1002-1")
+		return br == 0
+	})
+	cancel()
+	<-done
+	if _, ar := count("x11-1001-0"); ar != 0 {
+		t.Errorf("a helper still runs after the supervisor stopped")
+	}
+}

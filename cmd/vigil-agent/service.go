@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kardianos/service"
+
+	"github.com/vigil-cc/vigil/agent"
+	"github.com/vigil-cc/vigil/agent/svc"
+	"github.com/vigil-cc/vigil/protocol"
+	"github.com/vigil-cc/vigil/sensors"
+)
+
+// The system service: `vigil-agent install` registers it with the OS's
+// service manager (kardianos/service: systemd, SysV init, launchd, the
+// Windows SCM), which runs `vigil-agent service --config <dir>/agent.conf`.
+// The service enrolls on first start, supervises one `vigil-agent session`
+// helper per desktop session and relays their sessions over its one
+// connection to the coordinator (package agent/svc). It logs to stderr,
+// which the init script appends to /var/log/vigil-agent.err (systemd: the
+// journal).
+
+const serviceName = "vigil-agent"
+
+// serviceConfig is the service command's settings (the install command
+// writes them to the config file).
+type serviceConfig struct {
+	linkConfig
+	socket   string
+	mic      bool
+	logLevel string
+	level    slog.Level
+}
+
+func (c *serviceConfig) flags(fs flagSet) {
+	c.linkConfig.flags(fs)
+	fs.StringVar(&c.socket, "socket", defaultSocket, "the local `socket` the helpers report to")
+	fs.BoolVar(&c.mic, "mic", true, "helpers listen for voice on the microphone")
+	fs.StringVar(&c.logLevel, "log-level", "info", "`level` of the log: debug, info, warn or error")
+}
+
+func (c *serviceConfig) check(lookup func(string) (string, bool)) error {
+	if c.stateDir == "" {
+		c.stateDir = serviceStateDir
+	}
+	if err := c.level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.logLevel)}
+	}
+	return c.linkConfig.check(lookup)
+}
+
+// newService is the kardianos service running `vigil-agent service
+// --config confPath`, restarted on failure where the manager can.
+func newService(confPath string, prg service.Interface) (service.Service, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	opts := service.KeyValue{
+		"Restart":                "always", // systemd
+		"RestartSec":             "5",
+		"OnFailure":              "restart", // Windows recovery actions
+		"OnFailureDelayDuration": "5s",
+		"OnFailureResetPeriod":   60,
+		"KeepAlive":              true, // launchd
+		"RunAtLoad":              true,
+	}
+	platformOptions(opts)
+	return service.New(prg, &service.Config{
+		Name:        serviceName,
+		DisplayName: "Vigil agent",
+		Description: "Vigil workstation agent: reports desktop inactivity to the Vigil coordinator",
+		Executable:  exe,
+		Arguments:   []string{"service", "--config", confPath},
+		Option:      opts,
+	})
+}
+
+// ---- install, uninstall, start, stop, restart, status ----
+
+func configDirFlag(fs flagSet, dir *string) {
+	fs.StringVar(dir, "config-dir", defaultConfigDir, "`directory` of the service's agent.conf")
+}
+
+func runInstall(args []string) error {
+	fs := newFlagSet("install", "--coordinator URL --enroll-token TOKEN [flags]")
+	var cfg serviceConfig
+	var dir string
+	cfg.flags(fs)
+	configDirFlag(fs, &dir)
+	if err := parseFlags(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	if err := cfg.check(os.LookupEnv); err != nil {
+		return err
+	}
+	if cfg.enrollToken == "" {
+		if _, err := agent.LoadDevice(cfg.stateDir); err != nil {
+			return usageError{errors.New("--enroll-token is required (an enrollment token from your Vigil admin)")}
+		}
+	}
+	path := filepath.Join(dir, "agent.conf")
+	if err := writeServiceConfig(path, cfg); err != nil {
+		return err
+	}
+	s, err := newService(path, nil)
+	if err != nil {
+		return err
+	}
+	if err := s.Install(); err != nil {
+		return fmt.Errorf("installing the service: %w", err)
+	}
+	fmt.Printf("installed the %s service (config %s); start it with `vigil-agent start`\n", serviceName, path)
+	return nil
+}
+
+// writeServiceConfig writes the service's settings, readable by root only.
+func writeServiceConfig(path string, cfg serviceConfig) error {
+	var b strings.Builder
+	b.WriteString("# vigil-agent service settings (written by `vigil-agent install`)\n")
+	kv := func(k, v string) { fmt.Fprintf(&b, "%s = %s\n", k, strconv.Quote(v)) }
+	kv("coordinator", cfg.coordinator)
+	if cfg.enrollToken != "" {
+		kv("enroll-token", cfg.enrollToken)
+	}
+	kv("state-dir", cfg.stateDir)
+	if cfg.caFile != "" {
+		kv("ca-file", cfg.caFile)
+	}
+	kv("allow-insecure", strconv.FormatBool(cfg.allowInsecure))
+	kv("socket", cfg.socket)
+	kv("mic", strconv.FormatBool(cfg.mic))
+	kv("log-level", cfg.logLevel)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating the config directory: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("writing the config: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// control runs one service manager action (start, stop, restart, status,
+// uninstall).
+func control(name string, args []string, act func(service.Service, string) error) error {
+	fs := newFlagSet(name, "[flags]")
+	var dir string
+	configDirFlag(fs, &dir)
+	if err := parseFlags(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "agent.conf")
+	s, err := newService(path, nil)
+	if err != nil {
+		return err
+	}
+	return act(s, path)
+}
+
+func runStart(args []string) error {
+	return control("start", args, func(s service.Service, _ string) error { return s.Start() })
+}
+
+func runStop(args []string) error {
+	return control("stop", args, func(s service.Service, _ string) error { return s.Stop() })
+}
+
+func runRestart(args []string) error {
+	return control("restart", args, func(s service.Service, _ string) error { return s.Restart() })
+}
+
+func runStatus(args []string) error {
+	return control("status", args, func(s service.Service, _ string) error {
+		st, err := s.Status()
+		switch {
+		case errors.Is(err, service.ErrNotInstalled):
+			fmt.Println("not installed")
+			return errors.New("the service is not installed")
+		case err != nil && st == service.StatusUnknown && initScript != "":
+			// SysV's status exits 1 when stopped.
+			if _, ierr := os.Stat(initScript); ierr == nil {
+				fmt.Println("stopped")
+				return errors.New("the service is stopped")
+			}
+			fmt.Println("not installed")
+			return errors.New("the service is not installed")
+		case err != nil:
+			return err
+		case st == service.StatusRunning:
+			fmt.Println("running")
+			return nil
+		case st == service.StatusStopped:
+			fmt.Println("stopped")
+			return errors.New("the service is stopped")
+		}
+		fmt.Println("unknown")
+		return errors.New("the service's status is unknown")
+	})
+}
+
+func runUninstall(args []string) error {
+	return control("uninstall", args, func(s service.Service, path string) error {
+		if st, _ := s.Status(); st == service.StatusRunning {
+			if err := s.Stop(); err != nil {
+				return fmt.Errorf("stopping the service: %w", err)
+			}
+		}
+		err := s.Uninstall()
+		if cerr := cleanupService(path); cerr != nil && err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("uninstalling the service: %w", err)
+		}
+		fmt.Printf("uninstalled the %s service; its settings stay in %s\n", serviceName, path)
+		return nil
+	})
+}
+
+// ---- the service itself ----
+
+type program struct {
+	run    func(ctx context.Context) error
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (p *program) Start(service.Service) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan error, 1)
+	go func() {
+		err := p.run(ctx)
+		p.done <- err
+		if err != nil && ctx.Err() == nil {
+			// A failure: exit non-zero so the service manager restarts us.
+			fmt.Fprintf(os.Stderr, "vigil-agent service: %v\n", err)
+			os.Exit(1)
+		}
+	}()
+	return nil
+}
+
+func (p *program) Stop(service.Service) error {
+	p.cancel()
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+	}
+	return nil
+}
+
+func runService(args []string) error {
+	fs := newFlagSet("service", "[--config FILE] [flags]")
+	var cfg serviceConfig
+	cfg.flags(fs)
+	if err := parseFlags(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	if err := cfg.check(os.LookupEnv); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(serviceLog(), &slog.HandlerOptions{Level: cfg.level}))
+	prg := &program{run: func(ctx context.Context) error { return serve(ctx, log, cfg) }}
+	s, err := newService(cfg.config, prg)
+	if err != nil {
+		return err
+	}
+	return s.Run()
+}
+
+// serve enrolls if needed, then runs the relay and the supervisor.
+func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
+	host, err := agent.HostName()
+	if err != nil {
+		return err
+	}
+	osName, err := agent.OSName()
+	if err != nil {
+		return err
+	}
+	log.Info("vigil-agent service starting", "version", agent.Version, "coordinator", cfg.endpoint.String(),
+		"host", host, "state_dir", cfg.stateDir, "socket", cfg.socket)
+	bo := sensors.DefaultBackoff()
+	for {
+		_, err := ensureEnrolled(ctx, log, cfg.linkConfig, host, osName, false)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, agent.ErrNotEnrolled) || strings.Contains(err.Error(), "not enrolled") {
+			return err
+		}
+		wait := bo.Next()
+		log.Warn("enrolling failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+	stateDir := cfg.stateDir
+	relay := &svc.Relay{
+		Endpoint: cfg.endpoint,
+		Token: func() (string, error) {
+			d, err := agent.LoadDevice(stateDir)
+			return d.Token, err
+		},
+		Hello:  protocol.Hello{AgentVersion: agent.Version, OS: osName, Host: host},
+		Log:    log,
+		PeerOf: svc.PeerCred,
+	}
+	ln, err := svc.ListenLocal(cfg.socket)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(cfg.socket)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Go(func() { errs <- relay.ServeLocal(ctx, ln) })
+	wg.Go(func() { errs <- relay.Run(ctx) })
+	wg.Go(func() { errs <- supervise(ctx, log, cfg) })
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+	}
+	cancel()
+	wg.Wait()
+	log.Info("vigil-agent service stopped")
+	return first
+}

@@ -1,0 +1,26 @@
+//go:build !linux && !windows
+
+package main
+
+import (
+	"context"
+	"errors"
+	"github.com/kardianos/service"
+	"io"
+	"log/slog"
+	"os"
+)
+
+const initScript = ""
+
+// supervise: on macOS the helper runs as a LaunchAgent in each session
+// (not written yet).
+func supervise(context.Context, *slog.Logger, serviceConfig) error {
+	return errors.New("supervising session helpers is not supported on this OS yet")
+}
+
+func cleanupService(string) error { return nil }
+
+func serviceLog() io.Writer { return os.Stderr }
+
+func platformOptions(service.KeyValue) {}
