@@ -4,8 +4,10 @@
 // PulseAudio or PipeWire). It is built on Linux with cgo; elsewhere Open
 // returns ErrUnsupported.
 //
-// Samples never leave the process: a Capture hands each frame to its
-// reader and keeps nothing.
+// Samples never leave the process: PortAudio's callback (in C) stores them
+// in an in-memory ring of at most 1 s; a Capture hands each frame to its
+// reader, clears it from the ring, and clears the ring on Close. PortAudio
+// delivers ChunkDuration (100 ms) at a time to keep wake-ups rare.
 package audio
 
 import (
@@ -22,16 +24,10 @@ var ErrUnsupported = errors.New("microphone capture needs Linux and cgo (PortAud
 // PortAudio did not say so.
 var ErrStalled = errors.New("microphone delivered no audio")
 
-// ErrRaceReopen is returned by Open in race-instrumented builds after the
-// first stream: gordonklaus/portaudio hands its stream ids to C as
-// pointers, which the race detector's pointer checks reject fatally for
-// every id but the first. Normal builds reopen without limit.
-var ErrRaceReopen = errors.New("race-instrumented build: PortAudio can open only one stream per process")
-
 // StallTimeout is how long ReadFrame waits for audio before ErrStalled.
 const StallTimeout = 2 * time.Second
 
 // queueFrames bounds the frames buffered between PortAudio's thread and the
-// reader (1 s); when the reader falls further behind, new frames are
+// reader (1 s); when the reader falls further behind, the oldest frames are
 // dropped.
 const queueFrames = 50

@@ -3,7 +3,12 @@
 package audio
 
 /*
-#cgo pkg-config: alsa jack
+#cgo pkg-config: portaudio-2.0 alsa jack
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <portaudio.h>
 #include <alsa/asoundlib.h>
 #include <jack/jack.h>
 
@@ -18,6 +23,95 @@ static void vigilQuietAudioLibs(void) {
 	jack_set_error_function(vigilJackSilent);
 	jack_set_info_function(vigilJackSilent);
 }
+
+// vigilPruneAlsaOutputOnly loads ALSA's global configuration (the tree
+// PortAudio's Pa_Initialize walks) and removes the top-level PCM
+// definitions whose plugin type can only play. PortAudio opens every PCM
+// the configuration defines to probe it, and opening one loads its plugin
+// and the plugin's libraries for the life of the process: the a52 encoder
+// alone brings libavcodec and its codecs, about 14 MB resident. None of
+// them can be a microphone. The files on disk are untouched; ALSA rereads
+// them when they change or after PortAudio terminates. It returns the
+// number of definitions removed, or a negative ALSA error.
+static int vigilPruneAlsaOutputOnly(void) {
+	static const char *playOnly[] = {"a52", "upmix", "vdownmix", NULL};
+	snd_config_t *pcms, *type;
+	snd_config_iterator_t i, next;
+	const char *t;
+	int err, n = 0;
+	if ((err = snd_config_update()) < 0)
+		return err;
+	if (snd_config == NULL || snd_config_search(snd_config, "pcm", &pcms) < 0)
+		return 0;
+	snd_config_for_each(i, next, pcms) {
+		snd_config_t *def = snd_config_iterator_entry(i);
+		if (snd_config_search(def, "type", &type) < 0 || snd_config_get_string(type, &t) < 0)
+			continue;
+		for (const char **p = playOnly; *p; p++) {
+			if (strcmp(t, *p) == 0) {
+				if (snd_config_delete(def) >= 0)
+					n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+// vigilRing is the capture buffer between PortAudio's audio thread and the
+// Go reader. The callback below runs entirely in C: it never enters the Go
+// runtime, whose scheduler would otherwise keep polling for several
+// milliseconds after each callback (see docs/performance.md). The reader
+// polls it from Go, reading this C memory directly (no cgo call).
+typedef struct {
+	float *buf;            // cap samples
+	uint64_t cap;
+	uint64_t written;      // samples written in total; atomic
+	int64_t lastWriteNs;   // CLOCK_REALTIME of the last callback; atomic
+} vigilRing;
+
+static int vigilCapture(const void *input, void *output, unsigned long n,
+		const PaStreamCallbackTimeInfo *ti, PaStreamCallbackFlags flags, void *user) {
+	vigilRing *r = user;
+	const float *in = input;
+	uint64_t w = __atomic_load_n(&r->written, __ATOMIC_RELAXED);
+	for (unsigned long i = 0; i < n; i++)
+		r->buf[(w + i) % r->cap] = in ? in[i] : 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	__atomic_store_n(&r->lastWriteNs, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->written, w + n, __ATOMIC_RELEASE);
+	return paContinue;
+}
+
+static vigilRing *vigilRingNew(uint64_t cap) {
+	vigilRing *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return NULL;
+	r->buf = calloc(cap, sizeof(float));
+	if (r->buf == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->cap = cap;
+	return r;
+}
+
+static void vigilRingFree(vigilRing *r) {
+	memset(r->buf, 0, r->cap * sizeof(float));
+	free(r->buf);
+	free(r);
+}
+
+static PaError vigilOpen(PaStream **s, PaDeviceIndex dev, double rate, double latency, unsigned long frames, vigilRing *r) {
+	PaStreamParameters in;
+	memset(&in, 0, sizeof in);
+	in.device = dev;
+	in.channelCount = 1;
+	in.sampleFormat = paFloat32;
+	in.suggestedLatency = latency;
+	return Pa_OpenStream(s, &in, NULL, rate, frames, paNoFlag, vigilCapture, r);
+}
 */
 import "C"
 
@@ -29,10 +123,30 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gordonklaus/portaudio"
 
 	"github.com/vigil-cc/vigil/sensors"
+)
+
+// ChunkDuration is how much audio PortAudio delivers per callback, and so
+// how often the reader wakes: the detector still sees 20 ms frames, but up
+// to one chunk later. The voice onset (200 ms) plus one chunk stays well
+// within the 500 ms the agent promises.
+const ChunkDuration = 100 * time.Millisecond
+
+const (
+	chunkSamples = sensors.SampleRate * int(ChunkDuration/time.Millisecond) / 1000
+	// latency asked of PortAudio (its ALSA buffer): two chunks, so one can
+	// be read while the next fills.
+	latency = 2 * ChunkDuration
+	// ringSamples is the capture buffer (queueFrames of audio); when the
+	// reader falls further behind, the oldest frames are dropped.
+	ringSamples = queueFrames * sensors.FrameSamples
+	// pollSlack is added to the expected arrival of the next chunk before
+	// the reader looks again.
+	pollSlack = 5 * time.Millisecond
 )
 
 // paMu serialises PortAudio's global state: Initialize/Terminate counting,
@@ -40,18 +154,20 @@ import (
 var (
 	paMu      sync.Mutex
 	quietOnce sync.Once
-	streams   int // streams opened by this process
 )
 
 // Capture is an open microphone stream.
 type Capture struct {
 	name    string
-	stream  *portaudio.Stream
-	frames  chan []float32
-	pending []float32 // callback side: samples not yet a full frame
+	stream  unsafe.Pointer // *C.PaStream
+	ring    *C.vigilRing
+	read    uint64    // samples consumed
+	dataAt  time.Time // when the reader last found new audio
 	dropped atomic.Uint64
 	timer   *time.Timer
-	closed  bool
+
+	mu     sync.Mutex // guards closed and the ring against a concurrent Close
+	closed bool
 }
 
 // Open opens a microphone: the default input device when device is empty,
@@ -64,6 +180,7 @@ func Open(device string) (*Capture, error) {
 	if os.Getenv("VIGIL_AUDIO_DEBUG") == "" {
 		quietOnce.Do(func() { C.vigilQuietAudioLibs() })
 	}
+	C.vigilPruneAlsaOutputOnly()
 	if err := portaudio.Initialize(); err != nil {
 		return nil, fmt.Errorf("initialising PortAudio: %w", err)
 	}
@@ -73,75 +190,69 @@ func Open(device string) (*Capture, error) {
 			_ = portaudio.Terminate()
 		}
 	}()
-	dev, err := pick(device)
+	dev, index, err := pick(device)
 	if err != nil {
 		return nil, err
 	}
-	if raceEnabled && streams > 0 {
-		return nil, ErrRaceReopen
+	ring := C.vigilRingNew(C.uint64_t(ringSamples))
+	if ring == nil {
+		return nil, fmt.Errorf("opening microphone %q: out of memory", dev.Name)
 	}
-	streams++
-	c := &Capture{name: dev.Name, frames: make(chan []float32, queueFrames)}
-	params := portaudio.StreamParameters{
-		Input:           portaudio.StreamDeviceParameters{Device: dev, Channels: 1, Latency: dev.DefaultLowInputLatency},
-		SampleRate:      sensors.SampleRate,
-		FramesPerBuffer: sensors.FrameSamples,
+	var s unsafe.Pointer // *C.PaStream
+	if e := C.vigilOpen(&s, C.PaDeviceIndex(index), C.double(sensors.SampleRate), C.double(latency.Seconds()), C.ulong(chunkSamples), ring); e != C.paNoError {
+		C.vigilRingFree(ring)
+		return nil, fmt.Errorf("opening microphone %q at 16 kHz mono: %w", dev.Name, paError(e))
 	}
-	s, err := portaudio.OpenStream(params, c.callback)
-	if err != nil {
-		return nil, fmt.Errorf("opening microphone %q at 16 kHz mono: %w", dev.Name, err)
+	if e := C.Pa_StartStream(s); e != C.paNoError {
+		C.Pa_CloseStream(s)
+		C.vigilRingFree(ring)
+		return nil, fmt.Errorf("starting microphone %q: %w", dev.Name, paError(e))
 	}
-	if err := s.Start(); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("starting microphone %q: %w", dev.Name, err)
-	}
-	c.stream = s
 	opened = true
-	return c, nil
+	return &Capture{name: dev.Name, stream: s, ring: ring, dataAt: time.Now()}, nil
 }
 
-// pick chooses the input device.
-func pick(device string) (*portaudio.DeviceInfo, error) {
+// paError turns a PortAudio error code into gordonklaus/portaudio's error
+// (or, for a host API error, the host API's message).
+func paError(e C.PaError) error {
+	if e == C.paUnanticipatedHostError {
+		if info := C.Pa_GetLastHostErrorInfo(); info != nil && info.errorText != nil {
+			return fmt.Errorf("%s", C.GoString(info.errorText))
+		}
+	}
+	return portaudio.Error(int(e))
+}
+
+// pick chooses the input device and returns it with its PortAudio index
+// (portaudio.Devices lists the devices in index order).
+func pick(device string) (*portaudio.DeviceInfo, int, error) {
+	devs, err := portaudio.Devices()
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing audio devices: %w", err)
+	}
 	if device == "" {
 		d, err := portaudio.DefaultInputDevice()
 		if err != nil {
-			return nil, fmt.Errorf("finding the default microphone: %w", err)
+			return nil, 0, fmt.Errorf("finding the default microphone: %w", err)
 		}
-		return d, nil
-	}
-	devs, err := portaudio.Devices()
-	if err != nil {
-		return nil, fmt.Errorf("listing audio devices: %w", err)
+		for i, x := range devs {
+			if x == d {
+				return d, i, nil
+			}
+		}
+		return nil, 0, fmt.Errorf("finding the default microphone: %q is not in PortAudio's device list", d.Name)
 	}
 	var inputs []string
-	for _, d := range devs {
+	for i, d := range devs {
 		if d.MaxInputChannels < 1 {
 			continue
 		}
 		if strings.Contains(strings.ToLower(d.Name), strings.ToLower(device)) {
-			return d, nil
+			return d, i, nil
 		}
 		inputs = append(inputs, fmt.Sprintf("%q", d.Name))
 	}
-	return nil, fmt.Errorf("no input device matching %q (inputs: %s)", device, strings.Join(inputs, ", "))
-}
-
-// callback runs on PortAudio's thread: it cuts the input into 20 ms frames
-// and queues them without blocking.
-func (c *Capture) callback(in []float32) {
-	c.pending = append(c.pending, in...)
-	for len(c.pending) >= sensors.FrameSamples {
-		f := make([]float32, sensors.FrameSamples)
-		copy(f, c.pending)
-		n := copy(c.pending, c.pending[sensors.FrameSamples:])
-		clear(c.pending[n:])
-		c.pending = c.pending[:n]
-		select {
-		case c.frames <- f:
-		default:
-			c.dropped.Add(1)
-		}
-	}
+	return nil, 0, fmt.Errorf("no input device matching %q (inputs: %s)", device, strings.Join(inputs, ", "))
 }
 
 // Name is the device's name as PortAudio lists it.
@@ -150,40 +261,107 @@ func (c *Capture) Name() string { return c.name }
 // Dropped counts frames dropped because the reader fell behind.
 func (c *Capture) Dropped() uint64 { return c.dropped.Load() }
 
+// written is how many samples the callback has stored so far.
+func (c *Capture) written() uint64 {
+	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&c.ring.written)))
+}
+
 // ReadFrame fills frame with the next 20 ms of audio. It returns ErrStalled
 // if nothing arrives within StallTimeout. It is not safe for concurrent
-// use.
+// use, but Close may be called while it waits (it then returns an error
+// within a quarter chunk).
+//
+// The audio arrives a chunk (ChunkDuration) at a time; ReadFrame returns
+// the frames of a chunk at once and, when none is left, sleeps until the
+// next chunk is due.
 func (c *Capture) ReadFrame(ctx context.Context, frame []float32) error {
-	if c.timer == nil {
-		c.timer = time.NewTimer(StallTimeout)
-	} else {
-		c.timer.Reset(StallTimeout)
-	}
-	select {
-	case f := <-c.frames:
-		copy(frame, f)
-		clear(f)
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.timer.C:
-		return fmt.Errorf("%w for %v", ErrStalled, StallTimeout)
+	for {
+		wait, err := c.take(frame)
+		if wait == 0 || err != nil {
+			return err
+		}
+		if c.timer == nil {
+			c.timer = time.NewTimer(wait)
+		} else {
+			c.timer.Reset(wait)
+		}
+		select {
+		case <-c.timer.C:
+		case <-ctx.Done():
+			c.timer.Stop()
+			return ctx.Err()
+		}
 	}
 }
 
-// Close stops the stream and releases PortAudio.
+// take copies the next frame out of the ring into frame and returns 0, or
+// returns how long to wait before looking again.
+func (c *Capture) take(frame []float32) (time.Duration, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, fmt.Errorf("reading microphone %q: closed", c.name)
+	}
+	const n = uint64(sensors.FrameSamples)
+	const size, chunk = uint64(ringSamples), uint64(chunkSamples)
+	ring := unsafe.Slice((*float32)(unsafe.Pointer(c.ring.buf)), ringSamples)
+	for {
+		w := c.written()
+		if w-c.read > size-chunk {
+			// Fell behind by more than the buffer: skip to the newest
+			// whole frames, leaving room for the chunk being written.
+			skip := (w - c.read - (size - chunk) + n - 1) / n
+			c.read += skip * n
+			c.dropped.Add(skip)
+		}
+		if w-c.read >= n {
+			for i := range n {
+				j := (c.read + i) % size
+				frame[i] = ring[j]
+				ring[j] = 0 // no sample outlives its frame
+			}
+			c.read += n
+			c.dataAt = time.Now()
+			if c.written()-(c.read-n) > size {
+				// The callback overwrote this frame while it was copied.
+				c.dropped.Add(1)
+				continue
+			}
+			return 0, nil
+		}
+		now := time.Now()
+		if now.Sub(c.dataAt) >= StallTimeout {
+			return 0, fmt.Errorf("%w for %v", ErrStalled, StallTimeout)
+		}
+		// Sleep until the next chunk is due (one chunk after the last
+		// callback); if it is late (or none came yet), look again a
+		// quarter chunk later. Never past the stall deadline.
+		last := time.Unix(0, int64(atomic.LoadInt64((*int64)(unsafe.Pointer(&c.ring.lastWriteNs)))))
+		wait := last.Add(ChunkDuration + pollSlack).Sub(now)
+		if wait <= 0 || wait > ChunkDuration+pollSlack {
+			wait = ChunkDuration / 4
+		}
+		return min(wait, c.dataAt.Add(StallTimeout).Sub(now)+time.Millisecond), nil
+	}
+}
+
+// Close stops the stream, clears the buffer and releases PortAudio.
 func (c *Capture) Close() error {
 	paMu.Lock()
 	defer paMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
 		return nil
 	}
 	c.closed = true
-	if c.timer != nil {
-		c.timer.Stop()
+	C.Pa_AbortStream(c.stream) // fails when the device is already gone; Close still frees it
+	var err error
+	if e := C.Pa_CloseStream(c.stream); e != C.paNoError {
+		err = paError(e)
 	}
-	_ = c.stream.Abort() // fails when the device is already gone; Close still frees it
-	err := c.stream.Close()
+	C.vigilRingFree(c.ring) // the callback has stopped: the stream is closed
+	c.ring = nil
 	if terr := portaudio.Terminate(); err == nil {
 		err = terr
 	}
