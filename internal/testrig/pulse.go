@@ -32,10 +32,19 @@ type PulseAudio struct {
 
 // Pulse starts a PulseAudio daemon with its own runtime and home
 // directories, and waits until it answers. Cleanup stops it.
-func Pulse(t testing.TB) *PulseAudio {
+func Pulse(t testing.TB) *PulseAudio { return pulse(t, true) }
+
+// PulseUnpaced is Pulse without rig_pacer, for measuring what a recorder
+// costs: the pacer's loopback records the source every 20 ms, and PulseAudio
+// then wakes every recorder of it that often, as a real microphone with no
+// other low-latency recorder would not. Played sound may start up to 2 s
+// late, so timing tests use Pulse.
+func PulseUnpaced(t testing.TB) *PulseAudio { return pulse(t, false) }
+
+func pulse(t testing.TB, paced bool) *PulseAudio {
 	t.Helper()
 	Require(t, "pulseaudio", "pactl", "paplay")
-	p, err := startPulse(t)
+	p, err := startPulse(t, paced)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
@@ -43,7 +52,7 @@ func Pulse(t testing.TB) *PulseAudio {
 }
 
 // startPulse is Pulse without failing t, so it may run on any goroutine.
-func startPulse(t testing.TB) (*PulseAudio, error) {
+func startPulse(t testing.TB, paced bool) (*PulseAudio, error) {
 	logDir := t.TempDir()
 	// The socket lives in a short directory of its own: unix socket paths are
 	// limited to 107 bytes and t.TempDir() grows with the test's name.
@@ -75,19 +84,23 @@ func startPulse(t testing.TB) (*PulseAudio, error) {
 	// priority: both go through rtkit/D-Bus, which is absent here.
 	// auth-anonymous lets clients in with any HOME (no cookie); the socket's
 	// 0700 directory is the access control.
-	cmd := exec.Command("pulseaudio", "-n",
+	args := []string{"-n",
 		"--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=no",
 		"--system=false", "--realtime=false", "--high-priority=false",
 		"--log-target=stderr",
-		"-L", "module-native-protocol-unix socket="+p.Socket+" auth-anonymous=1",
-		"-L", "module-null-sink sink_name="+PulseSink+" rate=16000 channels=1",
+		"-L", "module-native-protocol-unix socket=" + p.Socket + " auth-anonymous=1",
+		"-L", "module-null-sink sink_name=" + PulseSink + " rate=16000 channels=1",
+	}
+	if paced {
 		// A null sink with no latency-constrained client renders 2 s blocks
 		// ahead of time, so a recorder that connects later gets nothing for
 		// up to 2 s. This low-latency loopback from the monitor into a second
 		// null sink keeps agent_sink rendering in small real-time blocks.
-		"-L", "module-null-sink sink_name="+pacerSink+" rate=16000 channels=1",
-		"-L", "module-loopback source="+PulseSource+" sink="+pacerSink+" latency_msec=20 source_dont_move=true sink_dont_move=true",
-	)
+		args = append(args,
+			"-L", "module-null-sink sink_name="+pacerSink+" rate=16000 channels=1",
+			"-L", "module-loopback source="+PulseSource+" sink="+pacerSink+" latency_msec=20 source_dont_move=true sink_dont_move=true")
+	}
+	cmd := exec.Command("pulseaudio", args...)
 	cmd.Env = append(os.Environ(), p.env...)
 	pa, err := startProc("pulseaudio", cmd, logPath)
 	if err != nil {
@@ -109,11 +122,14 @@ func startPulse(t testing.TB) (*PulseAudio, error) {
 	}
 	// Suspending and resuming drops the 2 s the sinks rendered ahead before
 	// the loopback connected.
-	for _, args := range [][]string{
+	setup := [][]string{
 		{"set-default-sink", PulseSink}, {"set-default-source", PulseSource},
 		{"suspend-sink", PulseSink, "1"}, {"suspend-sink", PulseSink, "0"},
-		{"suspend-sink", pacerSink, "1"}, {"suspend-sink", pacerSink, "0"},
-	} {
+	}
+	if paced {
+		setup = append(setup, []string{"suspend-sink", pacerSink, "1"}, []string{"suspend-sink", pacerSink, "0"})
+	}
+	for _, args := range setup {
 		if _, err := p.Pactl(args...); err != nil {
 			return nil, fmt.Errorf("%w\n%s", err, tail(logPath))
 		}

@@ -232,7 +232,7 @@ func TestParallelPulseDaemonsAreSeparate(t *testing.T) {
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i := range ps {
-		wg.Go(func() { ps[i], errs[i] = startPulse(t) })
+		wg.Go(func() { ps[i], errs[i] = startPulse(t, true) })
 	}
 	wg.Wait()
 	for _, err := range errs {

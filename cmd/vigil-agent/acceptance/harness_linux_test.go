@@ -384,6 +384,7 @@ type rigOptions struct {
 	via     func(string) string // maps the coordinator's address to the one the agent dials (a proxy)
 	race    *bool               // build the agent with -race; default: as the tests
 	args    []string            // more vigil-agent session flags
+	unpaced bool                // testrig.PulseUnpaced: for measuring, not for timing
 }
 
 // rigStarts bounds how many rigs start at once: a start is a burst of CPU
@@ -411,7 +412,11 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	bin := agentBinary(t, race)
 	r := &rig{t: t}
 	r.x = testrig.Display(t)
-	r.pulse = testrig.Pulse(t)
+	if o.unpaced {
+		r.pulse = testrig.PulseUnpaced(t)
+	} else {
+		r.pulse = testrig.Pulse(t)
+	}
 	r.bus = testrig.SessionBus(t)
 	r.notes = testrig.NotificationServer(t, r.bus)
 	r.browser = testrig.Chromium(t, r.x, deskPage(o.title))
