@@ -1,9 +1,11 @@
 # The test command is `make test`: it installs what is missing, then vets,
-# runs every test with the race detector, and fuzzes the wire decoder briefly.
+# runs every test with the race detector (the end-to-end scenarios in e2e/
+# included), and fuzzes the wire decoder briefly. `make run` runs Vigil
+# here, with demo data (scripts/run.sh; Ctrl-C stops it).
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test deps vet unit fuzz bench build
+.PHONY: test deps vet unit fuzz bench build run e2e
 
 test: deps vet unit fuzz
 
@@ -24,3 +26,9 @@ bench:
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/vigil-coordinator
+
+run:
+	./scripts/run.sh
+
+e2e:
+	CI=true $(GO) test -race -count=1 -timeout 15m -v ./e2e

@@ -15,6 +15,8 @@ packages=(
   chromium
   # desktop notifications: a private session bus (dbus-daemon) in tests
   dbus
+  # scripts/run.sh (`make run`) talks to the API with these
+  curl jq
 )
 
 missing=()

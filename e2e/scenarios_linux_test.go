@@ -1,0 +1,440 @@
+//go:build linux
+
+package e2e
+
+// The seed's scenarios, one test per line, T = 30 s, each decision read
+// from the coordinator's audit (`at`, ms) and compared with the instant the
+// test caused, ± 0.5 s. t0 is an XTEST input made once the agent reports,
+// taken from the X server's own idle counter.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+
+	"github.com/vigil-cc/vigil/internal/testrig"
+)
+
+// Enabled, T = 30: warning at 24 s, no input → logout at 30 s, ann's
+// conversation goes to bob (logged in through the API), and the audit
+// explains it.
+func TestEnabledWarnsThenLogsOutAndReroutes(t *testing.T) {
+	scenario(t)
+	r := newRig(t, 30)
+	chat := r.co.newConversation("chat", "Customer One")
+	if chat.User != agentName {
+		t.Fatalf("the chat went to %q, want %s", chat.User, agentName)
+	}
+	r.waitJS(fmt.Sprintf(`!!document.querySelector('li[data-id=%q]')`, chat.ID), 5*time.Second)
+	t0 := r.input("mouse")
+
+	// bob logs in half-way: available when ann is logged out, not warned yet.
+	sleepUntil(t0.Add(12 * time.Second))
+	r.co.must("POST", "/api/v1/desk/login", map[string]string{"user": "bob"}, nil)
+
+	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	record(t, "warning (24 s)", t0, t0.Add(24*time.Second), warned.At, tolerance)
+	r.waitJS(`!document.getElementById('warning-backdrop').hidden`, 2*time.Second)
+	out := r.waitAudit("user.logged_out", warned.ID, 10*time.Second)
+	record(t, "logout (30 s)", t0, t0.Add(30*time.Second), out.At, tolerance)
+	r.waitJS(`!document.getElementById('logged-out').hidden`, 3*time.Second)
+
+	var detail struct {
+		Reason   string
+		Timeline []struct {
+			At     time.Time
+			Signal string
+		}
+	}
+	if err := json.Unmarshal(out.Detail, &detail); err != nil {
+		t.Fatal(err)
+	}
+	var signals []string
+	for _, s := range detail.Timeline {
+		signals = append(signals, s.Signal)
+	}
+	if detail.Reason != "inactivity" || !contains(signals, "input") || !contains(signals, "warned") {
+		t.Errorf("the logout's detail: %s", out.Detail)
+	}
+	rr := r.waitAudit("conversation.rerouted", out.ID-1, 5*time.Second)
+	var rd struct {
+		Conversation, From, To string
+		LogoutAuditID          int64 `json:"logout_audit_id"`
+	}
+	if err := json.Unmarshal(rr.Detail, &rd); err != nil {
+		t.Fatal(err)
+	}
+	if rd.Conversation != chat.ID || rd.From != agentName || rd.To != "bob" || rd.LogoutAuditID != out.ID {
+		t.Errorf("conversation.rerouted: %s (logout entry %d)", rr.Detail, out.ID)
+	}
+	var c conversation
+	r.co.must("GET", "/api/v1/conversations/"+chat.ID, nil, &c)
+	if c.User != "bob" || c.ReroutedFrom != agentName {
+		t.Errorf("the chat after the logout: %+v", c)
+	}
+}
+
+// A key during the warning dismisses it; the session continues and the
+// next warning comes 24 s after the key. A mouse move does the same.
+func TestInputDuringWarningDismissesIt(t *testing.T) {
+	scenario(t)
+	r := newRig(t, 30)
+	t0 := r.input("mouse")
+	w1 := r.waitAudit("user.warned", 0, 30*time.Second)
+	record(t, "warning (24 s)", t0, t0.Add(24*time.Second), w1.At, tolerance)
+
+	sleepUntil(t0.Add(26 * time.Second))
+	t1 := r.input("key")
+	wd := r.waitAudit("user.warning_withdrawn", w1.ID, 5*time.Second)
+	if !strings.Contains(string(wd.Detail), `"dismissed"`) {
+		t.Errorf("withdrawn %s, want dismissed", wd.Detail)
+	}
+	record(t, "dismissed (key at 26 s)", t0, t1, wd.At, tolerance)
+	r.waitJS(`document.getElementById('warning-backdrop').hidden`, 2*time.Second)
+	w2 := r.waitAudit("user.warned", wd.ID, 30*time.Second)
+	record(t, "next warning (key + 24 s)", t0, t1.Add(24*time.Second), w2.At, tolerance)
+
+	// The mouse dismisses it too.
+	sleepUntil(t1.Add(25 * time.Second))
+	t2 := r.input("mouse")
+	wd2 := r.waitAudit("user.warning_withdrawn", w2.ID, 5*time.Second)
+	record(t, "dismissed (mouse at key + 25 s)", t0, t2, wd2.At, tolerance)
+	r.noneOf(0, "user.logged_out")
+}
+
+// Speech keeps the user active: an utterance ending at S, the warning at
+// S + 24 s (plus the VAD's ~0.3 s hangover, within the tolerance).
+func TestSpeechKeepsTheUserActive(t *testing.T) {
+	scenario(t)
+	wav, dur := utterance(t)
+	r := newRig(t, 30)
+	t0 := r.input("mouse")
+	sleepUntil(t0.Add(8 * time.Second))
+	if err := <-r.pulse.PlayAsync(t, wav); err != nil {
+		t.Fatal(err)
+	}
+	s := time.Now() // paplay returns once the sink has played it all
+	t.Logf("utterance of %v ended %.3fs after t0", dur.Round(time.Millisecond), s.Sub(t0).Seconds())
+	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	record(t, "warning (end of speech + 24 s)", t0, s.Add(24*time.Second+150*time.Millisecond), warned.At, tolerance)
+	if !strings.Contains(r.agent.out.String(), `\"voice\":true`) {
+		t.Errorf("the agent never reported voice")
+	}
+}
+
+// pausedScenario runs: t0, then pause() at 10 s and resume() at 17 s (each
+// returning when it took effect); the warning comes at 24 s + the paused
+// time, and neither switch was input.
+func pausedScenario(t *testing.T, r *rig, pause, resume func() time.Time) {
+	t.Helper()
+	t0 := r.input("mouse")
+	sleepUntil(t0.Add(10 * time.Second))
+	from := pause()
+	testrig.Eventually(t, 3*time.Second, func() (bool, string) {
+		u := r.co.user(agentName)
+		return u.State == "paused", fmt.Sprintf("%+v", u)
+	})
+	sleepUntil(t0.Add(17 * time.Second))
+	to := resume()
+	if idle := r.idle(); idle < time.Since(t0)-time.Second {
+		t.Errorf("X idle %v after the switches, want about %v: they are not input", idle, time.Since(t0))
+	}
+	t.Logf("paused %.3fs → %.3fs", from.Sub(t0).Seconds(), to.Sub(t0).Seconds())
+	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	record(t, "warning (24 s + paused time)", t0, t0.Add(24*time.Second+to.Sub(from)), warned.At, tolerance)
+	r.noneOf(0, "user.warning_withdrawn")
+	for _, e := range r.co.audit(agentName) {
+		if e.Kind == "user.warned" && e.ID < warned.ID {
+			t.Errorf("an earlier warning: %s", kinds(r.co.audit(agentName)))
+		}
+	}
+}
+
+// The Agent Desk minimized (windowminimize / windowactivate, not input).
+func TestMinimizedIsNotCounted(t *testing.T) {
+	scenario(t)
+	r := newRig(t, 30)
+	pausedScenario(t, r, func() time.Time {
+		return midst(func() { r.x.MustXdotool(t, "windowminimize", "--sync", r.browser.Window) })
+	}, r.reactivate)
+}
+
+// Another tab in front: a new tab opened and the desk's tab brought back
+// over DevTools (Target.createTarget / Target.activateTarget), not input.
+func TestOtherTabInFrontIsNotCounted(t *testing.T) {
+	scenario(t)
+	r := newRig(t, 30)
+	browser := chromedp.FromContext(r.bctx).Browser
+	pausedScenario(t, r, func() time.Time {
+		err := withTimeout(r.bctx, func(ctx context.Context) error {
+			_, err := cdp.Call(ctx, browser, target.CreateTarget, target.CreateTargetParams{URL: "data:text/html,<title>Other tab</title>other"})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("Target.createTarget: %v", err)
+		}
+		r.waitTitle("Other tab")
+		return time.Now()
+	}, func() time.Time {
+		if err := withTimeout(r.bctx, func(ctx context.Context) error {
+			_, err := cdp.Call(ctx, browser, target.ActivateTarget, target.ActivateTargetParams{TargetID: r.deskID})
+			return err
+		}); err != nil {
+			t.Fatalf("Target.activateTarget: %v", err)
+		}
+		r.waitTitle("Agent Desk")
+		return time.Now()
+	})
+}
+
+// Another window in front: an xmessage window takes the focus, then the
+// Agent Desk's window is activated again (neither is input).
+func TestOtherWindowInFrontIsNotCounted(t *testing.T) {
+	scenario(t)
+	r := newRig(t, 30)
+	pausedScenario(t, r, func() time.Time {
+		cmd := exec.Command("xmessage", "-geometry", "300x100+1000+100", "-title", "Other window", "another application")
+		cmd.Env = agentEnv(r.x.Env())
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		// The window manager gives the new window the focus when it maps:
+		// the switch is between the last check that still saw the Agent
+		// Desk active and the first that did not.
+		prev := time.Now()
+		for deadline := prev.Add(10 * time.Second); time.Now().Before(deadline); {
+			at := time.Now()
+			out, err := r.x.Xdotool("getactivewindow")
+			if err == nil && out != "" && out != r.browser.Window {
+				return prev.Add(at.Sub(prev) / 2)
+			}
+			prev = at
+		}
+		t.Fatal("the other window never took the focus")
+		return time.Time{}
+	}, r.reactivate)
+}
+
+// On an active voice call: a voice conversation accepted through the
+// built-in controller's API pauses the clock; ending it resumes.
+func TestVoiceCallIsNotCounted(t *testing.T) {
+	scenario(t)
+	r := newRig(t, 30)
+	call := r.co.newConversation("voice", "+44 20 7946 0000")
+	if call.User != agentName {
+		t.Fatalf("the call went to %q", call.User)
+	}
+	pausedScenario(t, r, func() time.Time {
+		r.co.must("POST", "/api/v1/conversations/"+call.ID+"/accept", nil, nil)
+		return r.waitAudit("conversation.accepted", 0, 2*time.Second).At
+	}, func() time.Time {
+		r.co.must("POST", "/api/v1/conversations/"+call.ID+"/end", nil, nil)
+		return r.waitAudit("conversation.ended", 0, 2*time.Second).At
+	})
+}
+
+// The settings page as admin: 29 is refused inline and nothing is saved;
+// changing T from 60 to 30 while ann is at I = 10 s applies to her running
+// session: the warning at I = 24 s.
+func TestSettingsPageRefusesAndAppliesLive(t *testing.T) {
+	scenario(t)
+	r := newRig(t, 60)
+	ctx := headless(t)
+	do := func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("admin browser: %v", err)
+		}
+	}
+	do(chromedp.Navigate(r.co.base+"/login?next=/admin/settings"),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), "admin"),
+		chromedp.SendKeys(chromedp.ID("password"), r.co.adminPassword()),
+		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("settings-form")))
+	submit := func(seconds string) {
+		t.Helper()
+		do(chromedp.Evaluate[chromedp.Void](`document.getElementById('settings-form').noValidate = true; window.before = true`),
+			chromedp.Clear(chromedp.ID("seconds")),
+			chromedp.SendKeys(chromedp.ID("seconds"), seconds),
+			chromedp.Click(chromedp.ID("save")))
+		waitJS(t, ctx, `window.before === undefined && document.readyState === 'complete'`, 5*time.Second)
+	}
+
+	t0 := r.input("mouse")
+	submit("29")
+	do(chromedp.WaitVisible(chromedp.ID("seconds-error")))
+	msg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('seconds-error').textContent`))
+	if !strings.Contains(msg, "from 30 to 3600") || !strings.Contains(msg, "29") {
+		t.Errorf("the message next to the field: %q", msg)
+	}
+	var settings struct {
+		InactivityTimeout struct{ Seconds int } `json:"inactivity_timeout"`
+	}
+	r.co.must("GET", "/api/v1/settings", nil, &settings)
+	if s := settings.InactivityTimeout.Seconds; s != 60 {
+		t.Errorf("after 29 was refused T is %d, want 60", s)
+	}
+
+	sleepUntil(t0.Add(10 * time.Second))
+	submit("30")
+	do(chromedp.WaitVisible(chromedp.ID("saved")))
+	changed := waitKind(t, r.co, "settings.changed", 3*time.Second)
+	t.Logf("T = 30 saved at I = %.3fs", changed.At.Sub(t0).Seconds())
+	if d := changed.At.Sub(t0); d < 9*time.Second || d > 20*time.Second {
+		t.Fatalf("the change was saved at I = %v, too far from 10 s for this scenario", d)
+	}
+	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	record(t, "warning (I = 24 s on the new T)", t0, t0.Add(24*time.Second), warned.At, tolerance)
+}
+
+// Disabled: nobody is warned or logged out, for longer than T. Enabled
+// again: the clocks start from zero (warning 24 s after).
+func TestDisabledThenReenabled(t *testing.T) {
+	scenario(t)
+	r := newRig(t, 30)
+	t0 := r.input("mouse")
+	sleepUntil(t0.Add(5 * time.Second))
+	r.co.setTimeout(false, 30)
+	off := waitKind(t, r.co, "settings.changed", 3*time.Second)
+	mark := r.lastID()
+	sleepUntil(off.At.Add(T + 5*time.Second))
+	r.noneOf(mark, "user.warned", "user.logged_out")
+	if u := r.co.user(agentName); u.State != "disabled" {
+		t.Errorf("while disabled ann is %+v", u)
+	}
+	r.co.setTimeout(true, 30)
+	on := r.waitAudit("user.warned", mark, 30*time.Second)
+	es := auditKind(t, r.co, "settings.changed")
+	record(t, "warning (re-enabled + 24 s)", t0, es[len(es)-1].At.Add(24*time.Second), on.At, tolerance)
+}
+
+// ---- helpers ----
+
+// midst runs f and returns the middle of its run.
+func midst(f func()) time.Time {
+	before := time.Now()
+	f()
+	return before.Add(time.Since(before) / 2)
+}
+
+// reactivate brings the Agent Desk's window back in front (not input) and
+// returns when that happened.
+func (r *rig) reactivate() time.Time {
+	at := midst(func() { r.x.MustXdotool(r.t, "windowactivate", "--sync", r.browser.Window) })
+	activate(r.t, r.x, r.browser.Window)
+	return at
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// auditKind lists all entries of kind, oldest first.
+func auditKind(t *testing.T, c *coord, kind string) []auditEntry {
+	t.Helper()
+	var es []auditEntry
+	c.must("GET", "/api/v1/audit?limit=1000&kind="+kind, nil, &es)
+	for i, j := 0, len(es)-1; i < j; i, j = i+1, j-1 {
+		es[i], es[j] = es[j], es[i]
+	}
+	return es
+}
+
+// waitKind waits for the newest entry of kind made within the last few
+// seconds.
+func waitKind(t *testing.T, c *coord, kind string, within time.Duration) auditEntry {
+	t.Helper()
+	start := time.Now().Add(-within)
+	var found auditEntry
+	testrig.Eventually(t, within, func() (bool, string) {
+		es := auditKind(t, c, kind)
+		if len(es) > 0 && es[len(es)-1].At.After(start) {
+			found = es[len(es)-1]
+			return true, ""
+		}
+		return false, "no " + kind
+	})
+	return found
+}
+
+// waitTitle waits until the browser window's title starts with prefix.
+func (r *rig) waitTitle(prefix string) {
+	r.t.Helper()
+	testrig.Eventually(r.t, 5*time.Second, func() (bool, string) {
+		name, err := r.x.Xdotool("getwindowname", r.browser.Window)
+		return err == nil && strings.HasPrefix(name, prefix), fmt.Sprintf("window title %q", name)
+	})
+}
+
+// withTimeout runs f with a 10 s context derived from ctx.
+func withTimeout(ctx context.Context, f func(context.Context) error) error {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return f(c)
+}
+
+// headless starts a headless Chromium for an admin's pages.
+func headless(t *testing.T) context.Context {
+	t.Helper()
+	testrig.Require(t, "chromium")
+	dir := t.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath("/usr/bin/chromium"),
+		chromedp.UserDataDir(filepath.Join(dir, "profile")),
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("password-store", "basic"),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return ctx
+}
+
+// utterance writes a short espeak-ng utterance as 16 kHz mono, silence
+// trimmed, and returns it with its duration.
+func utterance(t *testing.T) (string, time.Duration) {
+	t.Helper()
+	testrig.Require(t, "espeak-ng", "sox")
+	dir := t.TempDir()
+	raw, wav := filepath.Join(dir, "raw.wav"), filepath.Join(dir, "utterance.wav")
+	sh(t, "espeak-ng", "-w", raw, "Hello, how can I help you?")
+	sh(t, "sox", raw, "-r", "16000", "-c", "1", "-b", "16", wav,
+		"silence", "1", "0.02", "1%", "reverse", "silence", "1", "0.02", "1%", "reverse")
+	out, err := exec.Command("sox", "--i", "-D", wav).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wav, time.Duration(secs * float64(time.Second))
+}
+
+func sh(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %q: %v\n%s", name, args, err, out)
+	}
+}
