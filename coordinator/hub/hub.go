@@ -198,7 +198,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var dev Device
 	var err error
-	h.store.Do(func() { dev, err = h.dir.Device(r.Context(), token) })
+	h.ask(r.Context(), func(ctx context.Context) { dev, err = h.dir.Device(ctx, token) })
 	switch {
 	case errors.Is(err, ErrUnknownDevice):
 		httpError(w, http.StatusUnauthorized, "unknown device token")
@@ -262,12 +262,12 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 	var desk string
 	var ok bool
 	var err error
-	h.store.Do(func() { desk, ok, err = h.dir.ResolveUser(ctx, s.osUser) })
+	h.ask(ctx, func(ctx context.Context) { desk, ok, err = h.dir.ResolveUser(ctx, s.osUser) })
 	if err != nil {
 		return fmt.Errorf("resolving OS user: %w", err)
 	}
 	if !ok {
-		h.store.Do(func() { err = h.dir.Unmapped(ctx, s.osUser, s.c.host, h.core.Now()) })
+		h.ask(ctx, func(ctx context.Context) { err = h.dir.Unmapped(ctx, s.osUser, s.c.host, h.core.Now()) })
 		return err
 	}
 	h.mu.Lock()
@@ -297,7 +297,7 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 		if other != nil {
 			detail["bound_device"], detail["bound_host"] = other.c.device.ID, other.c.host
 		}
-		h.store.Do(func() { err = h.dir.Audit(ctx, "sensor.claim_refused", desk, detail) })
+		h.ask(ctx, func(ctx context.Context) { err = h.dir.Audit(ctx, "sensor.claim_refused", desk, detail) })
 		return err
 	}
 	// A warning may already be showing for this user (e.g. after a reconnect).
@@ -307,6 +307,15 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 		s.c.send(protocol.Warn{Session: s.id, DeadlineMS: st.Deadline.UnixMilli(), ServerTimeMS: h.core.Now().UnixMilli()})
 	}
 	return nil
+}
+
+// ask runs a directory call on the store pool, with a context of its own:
+// one derived from the connection's would leave a trace in it (context and
+// database/sql bookkeeping) for as long as the connection lives.
+func (h *Hub) ask(ctx context.Context, fn func(ctx context.Context)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	h.store.Do(func() { fn(ctx) })
 }
 
 func httpError(w http.ResponseWriter, code int, msg string) {
