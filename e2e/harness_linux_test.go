@@ -3,26 +3,20 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp/remote"
 
 	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
@@ -49,16 +44,10 @@ var rigs = make(chan struct{}, 3)
 func TestMain(m *testing.M) {
 	flag.Parse()
 	// Every scenario waits on the semaphore rather than on -parallel.
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
-	if !explicit {
-		_ = flag.Set("test.parallel", "16")
-	}
+	e2etest.DefaultParallel(16)
 	code := m.Run()
 	printTimings(os.Stdout)
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	builder.Remove()
 	os.Exit(code)
 }
 
@@ -77,41 +66,14 @@ func scenario(t *testing.T) {
 
 // ---- the agent binary ----
 
-var (
-	buildMu sync.Mutex
-	builtAt string
-	binDir  string
-)
+var builder = &e2etest.Builder{Prefix: "vigil-e2e-"}
 
 // agentBinary builds ./cmd/vigil-agent once per test binary. It is built
 // without -race: the agent's own race tests live in its package, and a race
 // build would cost the rigs' shared CPU.
 func agentBinary(t testing.TB) string {
 	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if builtAt != "" {
-		return builtAt
-	}
-	d, err := os.MkdirTemp("", "vigil-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	binDir = d
-	p := filepath.Join(binDir, "vigil-agent")
-	out, err := exec.Command(goTool(), "build", "-o", p, "github.com/vigil-cc/vigil/cmd/vigil-agent").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building vigil-agent: %v\n%s", err, out)
-	}
-	builtAt = p
-	return p
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return builder.Binary(t, false)
 }
 
 // ---- a real coordinator on loopback ----
@@ -131,72 +93,33 @@ func startCoordinator(t testing.TB) *coord {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	logBuf := &lockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := coordinator.Open(ctx, coordinator.Config{
-		Listen: ln.Addr().String(), DataDir: dir, AdminToken: adminToken,
-		Heartbeat: 20 * time.Second, Grace: 45 * time.Second, Log: log,
-	})
-	if err != nil {
-		cancel()
-		ln.Close()
-		t.Fatalf("opening the coordinator: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		err := srv.Serve(ctx, ln)
-		srv.Store.Close()
-		done <- err
-	}()
+	logBuf := &e2etest.Buffer{}
+	ec := e2etest.StartCoordinator(t, t.TempDir(), ln, adminToken, logBuf)
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("coordinator stopped with: %v", err)
-			}
-		case <-time.After(15 * time.Second):
+		done, err := ec.Stop(15 * time.Second)
+		switch {
+		case !done:
 			t.Error("the coordinator did not stop within 15 s")
+		case err != nil:
+			t.Errorf("coordinator stopped with: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("coordinator log (tail):\n%s", tailString(logBuf.String(), 60))
+			t.Logf("coordinator log (tail):\n%s", e2etest.Tail(logBuf.String(), 60))
 		}
 	})
-	return &coord{t: t, dir: dir, base: "http://" + ln.Addr().String(), addr: ln.Addr().String()}
-}
-
-func tailString(s string, lines int) string {
-	ls := strings.Split(s, "\n")
-	if len(ls) > lines {
-		ls = ls[len(ls)-lines:]
-	}
-	return strings.Join(ls, "\n")
+	return &coord{t: t, dir: ec.Dir, base: "http://" + ec.Addr, addr: ec.Addr}
 }
 
 // call calls the API as the admin token and decodes a 2xx answer into out.
 func (c *coord) call(method, path string, body, out any) (int, []byte) {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode/100 == 2 {
+	code, raw := e2etest.Call(c.t, c.base, adminToken, method, path, body)
+	if out != nil && code/100 == 2 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			c.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
 		}
 	}
-	return resp.StatusCode, raw
+	return code, raw
 }
 
 func (c *coord) must(method, path string, body, out any) {
@@ -220,35 +143,19 @@ func (c *coord) adminPassword() string {
 	return strings.TrimSpace(string(b))
 }
 
-type apiUser struct {
-	User         string
-	State        string
-	Paused       []string
-	InactivityMS int64 `json:"inactivity_ms"`
-	Sensor       struct{ Status, Host string }
-}
-
-func (c *coord) user(name string) apiUser {
+func (c *coord) user(name string) e2etest.User {
 	c.t.Helper()
-	var u apiUser
+	var u e2etest.User
 	c.call("GET", "/api/v1/users/"+url.PathEscape(name), nil, &u)
 	return u
 }
 
-type auditEntry struct {
-	ID     int64
-	At     time.Time
-	Kind   string
-	User   string
-	Detail json.RawMessage
-}
-
 // audit returns user's audit entries, oldest first.
-func (c *coord) audit(user string) []auditEntry {
+func (c *coord) audit(user string) []e2etest.AuditEntry {
 	c.t.Helper()
-	var es []auditEntry
+	var es []e2etest.AuditEntry
 	c.must("GET", "/api/v1/audit?limit=1000&user="+url.QueryEscape(user), nil, &es)
-	slices.SortFunc(es, func(a, b auditEntry) int { return int(a.ID - b.ID) })
+	e2etest.SortAudit(es)
 	return es
 }
 
@@ -269,83 +176,20 @@ func (c *coord) newConversation(channel, customer string) conversation {
 
 // ---- the agent process ----
 
-type agentProc struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	out    lockedBuffer
-	exited chan struct{}
-	err    error
-}
-
 // agentEnv is the environment for the agent: this process's, minus the
 // developer's desktop session, plus the rig's.
-func agentEnv(rigEnv ...[]string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "GORACE", k == "DISPLAY", k == "XAUTHORITY", k == "WAYLAND_DISPLAY", k == "PULSE_SERVER",
-			k == "PULSE_RUNTIME_PATH", k == "XDG_RUNTIME_DIR", k == "XDG_SESSION_ID", k == "XDG_STATE_HOME",
-			k == "DBUS_SESSION_BUS_ADDRESS", strings.HasPrefix(k, "VIGIL_"):
-			continue
-		}
-		env = append(env, kv)
-	}
-	for _, e := range rigEnv {
-		env = append(env, e...)
-	}
-	return env
-}
+func agentEnv(rigEnv ...[]string) []string { return e2etest.AgentEnv(rigEnv...) }
 
-func startAgent(t testing.TB, bin string, env []string, args ...string) *agentProc {
+func startAgent(t testing.TB, bin string, env []string, args ...string) *e2etest.Agent {
 	t.Helper()
-	a := &agentProc{t: t, exited: make(chan struct{})}
-	a.cmd = exec.Command(bin, args...)
-	a.cmd.Env = env
-	a.cmd.Stdout, a.cmd.Stderr = &a.out, &a.out
-	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		a.err = a.cmd.Wait()
-		close(a.exited)
-	}()
+	a := e2etest.StartAgent(t, bin, env, args...)
 	t.Cleanup(func() {
-		select {
-		case <-a.exited:
-		default:
-			_ = a.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-a.exited:
-			case <-time.After(10 * time.Second):
-				_ = a.cmd.Process.Kill()
-				<-a.exited
-				t.Errorf("vigil-agent did not stop within 10 s of SIGTERM")
-			}
-		}
+		a.Stop(t, false)
 		if t.Failed() {
-			t.Logf("vigil-agent output (tail):\n%s", tailString(a.out.String(), 40))
+			t.Logf("vigil-agent output (tail):\n%s", e2etest.Tail(a.Out.String(), 40))
 		}
 	})
 	return a
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // ---- the rig ----
@@ -365,7 +209,7 @@ type rig struct {
 	cancelB context.CancelFunc
 	deskID  target.ID // the Agent Desk's tab
 	co      *coord
-	agent   *agentProc
+	agent   *e2etest.Agent
 	mouse   int
 }
 
@@ -399,7 +243,7 @@ func newRig(t *testing.T, timeout int) *rig {
 	// pointer could make Chromium synthesize some.
 	r.x.MustXdotool(t, "windowsize", "--sync", r.browser.Window, "1000", "700")
 	r.x.MustXdotool(t, "windowmove", "--sync", r.browser.Window, "0", "0")
-	activate(t, r.x, r.browser.Window)
+	e2etest.Activate(t, r.x, r.browser.Window)
 	r.x.MustXdotool(t, "mousemove", "--sync", "1200", "780")
 
 	// DevTools, for tab switches and to look at the page (never input).
@@ -439,7 +283,7 @@ func newRig(t *testing.T, timeout int) *rig {
 			t.Fatalf("the desk sign-in did not take after %d attempts: %+v", attempt, r.co.user(agentName))
 		}
 		t.Logf("the desk sign-in did not take (attempt %d); again", attempt)
-		activate(t, r.x, r.browser.Window)
+		e2etest.Activate(t, r.x, r.browser.Window)
 	}
 	r.waitJS(`!!document.getElementById('policy') && document.readyState === 'complete' && document.title.startsWith('Agent Desk')`, 15*time.Second)
 
@@ -447,7 +291,7 @@ func newRig(t *testing.T, timeout int) *rig {
 	r.co.must("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 1}, &e)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s's audit:%s", agentName, kinds(r.co.audit(agentName)))
+			t.Logf("%s's audit:%s", agentName, e2etest.Kinds(r.co.audit(agentName)))
 		}
 	})
 	r.agent = startAgent(t, bin, agentEnv(r.x.Env(), r.pulse.Env(), bus.Env()),
@@ -562,25 +406,14 @@ func poll(d time.Duration, cond func() bool) bool {
 }
 
 // waitAudit waits for the first entry of kind (for ann) after entry id from.
-func (r *rig) waitAudit(kind string, from int64, within time.Duration) auditEntry {
+func (r *rig) waitAudit(kind string, from int64, within time.Duration) e2etest.AuditEntry {
 	r.t.Helper()
 	return waitAudit(r.t, r.co, agentName, kind, from, within)
 }
 
-func waitAudit(t *testing.T, c *coord, user, kind string, from int64, within time.Duration) auditEntry {
+func waitAudit(t *testing.T, c *coord, user, kind string, from int64, within time.Duration) e2etest.AuditEntry {
 	t.Helper()
-	var found auditEntry
-	testrig.Eventually(t, within, func() (bool, string) {
-		es := c.audit(user)
-		for _, e := range es {
-			if e.ID > from && e.Kind == kind {
-				found = e
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("no %s after entry %d; audit: %s", kind, from, kinds(es))
-	})
-	return found
+	return e2etest.WaitAudit(t, func() []e2etest.AuditEntry { return c.audit(user) }, kind, from, within)
 }
 
 // noneOf fails if ann's audit holds an entry of one of kinds after from.
@@ -589,7 +422,7 @@ func (r *rig) noneOf(from int64, unwanted ...string) {
 	es := r.co.audit(agentName)
 	for _, e := range es {
 		if e.ID > from && slices.Contains(unwanted, e.Kind) {
-			r.t.Errorf("unexpected %s: %s", e.Kind, kinds(es))
+			r.t.Errorf("unexpected %s: %s", e.Kind, e2etest.Kinds(es))
 			return
 		}
 	}
@@ -602,30 +435,6 @@ func (r *rig) lastID() int64 {
 		return 0
 	}
 	return es[len(es)-1].ID
-}
-
-func kinds(es []auditEntry) string {
-	var b strings.Builder
-	for _, e := range es {
-		fmt.Fprintf(&b, "\n  %d %s %s %s", e.ID, e.At.Format("15:04:05.000"), e.Kind, e.Detail)
-	}
-	return b.String()
-}
-
-func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
-
-// activate makes window id active and waits until the window manager says
-// so. Activation is not input.
-func activate(t testing.TB, x *testrig.X, id string) {
-	t.Helper()
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		out, err := x.Xdotool("getactivewindow")
-		if err == nil && out == id {
-			return true, ""
-		}
-		_, _ = x.Xdotool("windowactivate", id)
-		return false, fmt.Sprintf("active window %q (%v), want %s", out, err, id)
-	})
 }
 
 // attachDesk attaches a chromedp context to the Agent Desk's tab.
@@ -649,26 +458,16 @@ func (r *rig) attachDesk(bctx context.Context) (context.Context, context.CancelF
 
 // ---- timing records ----
 
-type timing struct {
-	scenario, event string
-	want, got       time.Duration
-}
-
-var (
-	timingsMu sync.Mutex
-	timings   []timing
-)
+var timings e2etest.Timings
 
 // record notes an observed instant against the ideal one (offsets from
 // t0), and fails the test beyond tol.
 func record(t *testing.T, event string, t0, want, got time.Time, tol time.Duration) {
 	t.Helper()
-	tm := timing{scenario: t.Name(), event: event, want: want.Sub(t0), got: got.Sub(t0)}
-	timingsMu.Lock()
-	timings = append(timings, tm)
-	timingsMu.Unlock()
+	tm := e2etest.Timing{Scenario: t.Name(), Event: event, Want: want.Sub(t0), Got: got.Sub(t0)}
+	timings.Add(tm)
 	d := got.Sub(want)
-	t.Logf("TIMING %-28s ideal %7.3fs observed %7.3fs error %+.3fs", event, tm.want.Seconds(), tm.got.Seconds(), d.Seconds())
+	t.Logf("TIMING %-28s ideal %7.3fs observed %7.3fs error %+.3fs", event, tm.Want.Seconds(), tm.Got.Seconds(), d.Seconds())
 	if d < -tol || d > tol {
 		load, _ := os.ReadFile("/proc/loadavg")
 		t.Errorf("%s: %+.3fs from the ideal instant (tolerance ±%v); load average %s", event, d.Seconds(), tol, strings.TrimSpace(string(load)))
@@ -676,15 +475,5 @@ func record(t *testing.T, event string, t0, want, got time.Time, tol time.Durati
 }
 
 func printTimings(w io.Writer) {
-	timingsMu.Lock()
-	defer timingsMu.Unlock()
-	if len(timings) == 0 {
-		return
-	}
-	slices.SortStableFunc(timings, func(a, b timing) int { return strings.Compare(a.scenario, b.scenario) })
-	fmt.Fprintf(w, "\nEnd-to-end timing (seconds after each scenario's t0):\n")
-	fmt.Fprintf(w, "| scenario | event | ideal | observed | error |\n|---|---|---|---|---|\n")
-	for _, tm := range timings {
-		fmt.Fprintf(w, "| %s | %s | %.3f | %.3f | %+.3f |\n", tm.scenario, tm.event, tm.want.Seconds(), tm.got.Seconds(), (tm.got - tm.want).Seconds())
-	}
+	timings.Print(w, "End-to-end timing (seconds after each scenario's t0):", "")
 }

@@ -15,10 +15,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
@@ -63,8 +65,9 @@ func TestRunScriptWithoutDisplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = cmd.Stdout
-	out := &lockedBuffer{}
+	out := &e2etest.Buffer{}
 	groups := map[string]int{}
+	var groupsMu sync.Mutex
 	ready := make(chan struct{})
 	exited := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
@@ -79,9 +82,9 @@ func TestRunScriptWithoutDisplay(t *testing.T) {
 			fmt.Fprintln(out, line)
 			if m := startedLine.FindStringSubmatch(line); m != nil {
 				pg, _ := strconv.Atoi(m[3])
-				out.mu.Lock()
+				groupsMu.Lock()
 				groups[m[1]] = pg
-				out.mu.Unlock()
+				groupsMu.Unlock()
 			}
 			if line == "vigil-run: ready" && !once {
 				once = true
@@ -104,7 +107,7 @@ func TestRunScriptWithoutDisplay(t *testing.T) {
 			t.Logf("run.sh output:\n%s", out.String())
 			for _, name := range []string{"coordinator", "agent", "chromium"} {
 				b, _ := os.ReadFile(filepath.Join(runDir, "logs", name+".log"))
-				t.Logf("%s.log (tail):\n%s", name, tailString(string(b), 15))
+				t.Logf("%s.log (tail):\n%s", name, e2etest.Tail(string(b), 15))
 			}
 		}
 	})
@@ -117,14 +120,14 @@ func TestRunScriptWithoutDisplay(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("run.sh not ready within 2 minutes")
 	}
-	out.mu.Lock()
+	groupsMu.Lock()
 	want := []string{"xvfb", "openbox", "pulseaudio", "coordinator", "chromium", "agent"}
 	for _, name := range want {
 		if groups[name] == 0 {
 			t.Errorf("run.sh did not report starting %s", name)
 		}
 	}
-	out.mu.Unlock()
+	groupsMu.Unlock()
 	for _, f := range []string{"data/admin.token", "data/admin.password"} {
 		if _, err := os.Stat(filepath.Join(runDir, f)); err != nil {
 			t.Errorf("the admin credentials: %v", err)
@@ -141,7 +144,7 @@ func TestRunScriptWithoutDisplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(string(tok))
-	auditOf := func() []auditEntry {
+	auditOf := func() []e2etest.AuditEntry {
 		req, _ := http.NewRequest("GET", base+"/api/v1/audit?limit=1000&user=demo", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
@@ -149,7 +152,7 @@ func TestRunScriptWithoutDisplay(t *testing.T) {
 			return nil
 		}
 		defer resp.Body.Close()
-		var es []auditEntry
+		var es []e2etest.AuditEntry
 		_ = json.NewDecoder(resp.Body).Decode(&es)
 		return es
 	}

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
@@ -40,7 +40,7 @@ func TestEnabledWarnsThenLogsOutAndReroutes(t *testing.T) {
 	t0 := r.input("mouse")
 
 	// bob logs in half-way: available when ann is logged out, not warned yet.
-	sleepUntil(t0.Add(12 * time.Second))
+	e2etest.SleepUntil(t0.Add(12 * time.Second))
 	r.co.must("POST", "/api/v1/desk/login", map[string]string{"user": "bob"}, nil)
 
 	warned := r.waitAudit("user.warned", 0, 30*time.Second)
@@ -94,7 +94,7 @@ func TestInputDuringWarningDismissesIt(t *testing.T) {
 	w1 := r.waitAudit("user.warned", 0, 30*time.Second)
 	record(t, "warning (24 s)", t0, t0.Add(24*time.Second), w1.At, tolerance)
 
-	sleepUntil(t0.Add(26 * time.Second))
+	e2etest.SleepUntil(t0.Add(26 * time.Second))
 	t1 := r.input("key")
 	wd := r.waitAudit("user.warning_withdrawn", w1.ID, 5*time.Second)
 	if !strings.Contains(string(wd.Detail), `"dismissed"`) {
@@ -106,7 +106,7 @@ func TestInputDuringWarningDismissesIt(t *testing.T) {
 	record(t, "next warning (key + 24 s)", t0, t1.Add(24*time.Second), w2.At, tolerance)
 
 	// The mouse dismisses it too.
-	sleepUntil(t1.Add(25 * time.Second))
+	e2etest.SleepUntil(t1.Add(25 * time.Second))
 	t2 := r.input("mouse")
 	wd2 := r.waitAudit("user.warning_withdrawn", w2.ID, 5*time.Second)
 	record(t, "dismissed (mouse at key + 25 s)", t0, t2, wd2.At, tolerance)
@@ -120,7 +120,7 @@ func TestSpeechKeepsTheUserActive(t *testing.T) {
 	wav, dur := utterance(t)
 	r := newRig(t, 30)
 	t0 := r.input("mouse")
-	sleepUntil(t0.Add(8 * time.Second))
+	e2etest.SleepUntil(t0.Add(8 * time.Second))
 	if err := <-r.pulse.PlayAsync(t, wav); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestSpeechKeepsTheUserActive(t *testing.T) {
 	t.Logf("utterance of %v ended %.3fs after t0", dur.Round(time.Millisecond), s.Sub(t0).Seconds())
 	warned := r.waitAudit("user.warned", 0, 30*time.Second)
 	record(t, "warning (end of speech + 24 s)", t0, s.Add(24*time.Second+150*time.Millisecond), warned.At, tolerance)
-	if !strings.Contains(r.agent.out.String(), `\"voice\":true`) {
+	if !strings.Contains(r.agent.Out.String(), `\"voice\":true`) {
 		t.Errorf("the agent never reported voice")
 	}
 }
@@ -139,13 +139,13 @@ func TestSpeechKeepsTheUserActive(t *testing.T) {
 func pausedScenario(t *testing.T, r *rig, pause, resume func() time.Time) {
 	t.Helper()
 	t0 := r.input("mouse")
-	sleepUntil(t0.Add(10 * time.Second))
+	e2etest.SleepUntil(t0.Add(10 * time.Second))
 	from := pause()
 	testrig.Eventually(t, 3*time.Second, func() (bool, string) {
 		u := r.co.user(agentName)
 		return u.State == "paused", fmt.Sprintf("%+v", u)
 	})
-	sleepUntil(t0.Add(17 * time.Second))
+	e2etest.SleepUntil(t0.Add(17 * time.Second))
 	to := resume()
 	if idle := r.idle(); idle < time.Since(t0)-time.Second {
 		t.Errorf("X idle %v after the switches, want about %v: they are not input", idle, time.Since(t0))
@@ -156,7 +156,7 @@ func pausedScenario(t *testing.T, r *rig, pause, resume func() time.Time) {
 	r.noneOf(0, "user.warning_withdrawn")
 	for _, e := range r.co.audit(agentName) {
 		if e.Kind == "user.warned" && e.ID < warned.ID {
-			t.Errorf("an earlier warning: %s", kinds(r.co.audit(agentName)))
+			t.Errorf("an earlier warning: %s", e2etest.Kinds(r.co.audit(agentName)))
 		}
 	}
 }
@@ -289,7 +289,7 @@ func TestSettingsPageRefusesAndAppliesLive(t *testing.T) {
 		t.Errorf("after 29 was refused T is %d, want 60", s)
 	}
 
-	sleepUntil(t0.Add(10 * time.Second))
+	e2etest.SleepUntil(t0.Add(10 * time.Second))
 	submit("30")
 	do(chromedp.WaitVisible(chromedp.ID("saved")))
 	changed := waitKind(t, r.co, "settings.changed", 3*time.Second)
@@ -307,11 +307,11 @@ func TestDisabledThenReenabled(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
 	t0 := r.input("mouse")
-	sleepUntil(t0.Add(5 * time.Second))
+	e2etest.SleepUntil(t0.Add(5 * time.Second))
 	r.co.setTimeout(false, 30)
 	off := waitKind(t, r.co, "settings.changed", 3*time.Second)
 	mark := r.lastID()
-	sleepUntil(off.At.Add(T + 5*time.Second))
+	e2etest.SleepUntil(off.At.Add(T + 5*time.Second))
 	r.noneOf(mark, "user.warned", "user.logged_out")
 	if u := r.co.user(agentName); u.State != "disabled" {
 		t.Errorf("while disabled ann is %+v", u)
@@ -335,7 +335,7 @@ func midst(f func()) time.Time {
 // returns when that happened.
 func (r *rig) reactivate() time.Time {
 	at := midst(func() { r.x.MustXdotool(r.t, "windowactivate", "--sync", r.browser.Window) })
-	activate(r.t, r.x, r.browser.Window)
+	e2etest.Activate(r.t, r.x, r.browser.Window)
 	return at
 }
 
@@ -349,9 +349,9 @@ func contains(ss []string, s string) bool {
 }
 
 // auditKind lists all entries of kind, oldest first.
-func auditKind(t *testing.T, c *coord, kind string) []auditEntry {
+func auditKind(t *testing.T, c *coord, kind string) []e2etest.AuditEntry {
 	t.Helper()
-	var es []auditEntry
+	var es []e2etest.AuditEntry
 	c.must("GET", "/api/v1/audit?limit=1000&kind="+kind, nil, &es)
 	for i, j := 0, len(es)-1; i < j; i, j = i+1, j-1 {
 		es[i], es[j] = es[j], es[i]
@@ -361,10 +361,10 @@ func auditKind(t *testing.T, c *coord, kind string) []auditEntry {
 
 // waitKind waits for the newest entry of kind made within the last few
 // seconds.
-func waitKind(t *testing.T, c *coord, kind string, within time.Duration) auditEntry {
+func waitKind(t *testing.T, c *coord, kind string, within time.Duration) e2etest.AuditEntry {
 	t.Helper()
 	start := time.Now().Add(-within)
-	var found auditEntry
+	var found e2etest.AuditEntry
 	testrig.Eventually(t, within, func() (bool, string) {
 		es := auditKind(t, c, kind)
 		if len(es) > 0 && es[len(es)-1].At.After(start) {
@@ -415,26 +415,5 @@ func headless(t *testing.T) context.Context {
 // trimmed, and returns it with its duration.
 func utterance(t *testing.T) (string, time.Duration) {
 	t.Helper()
-	testrig.Require(t, "espeak-ng", "sox")
-	dir := t.TempDir()
-	raw, wav := filepath.Join(dir, "raw.wav"), filepath.Join(dir, "utterance.wav")
-	sh(t, "espeak-ng", "-w", raw, "Hello, how can I help you?")
-	sh(t, "sox", raw, "-r", "16000", "-c", "1", "-b", "16", wav,
-		"silence", "1", "0.02", "1%", "reverse", "silence", "1", "0.02", "1%", "reverse")
-	out, err := exec.Command("sox", "--i", "-D", wav).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	secs, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wav, time.Duration(secs * float64(time.Second))
-}
-
-func sh(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %q: %v\n%s", name, args, err, out)
-	}
+	return e2etest.Speech(t, t.TempDir(), "Hello, how can I help you?")
 }

@@ -13,12 +13,12 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
@@ -262,20 +262,7 @@ func TestDoctorAgentDeskWindowAndPrivacy(t *testing.T) {
 // trailing silence trimmed, and returns its path and duration.
 func speechFixture(t *testing.T, dir string) (string, time.Duration) {
 	t.Helper()
-	testrig.Require(t, "espeak-ng", "sox")
-	raw, wav := filepath.Join(dir, "speech-raw.wav"), filepath.Join(dir, "speech.wav")
-	sh(t, "espeak-ng", "-w", raw, "Good morning, thank you for calling. How can I help you today?")
-	sh(t, "sox", raw, "-r", "16000", "-c", "1", "-b", "16", wav,
-		"silence", "1", "0.02", "1%", "reverse", "silence", "1", "0.02", "1%", "reverse")
-	out, err := exec.Command("sox", "--i", "-D", wav).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	secs, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wav, time.Duration(secs * float64(time.Second))
+	return e2etest.Speech(t, dir, "Good morning, thank you for calling. How can I help you today?")
 }
 
 // Speech played into the rig's microphone turns voice on within 500 ms and

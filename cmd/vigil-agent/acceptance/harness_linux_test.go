@@ -3,76 +3,36 @@
 package acceptance
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/identity"
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/platform/x11"
 )
 
 // ---- the agent binary ----
 
-var (
-	buildMu  sync.Mutex
-	builtBin = map[bool]string{} // race → path
-	binDir   string
-)
+var builder = &e2etest.Builder{Prefix: "vigil-agent-acceptance-"}
 
 // agentBinary builds ./cmd/vigil-agent once per test binary (with -race
 // when race is set) and returns its path.
 func agentBinary(t testing.TB, race bool) string {
 	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if p := builtBin[race]; p != "" {
-		return p
-	}
-	if binDir == "" {
-		d, err := os.MkdirTemp("", "vigil-agent-acceptance-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		binDir = d
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	name := "vigil-agent"
-	args := []string{"build"}
-	if race {
-		name += "-race"
-		args = append(args, "-race")
-	}
-	p := filepath.Join(binDir, name)
-	out, err := exec.Command(goTool, append(args, "-o", p, "github.com/vigil-cc/vigil/cmd/vigil-agent")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("building vigil-agent: %v\n%s", err, out)
-	}
-	builtBin[race] = p
-	return p
+	return builder.Binary(t, race)
 }
 
 func TestMain(m *testing.M) {
@@ -80,16 +40,10 @@ func TestMain(m *testing.M) {
 	// The scenarios spend 30-60 s each mostly waiting for real time to pass
 	// (the coordinator's T is 30 s): run them all at once rather than
 	// GOMAXPROCS at a time, unless -parallel was given.
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
-	if !explicit {
-		_ = flag.Set("test.parallel", "16")
-	}
+	e2etest.DefaultParallel(16)
 	code := m.Run()
 	printTimings(os.Stdout)
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	builder.Remove()
 	os.Exit(code)
 }
 
@@ -109,37 +63,21 @@ func long(t *testing.T) {
 const adminToken = "vgl_api_acceptance-admin"
 
 type coord struct {
-	t       testing.TB
-	dir     string
-	addr    string
-	srv     *coordinator.Server
-	stop    context.CancelFunc
-	stopped chan error
-	log     *bytes.Buffer
+	t    testing.TB
+	dir  string
+	addr string
+	srv  *coordinator.Server
+	c    *e2etest.Coordinator // nil once shut down
+	log  *e2etest.Buffer
 }
 
 // startCoordinator runs a coordinator with its data in dir on ln
 // (heartbeat 20 s, grace 45 s, as in production).
 func startCoordinator(t testing.TB, dir string, ln net.Listener) *coord {
 	t.Helper()
-	logBuf := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logBuf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := coordinator.Open(ctx, coordinator.Config{
-		Listen: ln.Addr().String(), DataDir: dir, AdminToken: adminToken,
-		Heartbeat: 20 * time.Second, Grace: 45 * time.Second, Log: log,
-	})
-	if err != nil {
-		cancel()
-		ln.Close()
-		t.Fatalf("opening the coordinator: %v", err)
-	}
-	c := &coord{t: t, dir: dir, addr: ln.Addr().String(), srv: srv, stop: cancel, stopped: make(chan error, 1), log: logBuf}
-	go func() {
-		err := srv.Serve(ctx, ln)
-		srv.Store.Close()
-		c.stopped <- err
-	}()
+	logBuf := &e2etest.Buffer{}
+	ec := e2etest.StartCoordinator(t, dir, ln, adminToken, logBuf)
+	c := &coord{t: t, dir: dir, addr: ec.Addr, srv: ec.Srv, c: ec, log: logBuf}
 	t.Cleanup(c.shutdown)
 	return c
 }
@@ -156,32 +94,19 @@ func listen(t testing.TB, addr string) net.Listener {
 // shutdown stops the coordinator (agents are told 1001 going away) and
 // waits until its store is closed.
 func (c *coord) shutdown() {
-	if c.stop == nil {
+	if c.c == nil {
 		return
 	}
-	c.stop()
-	c.stop = nil
-	if err := <-c.stopped; err != nil {
+	ec := c.c
+	c.c = nil
+	if _, err := ec.Stop(0); err != nil {
 		c.t.Errorf("coordinator stopped with: %v", err)
 	}
 }
 
 func (c *coord) call(method, path string, body any) (int, []byte) {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, "http://"+c.addr+path, rd)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
+	return e2etest.Call(c.t, "http://"+c.addr, adminToken, method, path, body)
 }
 
 func (c *coord) mustCall(method, path string, body any) []byte {
@@ -209,16 +134,9 @@ func (c *coord) enrollmentToken() string {
 	return e.Token
 }
 
-type apiUser struct {
-	State        string
-	Paused       []string
-	InactivityMS int64 `json:"inactivity_ms"`
-	Sensor       struct{ Status, Host string }
-}
-
-func (c *coord) user(name string) apiUser {
+func (c *coord) user(name string) e2etest.User {
 	c.t.Helper()
-	var u apiUser
+	var u e2etest.User
 	code, raw := c.call("GET", "/api/v1/users/"+url.PathEscape(name), nil)
 	if code == http.StatusOK {
 		_ = json.Unmarshal(raw, &u)
@@ -226,23 +144,15 @@ func (c *coord) user(name string) apiUser {
 	return u
 }
 
-type auditEntry struct {
-	ID     int64
-	At     time.Time
-	Kind   string
-	User   string
-	Detail json.RawMessage
-}
-
 // audit returns user's audit entries, oldest first.
-func (c *coord) audit(user string) []auditEntry {
+func (c *coord) audit(user string) []e2etest.AuditEntry {
 	c.t.Helper()
 	_, raw := c.call("GET", "/api/v1/audit?limit=1000&user="+url.QueryEscape(user), nil)
-	var es []auditEntry
+	var es []e2etest.AuditEntry
 	if err := json.Unmarshal(raw, &es); err != nil {
 		c.t.Fatalf("audit: %v: %s", err, raw)
 	}
-	slices.SortFunc(es, func(a, b auditEntry) int { return int(a.ID - b.ID) })
+	e2etest.SortAudit(es)
 	return es
 }
 
@@ -252,50 +162,22 @@ func (c *coord) sessions() []hub.SessionInfo { return c.srv.Hub.Sessions() }
 // ---- the agent process ----
 
 type agentProc struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	out    lockedBuffer
-	exited chan struct{}
-	err    error
+	t testing.TB
+	p *e2etest.Agent
 }
 
 // agentEnv is the environment for the agent: this process's, minus the
 // developer's desktop session, plus the rig's.
 func agentEnv(rigEnv ...[]string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "GORACE", k == "DISPLAY", k == "XAUTHORITY", k == "WAYLAND_DISPLAY", k == "PULSE_SERVER",
-			k == "PULSE_RUNTIME_PATH", k == "XDG_RUNTIME_DIR", k == "XDG_SESSION_ID", k == "XDG_STATE_HOME",
-			k == "DBUS_SESSION_BUS_ADDRESS", strings.HasPrefix(k, "VIGIL_"):
-			continue
-		}
-		env = append(env, kv)
-	}
-	for _, e := range rigEnv {
-		env = append(env, e...)
-	}
 	// A -race binary otherwise sleeps 1 s at exit (to flush reports).
-	return append(env, "GORACE=atexit_sleep_ms=0 halt_on_error=1")
+	return append(e2etest.AgentEnv(rigEnv...), "GORACE=atexit_sleep_ms=0 halt_on_error=1")
 }
 
 // startAgent runs `vigil-agent args...`; cleanup stops it with SIGTERM and
 // expects a clean exit.
 func startAgent(t testing.TB, bin string, env []string, args ...string) *agentProc {
 	t.Helper()
-	a := &agentProc{t: t, exited: make(chan struct{})}
-	a.cmd = exec.Command(bin, args...)
-	a.cmd.Env = env
-	a.cmd.Stdout, a.cmd.Stderr = &a.out, &a.out
-	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		a.err = a.cmd.Wait()
-		close(a.exited)
-	}()
+	a := &agentProc{t: t, p: e2etest.StartAgent(t, bin, env, args...)}
 	t.Cleanup(func() {
 		a.stop()
 		if t.Failed() {
@@ -305,57 +187,12 @@ func startAgent(t testing.TB, bin string, env []string, args ...string) *agentPr
 	return a
 }
 
-func (a *agentProc) pid() int { return a.cmd.Process.Pid }
+func (a *agentProc) pid() int { return a.p.Cmd.Process.Pid }
 
-func (a *agentProc) output() string { return a.out.String() }
+func (a *agentProc) output() string { return a.p.Out.String() }
 
 // stop sends SIGTERM and expects exit status 0 within 10 s.
-func (a *agentProc) stop() {
-	select {
-	case <-a.exited:
-		return
-	default:
-	}
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.exited:
-		if a.err != nil {
-			a.t.Errorf("vigil-agent exited with %v after SIGTERM", a.err)
-		}
-	case <-time.After(10 * time.Second):
-		_ = a.cmd.Process.Kill()
-		<-a.exited
-		a.t.Errorf("vigil-agent did not stop within 10 s of SIGTERM")
-	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
+func (a *agentProc) stop() { a.p.Stop(a.t, true) }
 
 // ---- the rig: display, microphone, bus, Agent Desk, coordinator, agent ----
 
@@ -420,7 +257,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	r.bus = testrig.SessionBus(t)
 	r.notes = testrig.NotificationServer(t, r.bus)
 	r.browser = testrig.Chromium(t, r.x, deskPage(o.title))
-	activate(t, r.x, r.browser.Window)
+	e2etest.Activate(t, r.x, r.browser.Window)
 	var err error
 	if r.xc, err = x11.Connect(r.x.Name); err != nil {
 		t.Fatal(err)
@@ -480,72 +317,24 @@ func (r *rig) idle() time.Duration {
 }
 
 // waitAudit waits for the first entry of kind after entry id from.
-func (r *rig) waitAudit(kind string, from int64, within time.Duration) auditEntry {
+func (r *rig) waitAudit(kind string, from int64, within time.Duration) e2etest.AuditEntry {
 	r.t.Helper()
-	var found auditEntry
-	testrig.Eventually(r.t, within, func() (bool, string) {
-		es := r.co.audit(r.user)
-		for _, e := range es {
-			if e.ID > from && e.Kind == kind {
-				found = e
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("no %s after entry %d; audit: %s", kind, from, kinds(es))
-	})
-	return found
-}
-
-func kinds(es []auditEntry) string {
-	var b strings.Builder
-	for _, e := range es {
-		fmt.Fprintf(&b, "\n  %d %s %s %s", e.ID, e.At.Format("15:04:05.000"), e.Kind, e.Detail)
-	}
-	return b.String()
-}
-
-// sleepUntil sleeps until t.
-func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
-
-// activate makes window id active and waits until the window manager says
-// so (an activation asked for before the window is managed is lost).
-func activate(t testing.TB, x *testrig.X, id string) {
-	t.Helper()
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		out, err := x.Xdotool("getactivewindow")
-		if err == nil && out == id {
-			return true, ""
-		}
-		_, _ = x.Xdotool("windowactivate", id)
-		return false, fmt.Sprintf("active window %q (%v), want %s", out, err, id)
-	})
+	return e2etest.WaitAudit(r.t, func() []e2etest.AuditEntry { return r.co.audit(r.user) }, kind, from, within)
 }
 
 // ---- timing records ----
 
-type timing struct {
-	scenario string
-	event    string
-	want     time.Duration // after t0
-	got      time.Duration
-}
-
-var (
-	timingsMu sync.Mutex
-	timings   []timing
-)
+var timings e2etest.Timings
 
 // record notes an observed instant against the ideal one (both as offsets
 // from the scenario's t0), and fails the test beyond tol.
 func record(t *testing.T, scenario, event string, t0, want, got time.Time, tol time.Duration) {
 	t.Helper()
-	tm := timing{scenario: scenario, event: event, want: want.Sub(t0), got: got.Sub(t0)}
-	timingsMu.Lock()
-	timings = append(timings, tm)
-	timingsMu.Unlock()
+	tm := e2etest.Timing{Scenario: scenario, Event: event, Want: want.Sub(t0), Got: got.Sub(t0)}
+	timings.Add(tm)
 	err := got.Sub(want)
 	t.Logf("TIMING %-34s %-28s ideal %7.3fs observed %7.3fs error %+.3fs", scenario, event,
-		tm.want.Seconds(), tm.got.Seconds(), err.Seconds())
+		tm.Want.Seconds(), tm.Got.Seconds(), err.Seconds())
 	if err < -tol || err > tol {
 		t.Errorf("%s: %s %+.3fs from the ideal instant (tolerance ±%v)", scenario, event, err.Seconds(), tol)
 	}
@@ -554,15 +343,5 @@ func record(t *testing.T, scenario, event string, t0, want, got time.Time, tol t
 // printTimings prints the recorded timings, one line per event, for
 // docs/performance.md.
 func printTimings(w io.Writer) {
-	timingsMu.Lock()
-	defer timingsMu.Unlock()
-	if len(timings) == 0 {
-		return
-	}
-	slices.SortStableFunc(timings, func(a, b timing) int { return strings.Compare(a.scenario, b.scenario) })
-	fmt.Fprintf(w, "\nAgent ↔ coordinator timing (ideal and observed, seconds after t0):\n")
-	fmt.Fprintf(w, "| scenario | event | ideal | observed | error |\n|---|---|---|---|---|\n")
-	for _, tm := range timings {
-		fmt.Fprintf(w, "| %s | %s | %.3f s | %.3f s | %+.3f s |\n", tm.scenario, tm.event, tm.want.Seconds(), tm.got.Seconds(), (tm.got - tm.want).Seconds())
-	}
+	timings.Print(w, "Agent ↔ coordinator timing (ideal and observed, seconds after t0):", " s")
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/protocol"
 )
@@ -60,7 +61,7 @@ func TestPrivacyEverythingTheAgentSends(t *testing.T) {
 	// Minimized and back, then input.
 	r.x.MustXdotool(t, "windowminimize", "--sync", r.browser.Window)
 	time.Sleep(600 * time.Millisecond) // longer than a poll
-	activate(t, r.x, r.browser.Window)
+	e2etest.Activate(t, r.x, r.browser.Window)
 	r.input("key")
 	time.Sleep(300 * time.Millisecond)
 	r.input("mouse")

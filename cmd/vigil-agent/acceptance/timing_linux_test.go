@@ -12,14 +12,12 @@ package acceptance
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-cc/vigil/agent"
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
@@ -100,7 +98,7 @@ func TestTimingKeyDismisses(t *testing.T) {
 	w1 := r.waitAudit("user.warned", 0, 35*time.Second)
 	record(t, name, "warning", t0, t0.Add(24*time.Second), w1.At, tolerance)
 
-	sleepUntil(t0.Add(26 * time.Second))
+	e2etest.SleepUntil(t0.Add(26 * time.Second))
 	t1 := r.input("key")
 	wd := r.waitAudit("user.warning_withdrawn", w1.ID, 5*time.Second)
 	if !strings.Contains(string(wd.Detail), `"dismissed"`) {
@@ -125,7 +123,7 @@ func TestTimingKeyDismisses(t *testing.T) {
 	waitNotification(t, r, agent.CountdownBody(6), 2*time.Second)
 	for _, e := range r.co.audit(r.user) {
 		if e.Kind == "user.logged_out" {
-			t.Errorf("logged out: %s", kinds(r.co.audit(r.user)))
+			t.Errorf("logged out: %s", e2etest.Kinds(r.co.audit(r.user)))
 		}
 	}
 }
@@ -137,12 +135,12 @@ func TestTimingMinimized(t *testing.T) {
 	const name = "minimized 10-17 s"
 	r := newRig(t, rigOptions{})
 	t0 := r.input("mouse")
-	sleepUntil(t0.Add(10 * time.Second))
+	e2etest.SleepUntil(t0.Add(10 * time.Second))
 	minimizedAt := time.Now()
 	r.x.MustXdotool(t, "windowminimize", "--sync", r.browser.Window)
-	sleepUntil(t0.Add(17 * time.Second))
+	e2etest.SleepUntil(t0.Add(17 * time.Second))
 	restoredAt := time.Now()
-	activate(t, r.x, r.browser.Window)
+	e2etest.Activate(t, r.x, r.browser.Window)
 	if idle := r.idle(); idle < time.Since(t0)-time.Second {
 		t.Errorf("X idle %v after minimizing and restoring, want about %v: they are not input", idle, time.Since(t0))
 	}
@@ -150,7 +148,7 @@ func TestTimingMinimized(t *testing.T) {
 	record(t, name, "warning (24 s + 7 s paused)", t0, t0.Add(24*time.Second+restoredAt.Sub(minimizedAt)), warned.At, tolerance)
 	for _, e := range r.co.audit(r.user) {
 		if e.ID < warned.ID && (e.Kind == "user.warned" || e.Kind == "user.warning_withdrawn") {
-			t.Errorf("a warning before the expected one: %s", kinds(r.co.audit(r.user)))
+			t.Errorf("a warning before the expected one: %s", e2etest.Kinds(r.co.audit(r.user)))
 		}
 	}
 }
@@ -162,7 +160,7 @@ func TestTimingSpeech(t *testing.T) {
 	wav, dur := utterance(t)
 	r := newRig(t, rigOptions{})
 	t0 := r.input("mouse")
-	sleepUntil(t0.Add(5 * time.Second))
+	e2etest.SleepUntil(t0.Add(5 * time.Second))
 	played := r.pulse.PlayAsync(t, wav)
 	if err := <-played; err != nil {
 		t.Fatal(err)
@@ -184,7 +182,7 @@ func TestTimingCoordinatorRestart(t *testing.T) {
 	const name = "coordinator restart at 8 s"
 	r := newRig(t, rigOptions{})
 	t0 := r.input("mouse")
-	sleepUntil(t0.Add(8 * time.Second))
+	e2etest.SleepUntil(t0.Add(8 * time.Second))
 	stoppedAt := time.Now()
 	r.co.shutdown()
 	time.Sleep(time.Second)
@@ -214,7 +212,7 @@ func TestTimingCoordinatorRestart(t *testing.T) {
 	record(t, name, "logout (30 s + downtime)", t0, t0.Add(30*time.Second+down), out.At, tolerance)
 	for _, e := range r.co.audit(r.user) {
 		if e.ID < warned.ID && (e.Kind == "user.warned" || e.Kind == "user.logged_out" || e.Kind == "sensor.lost") {
-			t.Errorf("%s before the expected warning: %s", e.Kind, kinds(r.co.audit(r.user)))
+			t.Errorf("%s before the expected warning: %s", e.Kind, e2etest.Kinds(r.co.audit(r.user)))
 		}
 	}
 	for _, c := range r.notes.Calls() {
@@ -259,26 +257,5 @@ func describeCalls(calls []testrig.Notification, t0 time.Time) string {
 // trimmed, and returns it with its duration.
 func utterance(t *testing.T) (string, time.Duration) {
 	t.Helper()
-	testrig.Require(t, "espeak-ng", "sox")
-	dir := t.TempDir()
-	raw, wav := filepath.Join(dir, "raw.wav"), filepath.Join(dir, "utterance.wav")
-	sh(t, "espeak-ng", "-w", raw, "Hello, how can I help you?")
-	sh(t, "sox", raw, "-r", "16000", "-c", "1", "-b", "16", wav,
-		"silence", "1", "0.02", "1%", "reverse", "silence", "1", "0.02", "1%", "reverse")
-	out, err := exec.Command("sox", "--i", "-D", wav).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	secs, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wav, time.Duration(secs * float64(time.Second))
-}
-
-func sh(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %q: %v\n%s", name, args, err, out)
-	}
+	return e2etest.Speech(t, t.TempDir(), "Hello, how can I help you?")
 }
