@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jezek/xgb/screensaver"
@@ -23,7 +24,38 @@ const iconicState = 3
 // pid and title in cgo builds). Windows that vanish while being read are
 // left out. Without an EWMH window manager the list is empty and nothing is
 // in front.
+//
+// The list is read again only when the X server reports a property change
+// on the root window or a listed window, or after safetyReread (see
+// events_linux.go); otherwise the last list is returned.
 func (c *Conn) Windows() (sensors.WindowList, error) {
+	c.selectRoot()
+	wl, ok, gen, err := c.cachedWindows()
+	if err != nil {
+		return wl, err
+	}
+	if ok {
+		return cloneWindowList(wl), nil
+	}
+	at := time.Now()
+	wl, err = c.readWindows()
+	if err != nil {
+		return wl, err
+	}
+	c.storeWindows(wl, gen, at)
+	return cloneWindowList(wl), nil
+}
+
+func cloneWindowList(wl sensors.WindowList) sensors.WindowList {
+	out := sensors.WindowList{Windows: slices.Clone(wl.Windows)}
+	if wl.Foreground != nil {
+		f := *wl.Foreground
+		out.Foreground = &f
+	}
+	return out
+}
+
+func (c *Conn) readWindows() (sensors.WindowList, error) {
 	var wl sensors.WindowList
 	active, err := c.rootWindowProperty("_NET_ACTIVE_WINDOW")
 	if err != nil {
@@ -41,6 +73,7 @@ func (c *Conn) Windows() (sensors.WindowList, error) {
 	if fg != 0 && !slices.Contains(ids, fg) {
 		ids = append(slices.Clip(ids), fg)
 	}
+	c.watch(ids)
 	infos, err := c.windowInfos(ids)
 	if err != nil {
 		return wl, err
@@ -65,14 +98,17 @@ func (c *Conn) Windows() (sensors.WindowList, error) {
 // example i3lock, or a desktop's locker only visible over D-Bus) are not
 // seen.
 func (c *Conn) ScreenLocked() (bool, error) {
-	info, err := c.saverInfo()
-	if err != nil {
-		return false, fmt.Errorf("querying screen saver state on X display %q: %w", c.display, err)
+	info := c.recentSaver()
+	if info == nil {
+		var err error
+		if info, err = c.saverInfo(); err != nil {
+			return false, fmt.Errorf("querying screen saver state on X display %q: %w", c.display, err)
+		}
 	}
 	if info.State == screensaver.StateOn {
 		return true, nil
 	}
-	status, err := c.rootWindowProperty("_SCREENSAVER_STATUS")
+	status, err := c.screensaverStatus()
 	if err != nil || len(status) == 0 || status[0] == 0 {
 		return false, err
 	}

@@ -1,6 +1,7 @@
 package x11
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -33,6 +34,10 @@ type Conn struct {
 	atomMu sync.Mutex
 	atoms  map[string]xproto.Atom
 
+	// win caches Windows and ScreenLocked between X property changes (see
+	// events_linux.go).
+	win winCache
+
 	// fg is the cgo build's robotgo path for the active window (nil when
 	// robotgo cannot serve this display); see foreground.
 	fg *robotgoForeground
@@ -45,11 +50,7 @@ func Connect(display string) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to X display %q: %w", display, err)
 	}
-	// screensaver.Init also fills xgb's process-global event and error
-	// tables without a lock: concurrent Connects would race on them.
-	extInitMu.Lock()
-	err = screensaver.Init(x)
-	extInitMu.Unlock()
+	err = initScreensaver(x)
 	if err != nil {
 		x.Close()
 		return nil, fmt.Errorf("initialising MIT-SCREEN-SAVER on display %q: %w", display, err)
@@ -64,10 +65,52 @@ func Connect(display string) (*Conn, error) {
 	return c, nil
 }
 
+// initScreensaver is screensaver.Init, except that it writes xgb's
+// process-global event and error tables only where they lack an entry.
+// Those tables have no lock: concurrent Connects would race on them (hence
+// extInitMu), and so would every live connection's reader, which looks
+// events up there (connections receive PropertyNotify events, see
+// events_linux.go). The entries are the same for every connection to
+// servers with the same extension numbering, so after the first Connect
+// nothing is written.
+func initScreensaver(x *xgb.Conn) error {
+	reply, err := xproto.QueryExtension(x, 16, "MIT-SCREEN-SAVER").Reply()
+	switch {
+	case err != nil:
+		return err
+	case !reply.Present:
+		return errors.New("no extension named MIT-SCREEN-SAVER on the server")
+	}
+	x.ExtLock.Lock()
+	x.Extensions["MIT-SCREEN-SAVER"] = reply.MajorOpcode
+	x.ExtLock.Unlock()
+	extInitMu.Lock()
+	defer extInitMu.Unlock()
+	for evNum, fun := range xgb.NewExtEventFuncs["MIT-SCREEN-SAVER"] {
+		if _, ok := xgb.NewEventFuncs[int(reply.FirstEvent)+evNum]; !ok {
+			xgb.NewEventFuncs[int(reply.FirstEvent)+evNum] = fun
+		}
+	}
+	for errNum, fun := range xgb.NewExtErrorFuncs["MIT-SCREEN-SAVER"] {
+		if _, ok := xgb.NewErrorFuncs[int(reply.FirstError)+errNum]; !ok {
+			xgb.NewErrorFuncs[int(reply.FirstError)+errNum] = fun
+		}
+	}
+	return nil
+}
+
 // IdleMs returns the milliseconds since the last user input (keyboard,
 // pointer, including synthetic XTEST input) on the display.
 func (c *Conn) IdleMs() (uint32, error) {
 	info, err := c.saverInfo()
+	if err == nil {
+		// A round trip: every event the server sent before this reply is
+		// queued now (see syncEvents).
+		c.win.mu.Lock()
+		c.win.saver, c.win.saverAt = info, time.Now()
+		c.win.mu.Unlock()
+	}
+	c.drainEvents()
 	if err != nil {
 		return 0, fmt.Errorf("querying idle time on X display %q: %w", c.display, err)
 	}
