@@ -72,6 +72,13 @@ type Agent struct {
 	StaleWarning time.Duration
 }
 
+// AuthBackoff is how long a device the coordinator refused waits before it
+// tries again (unless its token changes): minutes, not seconds, so a revoked
+// fleet does not hammer the coordinator.
+func AuthBackoff() sensors.Backoff {
+	return sensors.Backoff{Initial: time.Minute, Max: 30 * time.Minute, Factor: 2, Jitter: 0.2}
+}
+
 func (a *Agent) now() time.Time {
 	if a.Now != nil {
 		return a.Now()
@@ -90,7 +97,7 @@ func (a *Agent) defaults() {
 		a.Backoff = sensors.DefaultBackoff()
 	}
 	if zeroBackoff(a.AuthBackoff) {
-		a.AuthBackoff = sensors.Backoff{Initial: time.Minute, Max: 30 * time.Minute, Factor: 2, Jitter: 0.2}
+		a.AuthBackoff = AuthBackoff()
 	}
 	if zeroBackoff(a.RefusedBackoff) {
 		a.RefusedBackoff = sensors.Backoff{Initial: 30 * time.Second, Max: 5 * time.Minute, Factor: 2, Jitter: 0.2}

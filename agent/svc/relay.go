@@ -315,7 +315,7 @@ func writeMsg(ctx context.Context, ws *websocket.Conn, m protocol.Message) error
 func (r *Relay) Run(ctx context.Context) error {
 	r.init()
 	bo := r.Backoff
-	authBo := sensors.Backoff{Initial: time.Minute, Max: 30 * time.Minute, Factor: 2, Jitter: 0.2}
+	authBo := agent.AuthBackoff()
 	for {
 		start := r.now()
 		token, _ := r.Token()
