@@ -174,29 +174,43 @@ func (w *Web) dashboardEvents(rw http.ResponseWriter, r *http.Request, _ *sessio
 	if out.send("snapshot", d) != nil {
 		return
 	}
-	refresh := time.NewTicker(w.cfg.Refresh)
-	defer refresh.Stop()
+	pump(r.Context(), out, sub, w.cfg.Refresh,
+		func(ev event) (bool, error) { return false, w.sendUserEvent(out, ev) },
+		func() error {
+			d, _, err := w.snapshot(r.Context(), false)
+			if err != nil {
+				return err
+			}
+			return out.send("snapshot", d)
+		})
+}
+
+// pump feeds an event stream until the client goes, the subscription ends
+// or a send fails: onEvent for each event (stop ends the stream), onTick
+// every tick, and a ping to keep proxies from closing an idle stream.
+func pump(ctx context.Context, out *sse, sub *subscriber, tick time.Duration,
+	onEvent func(event) (stop bool, err error), onTick func() error) {
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
 	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
 	for {
 		var err error
+		stop := false
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
 		case ev, ok := <-sub.ch:
 			if !ok {
 				return // dropped or stopping: the page reconnects
 			}
-			err = w.sendUserEvent(out, ev)
-		case <-refresh.C:
-			var d dashboard
-			if d, _, err = w.snapshot(r.Context(), false); err == nil {
-				err = out.send("snapshot", d)
-			}
+			stop, err = onEvent(ev)
+		case <-ticker.C:
+			err = onTick()
 		case <-ping.C:
 			err = out.ping()
 		}
-		if err != nil {
+		if stop || err != nil {
 			return
 		}
 	}

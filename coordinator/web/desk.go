@@ -369,54 +369,34 @@ func (w *Web) deskEvents(rw http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	last, _ := json.Marshal(convs)
-	poll := time.NewTicker(w.cfg.DeskPoll)
-	defer poll.Stop()
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
-	for {
-		var err error
-		select {
-		case <-r.Context().Done():
-			return
-		case ev, ok := <-sub.ch:
-			if !ok {
-				return // dropped or stopping: the page reconnects
-			}
-			nowMS := w.cfg.Core.Now().UnixMilli()
-			switch ev.kind {
-			case evWarn:
-				err = out.send("warn", map[string]int64{"deadline_ms": ev.deadline.UnixMilli(), "now_ms": nowMS})
-			case evWithdraw:
-				err = out.send("withdraw", map[string]any{"reason": ev.reason, "now_ms": nowMS})
-			case evLogout:
-				_ = out.send("logged_out", map[string]int64{"at_ms": ev.at.UnixMilli(), "now_ms": nowMS})
-				return
-			case evState:
-				if ev.state.Status == engine.StatusLoggedOut {
-					_ = out.send("logged_out", map[string]int64{"at_ms": ev.at.UnixMilli(), "now_ms": nowMS})
-					return
-				}
-				if ev.state.Status == engine.StatusOffline {
-					_ = out.send("ended", map[string]string{"reason": "desk_logout"})
-					return
-				}
-				err = out.send("state", map[string]any{"status": ev.state.Status.String(), "reasons": ev.state.Reasons.Strings(), "now_ms": nowMS})
-			case evPolicy:
-				err = out.send("policy", policyOf(ev.policy))
-			}
-		case <-poll.C:
-			var convs []deskConv
-			if convs, err = w.deskConversations(r.Context(), user); err == nil {
-				if b, _ := json.Marshal(convs); string(b) != string(last) {
-					last = b
-					err = out.send("conversations", convs)
-				}
-			}
-		case <-ping.C:
-			err = out.ping()
+	pump(r.Context(), out, sub, w.cfg.DeskPoll, func(ev event) (bool, error) {
+		nowMS := w.cfg.Core.Now().UnixMilli()
+		switch {
+		case ev.kind == evWarn:
+			return false, out.send("warn", map[string]int64{"deadline_ms": ev.deadline.UnixMilli(), "now_ms": nowMS})
+		case ev.kind == evWithdraw:
+			return false, out.send("withdraw", map[string]any{"reason": ev.reason, "now_ms": nowMS})
+		case ev.kind == evLogout, ev.kind == evState && ev.state.Status == engine.StatusLoggedOut:
+			_ = out.send("logged_out", map[string]int64{"at_ms": ev.at.UnixMilli(), "now_ms": nowMS})
+			return true, nil
+		case ev.kind == evState && ev.state.Status == engine.StatusOffline:
+			_ = out.send("ended", map[string]string{"reason": "desk_logout"})
+			return true, nil
+		case ev.kind == evState:
+			return false, out.send("state", map[string]any{"status": ev.state.Status.String(), "reasons": ev.state.Reasons.Strings(), "now_ms": nowMS})
+		case ev.kind == evPolicy:
+			return false, out.send("policy", policyOf(ev.policy))
 		}
+		return false, nil
+	}, func() error {
+		convs, err := w.deskConversations(r.Context(), user)
 		if err != nil {
-			return
+			return err
 		}
-	}
+		if b, _ := json.Marshal(convs); string(b) != string(last) {
+			last = b
+			return out.send("conversations", convs)
+		}
+		return nil
+	})
 }
