@@ -12,14 +12,15 @@ import (
 	"github.com/vigil-cc/vigil/protocol"
 )
 
-// conn is one agent connection. Only its reader is a standing goroutine:
-// writes are drained by a goroutine started when there is something to send,
-// and pings run from a timer, so an idle agent costs about what a bare
-// WebSocket connection does (docs/performance.md).
+// conn is one agent connection. Only its reader is a standing goroutine,
+// started after the HTTP handler has returned so that net/http's request
+// state is freed; writes are drained by a goroutine started when there is
+// something to send, and pings run from a timer, so an idle agent costs less
+// than a bare WebSocket connection does (docs/performance.md). Nothing waits
+// on a context: closing the WebSocket ends every read, write and ping.
 type conn struct {
 	h      *Hub
 	ws     *websocket.Conn
-	ctx    context.Context // ends with the connection
 	device Device
 	host   string
 
@@ -70,12 +71,15 @@ func (c *conn) run() error {
 	c.pinger = time.AfterFunc(c.h.cfg.PingInterval, c.ping)
 	defer c.pinger.Stop()
 	c.send(c.h.policy())
-	err := c.read(c.ctx)
+	err := c.read()
 	c.closeWith(err)
 	return err
 }
 
-func (c *conn) read(ctx context.Context) error {
+func (c *conn) read() error {
+	// A context that is never done: a cancellable one would register a
+	// callback on every Read for as long as the connection is idle.
+	ctx := context.Background()
 	hello := false
 	for {
 		typ, data, err := c.ws.Read(ctx)
@@ -201,7 +205,7 @@ func (c *conn) drain() {
 		c.qmu.Unlock()
 		b, err := protocol.Encode(m)
 		if err == nil {
-			ctx, cancel := context.WithTimeout(c.ctx, c.h.cfg.WriteTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), c.h.cfg.WriteTimeout)
 			err = c.ws.Write(ctx, websocket.MessageText, b)
 			cancel()
 		}
@@ -214,7 +218,7 @@ func (c *conn) drain() {
 
 // ping checks the peer answers within PingInterval, then schedules the next.
 func (c *conn) ping() {
-	ctx, cancel := context.WithTimeout(c.ctx, c.h.cfg.PingInterval)
+	ctx, cancel := context.WithTimeout(context.Background(), c.h.cfg.PingInterval)
 	err := c.ws.Ping(ctx)
 	cancel()
 	if err != nil {

@@ -77,7 +77,10 @@ type Hub struct {
 	// small (see package offload).
 	store *offload.Pool
 
+	readers sync.WaitGroup // one per live connection, added under mu
+
 	mu      sync.Mutex
+	closed  bool
 	devices map[string]*conn    // device id → its live connection
 	bound   map[string]*session // Agent Desk user → the session speaking for them
 }
@@ -124,9 +127,11 @@ func (h *Hub) PushPolicy() {
 	}
 }
 
-// Close ends every agent connection (the coordinator is stopping).
+// Close ends every agent connection and waits for them (the coordinator is
+// stopping).
 func (h *Hub) Close() {
 	h.mu.Lock()
+	h.closed = true
 	conns := make([]*conn, 0, len(h.devices))
 	for _, c := range h.devices {
 		conns = append(conns, c)
@@ -135,6 +140,7 @@ func (h *Hub) Close() {
 	for _, c := range conns {
 		c.fail(&protocol.Error{Code: protocol.CloseGoingAway, Msg: "coordinator stopping"})
 	}
+	h.readers.Wait()
 	h.store.Close()
 }
 
@@ -216,27 +222,41 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	ws.SetReadLimit(protocol.MaxFrameBytes)
-	// The request's context ends when ServeHTTP returns, with the connection.
-	c := &conn{h: h, ws: ws, ctx: r.Context(), device: dev}
+	c := &conn{h: h, ws: ws, device: dev}
 	if ws.Subprotocol() != protocol.Subprotocol {
 		c.closeWith(&protocol.Error{Code: protocol.CloseUnsupportedVersion, Msg: "offer the subprotocol " + protocol.Subprotocol})
 		return
 	}
-	h.attach(c)
-	defer h.detach(c)
-	err = c.run()
-	h.log.Debug("agent disconnected", "device", dev.ID, "host", c.host, "err", err)
+	if !h.attach(c) {
+		c.closeWith(&protocol.Error{Code: protocol.CloseGoingAway, Msg: "coordinator stopping"})
+		return
+	}
+	// The connection is hijacked and outlives this handler; returning lets
+	// net/http free the request, its headers and buffers.
+	go func() {
+		defer h.readers.Done()
+		defer h.detach(c)
+		err := c.run()
+		h.log.Debug("agent disconnected", "device", dev.ID, "host", c.host, "err", err)
+	}()
 }
 
-// attach makes c the device's connection, closing any older one.
-func (h *Hub) attach(c *conn) {
+// attach makes c the device's connection, closing any older one; false
+// once the hub is closed.
+func (h *Hub) attach(c *conn) bool {
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return false
+	}
+	h.readers.Add(1)
 	old := h.devices[c.device.ID]
 	h.devices[c.device.ID] = c
 	h.mu.Unlock()
 	if old != nil {
 		old.fail(&protocol.Error{Code: protocol.CloseGoingAway, Msg: "replaced by a newer connection from the same device"})
 	}
+	return true
 }
 
 func (h *Hub) detach(c *conn) {
