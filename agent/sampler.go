@@ -204,6 +204,7 @@ func (s *Sampler) sample(d Desktop) (Sample, error) {
 		return smp, err
 	}
 	if s.Mic != nil {
+		s.Mic.Flush() // a quiet microphone is read in this wake-up, not its own
 		m := s.Mic.State()
 		smp.MicAvailable, smp.Voice = m.Available, m.Voice
 	}

@@ -18,6 +18,21 @@ type FrameSource interface {
 	Close() error
 }
 
+// Batcher is a FrameSource that can hold quiet audio back while the
+// detector rests and hand it over in batches, so that a quiet microphone
+// wakes the agent a few times a second instead of for every chunk
+// (docs/performance.md). Mic drives it.
+type Batcher interface {
+	// Rest says whether the detector is at rest and, if so, from which
+	// level (dBFS) a frame could start voice (VAD.Rest): the source hands
+	// such a frame over at once and may hold quieter ones back, until
+	// Flush or for a bounded time. Not at rest, it holds nothing back.
+	Rest(atRest bool, wakeDBFS float64)
+	// Flush hands over what is held back now, without blocking; it may be
+	// called from any goroutine.
+	Flush()
+}
+
 // OpenMic opens a microphone: the default input device when device is
 // empty, else the first input device whose name contains device. It also
 // returns the opened device's name. platform/audio provides one.
@@ -49,10 +64,23 @@ type Mic struct {
 	// keeps arriving.
 	OnChange func(MicState)
 
-	mu    sync.Mutex
-	state MicState
-	peak  float64 // loudest 100 ms since the last TakePeak
-	err   error   // why the device is unavailable
+	mu      sync.Mutex
+	state   MicState
+	peak    float64 // loudest 100 ms since the last TakePeak
+	err     error   // why the device is unavailable
+	batcher Batcher // the open source, if it batches
+}
+
+// Flush has the microphone process the audio its source holds back (see
+// Batcher). The agent's sampler calls it on every poll, so that a quiet
+// microphone is read in the same wake-up as the desktop.
+func (m *Mic) Flush() {
+	m.mu.Lock()
+	b := m.batcher
+	m.mu.Unlock()
+	if b != nil {
+		b.Flush()
+	}
 }
 
 // State returns the latest state.
@@ -135,8 +163,22 @@ func (m *Mic) session(ctx context.Context, cfg VADConfig) (delivered bool, err e
 		m.update(func(s *MicState) { *s = MicState{DBFS: SilenceDBFS} })
 	}()
 	vad, level := NewVAD(cfg), NewLevel(levelFrames)
+	b, _ := src.(Batcher)
+	if b != nil {
+		m.mu.Lock()
+		m.batcher = b
+		m.mu.Unlock()
+		defer func() {
+			m.mu.Lock()
+			m.batcher = nil
+			m.mu.Unlock()
+		}()
+	}
 	frame := make([]float32, FrameSamples)
 	for {
+		if b != nil {
+			b.Rest(vad.Rest())
+		}
 		if err := src.ReadFrame(ctx, frame); err != nil {
 			if ctx.Err() != nil {
 				return delivered, ctx.Err()

@@ -164,6 +164,57 @@ func TestMicStateLevel(t *testing.T) {
 	})
 }
 
+// batchingSource is a fakeSource that is a Batcher: it records the hint in
+// force when each frame was asked for, and the Flushes.
+type batchingSource struct {
+	fakeSource
+	atRest  bool
+	wake    float64
+	hints   []bool // at rest, per frame asked for
+	flushes int
+}
+
+func (b *batchingSource) Rest(atRest bool, wakeDBFS float64) { b.atRest, b.wake = atRest, wakeDBFS }
+func (b *batchingSource) Flush()                             { b.flushes++ }
+func (b *batchingSource) ReadFrame(ctx context.Context, frame []float32) error {
+	b.hints = append(b.hints, b.atRest)
+	return b.fakeSource.ReadFrame(ctx, frame)
+}
+
+func TestMicHintsABatchingSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &batchingSource{fakeSource: fakeSource{frames: render(silence(20), sine(40, 1000, 0.1), silence(40)), end: errGone}}
+		m := &Mic{Open: func(string) (FrameSource, string, error) { return src, "fake mic", nil }}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go m.Run(ctx)
+		time.Sleep(500 * time.Millisecond)
+		m.Flush()
+		m.Flush()
+		time.Sleep(2 * time.Second) // the source ends at 2 s and is closed
+		synctest.Wait()
+		m.Flush() // no source open: nothing to flush
+
+		// Frame i is asked for after frames 0..i-1 were processed. The
+		// tone (frames 20-59) leaves rest with its first frame; voice is on
+		// from frame 29 and off at frame 74 (hangover), at rest again after.
+		if len(src.hints) < 100 {
+			t.Fatalf("%d frames asked for, want 100", len(src.hints))
+		}
+		for i, atRest := range src.hints[:100] {
+			if want := i <= 20 || i >= 75; atRest != want {
+				t.Errorf("frame %d asked for with at rest %v, want %v", i, atRest, want)
+			}
+		}
+		if src.flushes != 2 {
+			t.Errorf("%d flushes reached the source, want 2", src.flushes)
+		}
+		if src.wake < -56 || src.wake > -50 {
+			t.Errorf("wake level after silence %.1f dBFS, want MinDBFS less the slack (-56)", src.wake)
+		}
+	})
+}
+
 func TestListen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		open := func(frames [][]float32, end error) OpenMic {

@@ -90,6 +90,26 @@ func NewVAD(cfg VADConfig) *VAD {
 // Voice reports the current voice activity.
 func (v *VAD) Voice() bool { return v.voice }
 
+// RestSlackDB lowers Rest's wake level, for a noise floor that falls
+// between two batches.
+const RestSlackDB = 6
+
+// Rest reports whether the detector is at rest — no voice, no onset being
+// counted — and the level from which a frame could start an onset now:
+// the margin above the current floor, at least MinDBFS, less RestSlackDB.
+// While it rests, nothing quieter can change its decision promptly, so a
+// source may batch such frames (see Batcher).
+func (v *VAD) Rest() (atRest bool, wakeDBFS float64) {
+	floor := SilenceDBFS
+	if v.filled > 0 {
+		floor = v.levels[0]
+		for _, l := range v.levels[1:v.filled] {
+			floor = min(floor, l)
+		}
+	}
+	return !v.voice && v.run == 0, max(floor+v.cfg.MarginDB, v.cfg.MinDBFS) - RestSlackDB
+}
+
 // Process feeds one frame of samples in [-1, 1] (FrameSamples of them; the
 // timing parameters assume 20 ms frames).
 func (v *VAD) Process(frame []float32) VADFrame {

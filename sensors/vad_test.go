@@ -123,6 +123,45 @@ func TestVADEdges(t *testing.T) {
 	}
 }
 
+// TestVADRestWakeLevel checks what a batching source relies on: while the
+// detector rests, a frame below Rest's wake level leaves it at rest, and it
+// is not at rest while an onset is counted or voice is on.
+func TestVADRestWakeLevel(t *testing.T) {
+	loud := sineAmp(-23)
+	for _, segs := range [][]seg{
+		{silence(20), sine(40, 1000, loud), silence(40)},
+		{silence(25), click(0.9), silence(25)},
+		{silence(60), sine(200, 100, sineAmp(-35))},
+		{noise(30, 0.0005), sine(8, 220, sineAmp(-20)), noise(2, 0.0005), sine(8, 220, sineAmp(-20)), noise(30, 0.0005)},
+		{sine(100, 100, sineAmp(-35)), sine(30, 100, sineAmp(-20)), sine(50, 100, sineAmp(-35))},
+		{silence(20), sine(30, 1000, sineAmp(-49)), silence(20)},
+		{noise(60, 0.03), silence(5), sine(30, 1000, sineAmp(-45)), silence(20)},
+	} {
+		v := NewVAD(DefaultVADConfig())
+		rests := 0
+		for i, f := range render(segs...) {
+			atRest, wake := v.Rest()
+			r := v.Process(f)
+			after, _ := v.Rest()
+			if atRest {
+				rests++
+				if r.DBFS < wake && !after {
+					t.Errorf("%v frame %d: %.1f dBFS, below the wake level %.1f, left rest", segs, i, r.DBFS, wake)
+				}
+			}
+			if after && (r.Voice || r.Speech) {
+				t.Errorf("%v frame %d: at rest with voice %v, speech %v", segs, i, r.Voice, r.Speech)
+			}
+		}
+		if rests == 0 {
+			t.Errorf("%v: never at rest", segs)
+		}
+	}
+	if atRest, wake := NewVAD(DefaultVADConfig()).Rest(); !atRest || wake != DefaultVADConfig().MinDBFS-RestSlackDB {
+		t.Errorf("a fresh detector: at rest %v, wake level %.1f; want true, %.1f", atRest, wake, DefaultVADConfig().MinDBFS-RestSlackDB)
+	}
+}
+
 func repeat(n int, s ...seg) []seg {
 	var out []seg
 	for range n {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -119,6 +120,12 @@ func runSession(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		// A sensor wakes a few times a second for microseconds of work; with
+		// one P the scheduler does not wake a second thread to look for
+		// work each time (docs/performance.md, "Agent footprint").
+		runtime.GOMAXPROCS(1)
+	}
 
 	host, err := agent.HostName()
 	if err != nil {

@@ -7,7 +7,9 @@
 // Samples never leave the process: PortAudio's callback (in C) stores them
 // in an in-memory ring of at most 1 s; a Capture hands each frame to its
 // reader, clears it from the ring, and clears the ring on Close. PortAudio
-// delivers ChunkDuration (100 ms) at a time to keep wake-ups rare.
+// delivers ChunkDuration (100 ms) at a time to keep wake-ups rare, and while
+// the voice detector rests a Capture hands quiet audio over in batches
+// (sensors.Batcher): only a loud chunk wakes its reader at once.
 package audio
 
 import (

@@ -7,7 +7,8 @@ package audio
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <portaudio.h>
 #include <alsa/asoundlib.h>
 #include <jack/jack.h>
@@ -62,12 +63,19 @@ static int vigilPruneAlsaOutputOnly(void) {
 // Go reader. The callback below runs entirely in C: it never enters the Go
 // runtime, whose scheduler would otherwise keep polling for several
 // milliseconds after each callback (see docs/performance.md). The reader
-// polls it from Go, reading this C memory directly (no cgo call).
+// reads this C memory directly (no cgo call) and sleeps on wakeFd, an
+// eventfd the callback writes when the reader should look: after every
+// chunk while eager, else only for a chunk with a 20 ms block at least
+// wakePower loud (mean square), so that a quiet microphone can be read in
+// batches.
 typedef struct {
 	float *buf;            // cap samples
 	uint64_t cap;
 	uint64_t written;      // samples written in total; atomic
-	int64_t lastWriteNs;   // CLOCK_REALTIME of the last callback; atomic
+	int wakeFd;
+	uint32_t eager;        // atomic
+	uint32_t wakePower;    // a float's bits; atomic
+	unsigned long block;   // samples per 20 ms block
 } vigilRing;
 
 static int vigilCapture(const void *input, void *output, unsigned long n,
@@ -77,14 +85,34 @@ static int vigilCapture(const void *input, void *output, unsigned long n,
 	uint64_t w = __atomic_load_n(&r->written, __ATOMIC_RELAXED);
 	for (unsigned long i = 0; i < n; i++)
 		r->buf[(w + i) % r->cap] = in ? in[i] : 0;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	__atomic_store_n(&r->lastWriteNs, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->written, w + n, __ATOMIC_RELEASE);
+	// Sequentially consistent with the reader's store of eager and its
+	// load of written: a reader that found nothing new and then rests is
+	// woken by the next loud block.
+	__atomic_store_n(&r->written, w + n, __ATOMIC_SEQ_CST);
+	int wake = __atomic_load_n(&r->eager, __ATOMIC_SEQ_CST);
+	if (!wake && in) {
+		uint32_t bits = __atomic_load_n(&r->wakePower, __ATOMIC_RELAXED);
+		float thr;
+		memcpy(&thr, &bits, sizeof thr);
+		for (unsigned long i = 0; !wake && i + r->block <= n; i += r->block) {
+			float sum = 0;
+			for (unsigned long j = i; j < i + r->block; j++)
+				sum += in[j] * in[j];
+			wake = sum / r->block >= thr;
+		}
+	}
+	if (wake) {
+		uint64_t one = 1;
+		if (write(r->wakeFd, &one, sizeof one) < 0) {
+			// EAGAIN: the counter is full, the reader is woken anyway.
+		}
+	}
 	return paContinue;
 }
 
-static vigilRing *vigilRingNew(uint64_t cap) {
+// vigilRingNew returns an eager ring, or NULL with errno set; the caller
+// owns (closes) its wakeFd.
+static vigilRing *vigilRingNew(uint64_t cap, unsigned long block) {
 	vigilRing *r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return NULL;
@@ -93,7 +121,15 @@ static vigilRing *vigilRingNew(uint64_t cap) {
 		free(r);
 		return NULL;
 	}
+	r->wakeFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->wakeFd < 0) {
+		free(r->buf);
+		free(r);
+		return NULL;
+	}
 	r->cap = cap;
+	r->block = block;
+	r->eager = 1;
 	return r;
 }
 
@@ -117,7 +153,9 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -131,10 +169,14 @@ import (
 )
 
 // ChunkDuration is how much audio PortAudio delivers per callback, and so
-// how often the reader wakes: the detector still sees 20 ms frames, but up
-// to one chunk later. The voice onset (200 ms) plus one chunk stays well
-// within the 500 ms the agent promises.
+// how often an eager reader wakes: the detector still sees 20 ms frames,
+// but up to one chunk later. The voice onset (200 ms) plus one chunk stays
+// well within the 500 ms the agent promises.
 const ChunkDuration = 100 * time.Millisecond
+
+// RestWait bounds how long quiet audio is held back while the detector
+// rests (sensors.Batcher) and nobody calls Flush.
+const RestWait = 500 * time.Millisecond
 
 const (
 	chunkSamples = sensors.SampleRate * int(ChunkDuration/time.Millisecond) / 1000
@@ -144,9 +186,6 @@ const (
 	// ringSamples is the capture buffer (queueFrames of audio); when the
 	// reader falls further behind, the oldest frames are dropped.
 	ringSamples = queueFrames * sensors.FrameSamples
-	// pollSlack is added to the expected arrival of the next chunk before
-	// the reader looks again.
-	pollSlack = 5 * time.Millisecond
 )
 
 // paMu serialises PortAudio's global state: Initialize/Terminate counting,
@@ -156,15 +195,16 @@ var (
 	quietOnce sync.Once
 )
 
-// Capture is an open microphone stream.
+// Capture is an open microphone stream. It is a sensors.Batcher.
 type Capture struct {
 	name    string
 	stream  unsafe.Pointer // *C.PaStream
 	ring    *C.vigilRing
+	wake    *os.File  // the ring's eventfd, in Go's netpoller
 	read    uint64    // samples consumed
 	dataAt  time.Time // when the reader last found new audio
+	resting atomic.Bool
 	dropped atomic.Uint64
-	timer   *time.Timer
 
 	mu     sync.Mutex // guards closed and the ring against a concurrent Close
 	closed bool
@@ -194,22 +234,26 @@ func Open(device string) (*Capture, error) {
 	if err != nil {
 		return nil, err
 	}
-	ring := C.vigilRingNew(C.uint64_t(ringSamples))
+	ring, errno := C.vigilRingNew(C.uint64_t(ringSamples), C.ulong(sensors.FrameSamples))
 	if ring == nil {
-		return nil, fmt.Errorf("opening microphone %q: out of memory", dev.Name)
+		return nil, fmt.Errorf("opening microphone %q: %w", dev.Name, errno)
 	}
+	// Non-blocking, so reads wait in the netpoller with a deadline.
+	wake := os.NewFile(uintptr(ring.wakeFd), "microphone wake-up")
 	var s unsafe.Pointer // *C.PaStream
 	if e := C.vigilOpen(&s, C.PaDeviceIndex(index), C.double(sensors.SampleRate), C.double(latency.Seconds()), C.ulong(chunkSamples), ring); e != C.paNoError {
 		C.vigilRingFree(ring)
+		wake.Close()
 		return nil, fmt.Errorf("opening microphone %q at 16 kHz mono: %w", dev.Name, paError(e))
 	}
 	if e := C.Pa_StartStream(s); e != C.paNoError {
 		C.Pa_CloseStream(s)
 		C.vigilRingFree(ring)
+		wake.Close()
 		return nil, fmt.Errorf("starting microphone %q: %w", dev.Name, paError(e))
 	}
 	opened = true
-	return &Capture{name: dev.Name, stream: s, ring: ring, dataAt: time.Now()}, nil
+	return &Capture{name: dev.Name, stream: s, ring: ring, wake: wake, dataAt: time.Now()}, nil
 }
 
 // paError turns a PortAudio error code into gordonklaus/portaudio's error
@@ -268,29 +312,67 @@ func (c *Capture) written() uint64 {
 
 // ReadFrame fills frame with the next 20 ms of audio. It returns ErrStalled
 // if nothing arrives within StallTimeout. It is not safe for concurrent
-// use, but Close may be called while it waits (it then returns an error
-// within a quarter chunk).
+// use, but Close may be called while it waits (it then returns an error).
 //
 // The audio arrives a chunk (ChunkDuration) at a time; ReadFrame returns
 // the frames of a chunk at once and, when none is left, sleeps until the
-// next chunk is due.
+// callback says there is more — or, while resting, until a loud chunk,
+// Flush or RestWait.
 func (c *Capture) ReadFrame(ctx context.Context, frame []float32) error {
 	for {
 		wait, err := c.take(frame)
 		if wait == 0 || err != nil {
 			return err
 		}
-		if c.timer == nil {
-			c.timer = time.NewTimer(wait)
-		} else {
-			c.timer.Reset(wait)
+		if err := c.await(ctx, wait); err != nil {
+			return err
 		}
-		select {
-		case <-c.timer.C:
-		case <-ctx.Done():
-			c.timer.Stop()
-			return ctx.Err()
-		}
+	}
+}
+
+// Rest implements sensors.Batcher: at rest, only a 20 ms block at least
+// wakeDBFS loud wakes the reader before Flush or RestWait.
+func (c *Capture) Rest(atRest bool, wakeDBFS float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	power := float32(math.Pow(10, wakeDBFS/10))
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&c.ring.wakePower)), math.Float32bits(power))
+	eager := uint32(1)
+	if atRest {
+		eager = 0
+	}
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&c.ring.eager)), eager)
+	c.resting.Store(atRest)
+}
+
+// Flush implements sensors.Batcher: a waiting ReadFrame looks at once.
+// Expiring the wait's deadline wakes it inside the Go runtime, without a
+// system call.
+func (c *Capture) Flush() { _ = c.wake.SetReadDeadline(time.Now()) }
+
+// await sleeps until the callback writes the wake-up eventfd, Flush, ctx
+// ends or wait passes.
+func (c *Capture) await(ctx context.Context, wait time.Duration) error {
+	stop := context.AfterFunc(ctx, c.Flush)
+	defer stop()
+	if err := c.wake.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		return fmt.Errorf("reading microphone %q: %w", c.name, err)
+	}
+	if err := ctx.Err(); err != nil { // ended before the deadline was set
+		return err
+	}
+	var b [8]byte
+	_, err := c.wake.Read(b[:])
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err == nil, errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, os.ErrClosed):
+		return nil // take says whether there is audio, a stall or a Close
+	default:
+		return fmt.Errorf("reading microphone %q: %w", c.name, err)
 	}
 }
 
@@ -329,19 +411,14 @@ func (c *Capture) take(frame []float32) (time.Duration, error) {
 			}
 			return 0, nil
 		}
-		now := time.Now()
-		if now.Sub(c.dataAt) >= StallTimeout {
+		wait := c.dataAt.Add(StallTimeout).Sub(time.Now())
+		if wait <= 0 {
 			return 0, fmt.Errorf("%w for %v", ErrStalled, StallTimeout)
 		}
-		// Sleep until the next chunk is due (one chunk after the last
-		// callback); if it is late (or none came yet), look again a
-		// quarter chunk later. Never past the stall deadline.
-		last := time.Unix(0, int64(atomic.LoadInt64((*int64)(unsafe.Pointer(&c.ring.lastWriteNs)))))
-		wait := last.Add(ChunkDuration + pollSlack).Sub(now)
-		if wait <= 0 || wait > ChunkDuration+pollSlack {
-			wait = ChunkDuration / 4
+		if c.resting.Load() {
+			wait = min(wait, RestWait)
 		}
-		return min(wait, c.dataAt.Add(StallTimeout).Sub(now)+time.Millisecond), nil
+		return wait + time.Millisecond, nil
 	}
 }
 
@@ -362,6 +439,7 @@ func (c *Capture) Close() error {
 	}
 	C.vigilRingFree(c.ring) // the callback has stopped: the stream is closed
 	c.ring = nil
+	c.wake.Close() // wakes a waiting ReadFrame
 	if terr := portaudio.Terminate(); err == nil {
 		err = terr
 	}

@@ -113,3 +113,99 @@ func TestOpenUnknownDevice(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// heard is one frame as the test's reader got it.
+type heard struct {
+	at   time.Time
+	dbfs float64
+}
+
+// reader reads c until the test ends, sending every frame.
+func reader(t *testing.T, c *audio.Capture) <-chan heard {
+	ch := make(chan heard, 1000)
+	go func() {
+		frame := make([]float32, sensors.FrameSamples)
+		for c.ReadFrame(t.Context(), frame) == nil {
+			ch <- heard{time.Now(), sensors.FrameDBFS(frame)}
+		}
+	}()
+	return ch
+}
+
+// wakeups takes d of audio from ch and counts the reader's wake-ups:
+// frames more than 30 ms after the previous one.
+func wakeups(ch <-chan heard, d time.Duration) int {
+	n, last := 0, time.Time{}
+	for range int(d / sensors.FrameDuration) {
+		h := <-ch
+		if h.at.Sub(last) > 30*time.Millisecond {
+			n++
+		}
+		last = h.at
+	}
+	return n
+}
+
+// TestCaptureBatchesWhileResting: eager, the reader wakes for every chunk;
+// resting, quiet audio waits for RestWait or Flush, and a loud chunk wakes
+// it at once.
+func TestCaptureBatchesWhileResting(t *testing.T) {
+	testrig.Require(t, "sox")
+	p := usePulse(t)
+	tone := filepath.Join(t.TempDir(), "tone.wav")
+	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone, "synth", "0.5", "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v: %s", err, out)
+	}
+	c, err := audio.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ch := reader(t, c)
+
+	wakeups(ch, 200*time.Millisecond) // started
+	eager := wakeups(ch, 2*time.Second)
+	if eager < 14 {
+		t.Errorf("eager: 2 s of audio came in %d wake-ups, want one per %v chunk (about 20)", eager, audio.ChunkDuration)
+	}
+
+	c.Rest(true, -40) // silence is far below
+	wakeups(ch, 200*time.Millisecond)
+	resting := wakeups(ch, 2*time.Second)
+	if resting > 7 {
+		t.Errorf("resting: 2 s of quiet audio came in %d wake-ups, want one per %v (about 4)", resting, audio.RestWait)
+	}
+	t.Logf("2 s of audio: %d wake-ups eager, %d resting", eager, resting)
+
+	// Flush: the waiting reader takes what is there at once.
+	for len(ch) > 0 {
+		<-ch
+	}
+	time.Sleep(audio.RestWait / 4) // the reader is waiting; audio piles up
+	flushed := time.Now()
+	c.Flush()
+	if lag := (<-ch).at.Sub(flushed); lag > audio.RestWait/4 {
+		t.Errorf("the first frame came %v after Flush, want at once", lag.Round(time.Millisecond))
+	}
+
+	// A loud chunk wakes the resting reader without Flush: each of three
+	// tones is heard well before RestWait could have passed.
+	for i := range 3 {
+		time.Sleep(audio.RestWait / 2)
+		for len(ch) > 0 {
+			<-ch
+		}
+		played := p.PlayAsync(t, tone)
+		start := time.Now()
+		for h := <-ch; h.dbfs < -30; h = <-ch {
+		}
+		if lag := time.Since(start); lag > audio.RestWait/2 {
+			t.Errorf("tone %d: heard %v after it started, want within a chunk or two", i, lag.Round(time.Millisecond))
+		} else {
+			t.Logf("tone %d heard %v after it started", i, lag.Round(time.Millisecond))
+		}
+		if err := <-played; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
