@@ -31,13 +31,20 @@ func usePulse(t *testing.T) *testrig.PulseAudio {
 	return p
 }
 
-func TestCaptureFromPulseAndLoss(t *testing.T) {
+// toneWAV writes a 1 kHz tone at -23 dBFS RMS lasting seconds.
+func toneWAV(t *testing.T, seconds string) string {
+	t.Helper()
 	testrig.Require(t, "sox")
-	p := usePulse(t)
 	tone := filepath.Join(t.TempDir(), "tone.wav")
-	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone, "synth", "1", "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
+	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone, "synth", seconds, "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
 		t.Fatalf("sox: %v: %s", err, out)
 	}
+	return tone
+}
+
+func TestCaptureFromPulseAndLoss(t *testing.T) {
+	p := usePulse(t)
+	tone := toneWAV(t, "1")
 
 	c, err := audio.Open("")
 	if err != nil {
@@ -150,12 +157,8 @@ func wakeups(ch <-chan heard, d time.Duration) int {
 // resting, quiet audio waits for RestWait or Flush, and a loud chunk wakes
 // it at once.
 func TestCaptureBatchesWhileResting(t *testing.T) {
-	testrig.Require(t, "sox")
 	p := usePulse(t)
-	tone := filepath.Join(t.TempDir(), "tone.wav")
-	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone, "synth", "0.5", "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
-		t.Fatalf("sox: %v: %s", err, out)
-	}
+	tone := toneWAV(t, "0.5")
 	c, err := audio.Open("")
 	if err != nil {
 		t.Fatal(err)
