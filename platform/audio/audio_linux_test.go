@@ -130,9 +130,10 @@ type heard struct {
 // reader reads c until the test ends, sending every frame.
 func reader(t *testing.T, c *audio.Capture) <-chan heard {
 	ch := make(chan heard, 1000)
+	ctx := t.Context()
 	go func() {
 		frame := make([]float32, sensors.FrameSamples)
-		for c.ReadFrame(t.Context(), frame) == nil {
+		for c.ReadFrame(ctx, frame) == nil {
 			ch <- heard{time.Now(), sensors.FrameDBFS(frame)}
 		}
 	}()
