@@ -363,8 +363,8 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listening again on %s: %v", addr, err)
 	}
-	restarted := time.Now()
 	s = startOn(t, dir, ln)
+	restarted := time.Now() // the clocks were restored inside Open, just before
 
 	// Settings, mapping and device survived: the same token connects and
 	// the same OS user speaks for jane.
