@@ -174,7 +174,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		wait := bo.Next()
 		a.Log.Warn("not connected to the coordinator; retrying", "err", res.err, "retry_in", wait.Round(time.Millisecond))
-		if !sleep(ctx, wait) {
+		if !Sleep(ctx, wait) {
 			return nil
 		}
 	}
@@ -185,7 +185,7 @@ func (a *Agent) waitForToken(ctx context.Context, d time.Duration, failed string
 	end := a.now().Add(d)
 	for {
 		left := end.Sub(a.now())
-		if left <= 0 || !sleep(ctx, min(left, a.TokenPoll)) {
+		if left <= 0 || !Sleep(ctx, min(left, a.TokenPoll)) {
 			return
 		}
 		if tok, err := a.Token(); err == nil && tok != failed {
@@ -195,8 +195,8 @@ func (a *Agent) waitForToken(ctx context.Context, d time.Duration, failed string
 	}
 }
 
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d or until ctx ends; it reports whether d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -14,9 +14,18 @@ import (
 // -ldflags "-X github.com/vigil-cc/vigil/agent.Version=1.2.3".
 var Version = "0.1.0-dev"
 
-// HostName is this machine's name as the protocol allows it: characters
+// Machine is this machine's host name and OS as hello carries them.
+func Machine() (host, osName string, err error) {
+	if host, err = hostName(); err != nil {
+		return "", "", err
+	}
+	osName, err = thisOS()
+	return host, osName, err
+}
+
+// hostName is this machine's name as the protocol allows it: characters
 // outside [A-Za-z0-9._-] become '-', at most 253 characters.
-func HostName() (string, error) {
+func hostName() (string, error) {
 	h, err := os.Hostname()
 	if err != nil {
 		return "", fmt.Errorf("reading the host name: %w", err)
@@ -30,8 +39,8 @@ func HostName() (string, error) {
 	return s, nil
 }
 
-// OSName is the protocol's name for this operating system.
-func OSName() (string, error) {
+// thisOS is the protocol's name for this operating system.
+func thisOS() (string, error) {
 	switch runtime.GOOS {
 	case "linux":
 		return protocol.OSLinux, nil

@@ -51,11 +51,7 @@ func TestSessionID(t *testing.T) {
 }
 
 func TestHostNameAndOS(t *testing.T) {
-	h, err := HostName()
-	if err != nil {
-		t.Fatal(err)
-	}
-	osName, err := OSName()
+	h, osName, err := Machine()
 	if err != nil {
 		t.Fatal(err)
 	}

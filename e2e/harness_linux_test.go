@@ -250,19 +250,7 @@ func newRig(t *testing.T, timeout int) *rig {
 	actx, cancelA := remote.NewAllocator(context.Background(), r.browser.DevToolsURL)
 	r.bctx, r.cancelB = chromedp.NewContext(actx)
 	t.Cleanup(func() { r.cancelB(); cancelA() })
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		ts, err := chromedp.Targets(r.bctx)
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, ti := range ts {
-			if ti.Type == "page" && strings.Contains(ti.URL, "/desk/") {
-				r.deskID = ti.TargetID
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("no Agent Desk tab among %d targets", len(ts))
-	})
+	r.findDesk(r.bctx)
 
 	// Sign in to the Agent Desk in that window by typing, as a person
 	// would (XTEST input, all before the scenario's t0), once the form is
@@ -440,6 +428,13 @@ func (r *rig) lastID() int64 {
 // attachDesk attaches a chromedp context to the Agent Desk's tab.
 func (r *rig) attachDesk(bctx context.Context) (context.Context, context.CancelFunc) {
 	r.t.Helper()
+	r.findDesk(bctx)
+	return chromedp.NewContext(bctx, chromedp.WithTargetID(r.deskID))
+}
+
+// findDesk waits for the Agent Desk's tab and notes its target id.
+func (r *rig) findDesk(bctx context.Context) {
+	r.t.Helper()
 	testrig.Eventually(r.t, 10*time.Second, func() (bool, string) {
 		ts, err := chromedp.Targets(bctx)
 		if err != nil {
@@ -453,7 +448,6 @@ func (r *rig) attachDesk(bctx context.Context) (context.Context, context.CancelF
 		}
 		return false, fmt.Sprintf("no Agent Desk tab among %d targets", len(ts))
 	})
-	return chromedp.NewContext(bctx, chromedp.WithTargetID(r.deskID))
 }
 
 // ---- timing records ----

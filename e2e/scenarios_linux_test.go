@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -252,7 +251,7 @@ func TestVoiceCallIsNotCounted(t *testing.T) {
 func TestSettingsPageRefusesAndAppliesLive(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 60)
-	ctx := headless(t)
+	ctx := testrig.Headless(t)
 	do := func(steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
@@ -390,25 +389,6 @@ func withTimeout(ctx context.Context, f func(context.Context) error) error {
 	c, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return f(c)
-}
-
-// headless starts a headless Chromium for an admin's pages.
-func headless(t *testing.T) context.Context {
-	t.Helper()
-	testrig.Require(t, "chromium")
-	dir := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath("/usr/bin/chromium"),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("password-store", "basic"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	return ctx
 }
 
 // utterance writes a short espeak-ng utterance as 16 kHz mono, silence

@@ -331,7 +331,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.Log.Error("the coordinator refused this device; waiting before trying again", "err", err, "retry_in", wait.Round(time.Second))
 			end := r.now().Add(wait)
 			for r.now().Before(end) {
-				if !sleepCtx(ctx, min(5*time.Second, end.Sub(r.now()))) {
+				if !agent.Sleep(ctx, min(5*time.Second, end.Sub(r.now()))) {
 					return nil
 				}
 				if t, err := r.Token(); err == nil && t != token {
@@ -346,21 +346,9 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		wait := bo.Next()
 		r.Log.Warn("not connected to the coordinator; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
-		if !sleepCtx(ctx, wait) {
+		if !agent.Sleep(ctx, wait) {
 			return nil
 		}
-	}
-}
-
-// sleepCtx waits d or until ctx ends; it reports whether d passed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -283,11 +283,7 @@ func runService(args []string) error {
 
 // serve enrolls if needed, then runs the relay and the supervisor.
 func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
-	host, err := agent.HostName()
-	if err != nil {
-		return err
-	}
-	osName, err := agent.OSName()
+	host, osName, err := agent.Machine()
 	if err != nil {
 		return err
 	}

@@ -127,11 +127,7 @@ func runSession(args []string) error {
 		runtime.GOMAXPROCS(1)
 	}
 
-	host, err := agent.HostName()
-	if err != nil {
-		return err
-	}
-	osName, err := agent.OSName()
+	host, osName, err := agent.Machine()
 	if err != nil {
 		return err
 	}
@@ -232,11 +228,7 @@ func runEnroll(args []string) error {
 	if cfg.enrollToken == "" {
 		return usageError{errors.New("--enroll-token is required (an enrollment token from your Vigil admin)")}
 	}
-	host, err := agent.HostName()
-	if err != nil {
-		return err
-	}
-	osName, err := agent.OSName()
+	host, osName, err := agent.Machine()
 	if err != nil {
 		return err
 	}

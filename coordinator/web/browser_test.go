@@ -23,27 +23,13 @@ import (
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
-// chrome starts a headless Chromium for t with the rig's flags.
+// chrome starts a headless Chromium for t, in UTC: the page shows times in
+// the browser's zone, and the tests compare them.
 func chrome(t *testing.T) context.Context {
 	t.Helper()
-	testrig.Require(t, "chromium")
-	dir := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath("/usr/bin/chromium"),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("password-store", "basic"),
-		chromedp.WindowSize(1280, 860),
-		// The page shows times in the browser's zone; pin it so the test
-		// can compare.
-		chromedp.Env("TZ=UTC"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	ctx := testrig.Headless(t, chromedp.WindowSize(1280, 860), chromedp.Env("TZ=UTC"))
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	t.Cleanup(cancel)
 	return ctx
 }
 
