@@ -203,7 +203,6 @@ type Capture struct {
 	wake    *os.File  // the ring's eventfd, in Go's netpoller
 	read    uint64    // samples consumed
 	dataAt  time.Time // when the reader last found new audio
-	resting atomic.Bool
 	dropped atomic.Uint64
 
 	mu     sync.Mutex // guards closed and the ring against a concurrent Close
@@ -345,7 +344,6 @@ func (c *Capture) Rest(atRest bool, wakeDBFS float64) {
 		eager = 0
 	}
 	atomic.StoreUint32((*uint32)(unsafe.Pointer(&c.ring.eager)), eager)
-	c.resting.Store(atRest)
 }
 
 // Flush implements sensors.Batcher: a waiting ReadFrame looks at once.
@@ -415,7 +413,7 @@ func (c *Capture) take(frame []float32) (time.Duration, error) {
 		if wait <= 0 {
 			return 0, fmt.Errorf("%w for %v", ErrStalled, StallTimeout)
 		}
-		if c.resting.Load() {
+		if atomic.LoadUint32((*uint32)(unsafe.Pointer(&c.ring.eager))) == 0 { // resting
 			wait = min(wait, RestWait)
 		}
 		return wait + time.Millisecond, nil
