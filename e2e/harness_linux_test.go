@@ -5,9 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -42,13 +40,8 @@ const T = 30 * time.Second
 var rigs = make(chan struct{}, 3)
 
 func TestMain(m *testing.M) {
-	flag.Parse()
 	// Every scenario waits on the semaphore rather than on -parallel.
-	e2etest.DefaultParallel(16)
-	code := m.Run()
-	printTimings(os.Stdout)
-	builder.Remove()
-	os.Exit(code)
+	e2etest.Main(m, builder, &timings, "End-to-end timing (seconds after each scenario's t0):", "")
 }
 
 // scenario marks a long end-to-end test: parallel, and holding one of the
@@ -466,8 +459,4 @@ func record(t *testing.T, event string, t0, want, got time.Time, tol time.Durati
 		load, _ := os.ReadFile("/proc/loadavg")
 		t.Errorf("%s: %+.3fs from the ideal instant (tolerance ±%v); load average %s", event, d.Seconds(), tol, strings.TrimSpace(string(load)))
 	}
-}
-
-func printTimings(w io.Writer) {
-	timings.Print(w, "End-to-end timing (seconds after each scenario's t0):", "")
 }

@@ -28,9 +28,20 @@ import (
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
-// DefaultParallel sets -test.parallel to n unless it was given. Call it in
-// TestMain after flag.Parse.
-func DefaultParallel(n int) {
+// Main is a scenario package's TestMain: it runs the tests 16 at a time
+// (they mostly wait for real time to pass) unless -parallel was given,
+// prints the timings recorded, removes the binaries b built and exits.
+func Main(m *testing.M, b *Builder, ts *Timings, title, unit string) {
+	flag.Parse()
+	defaultParallel(16)
+	code := m.Run()
+	ts.Print(os.Stdout, title, unit)
+	b.Remove()
+	os.Exit(code)
+}
+
+// defaultParallel sets -test.parallel to n unless it was given.
+func defaultParallel(n int) {
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
 	if !explicit {

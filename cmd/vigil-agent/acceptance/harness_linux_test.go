@@ -4,13 +4,10 @@ package acceptance
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/user"
 	"path/filepath"
 	"testing"
@@ -36,15 +33,9 @@ func agentBinary(t testing.TB, race bool) string {
 }
 
 func TestMain(m *testing.M) {
-	flag.Parse()
 	// The scenarios spend 30-60 s each mostly waiting for real time to pass
-	// (the coordinator's T is 30 s): run them all at once rather than
-	// GOMAXPROCS at a time, unless -parallel was given.
-	e2etest.DefaultParallel(16)
-	code := m.Run()
-	printTimings(os.Stdout)
-	builder.Remove()
-	os.Exit(code)
+	// (the coordinator's T is 30 s): they run all at once.
+	e2etest.Main(m, builder, &timings, "Agent ↔ coordinator timing (ideal and observed, seconds after t0):", " s")
 }
 
 // long marks a test that takes 30-60 s of real time: skipped under
@@ -338,10 +329,4 @@ func record(t *testing.T, scenario, event string, t0, want, got time.Time, tol t
 	if err < -tol || err > tol {
 		t.Errorf("%s: %s %+.3fs from the ideal instant (tolerance ±%v)", scenario, event, err.Seconds(), tol)
 	}
-}
-
-// printTimings prints the recorded timings, one line per event, for
-// docs/performance.md.
-func printTimings(w io.Writer) {
-	timings.Print(w, "Agent ↔ coordinator timing (ideal and observed, seconds after t0):", " s")
 }
