@@ -80,7 +80,14 @@ type Server struct {
 	Controller controller.Controller
 	// Web serves the pages: admin, dashboard, audit, the Agent Desk.
 	Web *web.Web
+	// Downtime is what Open restored the clocks across: from the last
+	// instant the previous run was known alive to the restore. The engine
+	// counted nothing in it.
+	Downtime Downtime
 }
+
+// Downtime is an interval the clocks did not count.
+type Downtime struct{ From, To time.Time }
 
 // Open prepares a coordinator: opens the store, restores every clock and
 // makes sure an admin can get in.
@@ -142,7 +149,9 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var restoredAt time.Time
 	c.Do("", func(e *engine.Engine, now time.Time) []engine.Decision {
+		restoredAt = now
 		return e.Restore(now, alive, snaps)
 	})
 	cfg.Log.Info("restored clocks", "users", len(snaps), "alive_until", alive)
@@ -163,7 +172,8 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	w.Register(mux)
 	mux.Handle("GET /agent/v1/ws", h)
 	mux.Handle("GET /metrics", m.Handler())
-	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, Metrics: m, Controller: ctl, Web: w, mux: mux}, nil
+	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, Metrics: m, Controller: ctl, Web: w, mux: mux,
+		Downtime: Downtime{From: alive, To: restoredAt}}, nil
 }
 
 // userStates counts users by state, for the metrics.
@@ -216,11 +226,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err = <-served:
 		err = fmt.Errorf("serving HTTP: %w", err)
 	}
+	stopping := time.Now()
 	s.Hub.Close()
 	s.Web.Close() // ends the pages' event streams, which Shutdown would wait for
+	agents := time.Since(stopping)
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
+	requests := time.Since(stopping)
 	stopCtl()
 	if cerr := <-ctlDone; cerr != nil && err == nil {
 		err = cerr
@@ -229,6 +242,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if cerr := <-coreDone; cerr != nil && err == nil {
 		err = cerr
 	}
+	s.cfg.Log.Info("coordinator stopped", "agents_and_streams_closed_after", agents,
+		"requests_done_after", requests, "clocks_saved_after", time.Since(stopping))
 	return err
 }
 

@@ -29,6 +29,7 @@ type testServer struct {
 	addr    string
 	stop    context.CancelFunc
 	stopped chan error
+	srv     *coordinator.Server
 }
 
 func startServer(t *testing.T, dir string) *testServer {
@@ -55,7 +56,7 @@ func startOn(t *testing.T, dir string, ln net.Listener) *testServer {
 		cancel()
 		t.Fatalf("opening the coordinator: %v", err)
 	}
-	s := &testServer{t: t, dir: dir, addr: ln.Addr().String(), stop: cancel, stopped: make(chan error, 1)}
+	s := &testServer{t: t, dir: dir, addr: ln.Addr().String(), stop: cancel, stopped: make(chan error, 1), srv: srv}
 	go func() {
 		err := srv.Serve(ctx, ln)
 		srv.Store.Close()
@@ -364,7 +365,10 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Fatalf("listening again on %s: %v", addr, err)
 	}
 	s = startOn(t, dir, ln)
-	restarted := time.Now() // the clocks were restored inside Open, just before
+	down := s.srv.Downtime // from the stopped run's last alive mark to the restore
+	if down.From.Before(start.Add(20*time.Second)) || down.To.Before(down.From.Add(3*time.Second)) {
+		t.Fatalf("downtime %v – %v: want from after I = 20 s (%v), at least 3 s long", down.From, down.To, start.Add(20*time.Second))
+	}
 
 	// Settings, mapping and device survived: the same token connects and
 	// the same OS user speaks for jane.
@@ -374,12 +378,14 @@ func TestRestartKeepsEverything(t *testing.T) {
 	a = mustDial(t, s, token)
 	a.open("1", `CORP\jsmith`, time.Since(start)) // no input since the start
 
-	// I was 20 s: the warning comes 4 s after the restart, not at once and
+	// I was a little over 20 s: the warning comes at I = 24 s counted
+	// without the downtime (about 4 s after the restart), not at once and
 	// not 24 s later.
+	paused := down.To.Sub(down.From)
 	_, warnedAt := a.next(protocol.TypeWarn, 15*time.Second)
-	within(t, "warning after the restart", warnedAt, restarted.Add(4*time.Second), 700*time.Millisecond)
+	within(t, "warning after the restart", warnedAt, start.Add(24*time.Second+paused), 700*time.Millisecond)
 	_, loggedOutAt := a.next(protocol.TypeLoggedOut, 10*time.Second)
-	within(t, "logout after the restart", loggedOutAt, restarted.Add(10*time.Second), 700*time.Millisecond)
+	within(t, "logout after the restart", loggedOutAt, start.Add(30*time.Second+paused), 700*time.Millisecond)
 	if n := len(s.audit("user=jane&kind=desk.login")); n != 1 {
 		t.Errorf("audit after restart has %d desk logins, want 1", n)
 	}
