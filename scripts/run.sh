@@ -170,9 +170,14 @@ enroll=$(api POST /api/v1/enrollment-tokens '{"max_uses":1}' | jq -r .token)
 
 # ---- 5. the Agent Desk in Chromium (virtual workstation) ----
 if [ "$virtual" = 1 ]; then
-  mkdir -p "$run_dir/chromium/home"
+  mkdir -p "$run_dir/chromium/home" "$run_dir/chromium/profile/Default"
+  # A clean screen for the demo: no "Save password?" bubble after the
+  # sign-in, no "restore pages" bubble after a Ctrl-C, and --test-type keeps
+  # the "unsupported command-line flag" infobar (for --no-sandbox) away.
+  echo '{"credentials_enable_service":false,"profile":{"password_manager_enabled":false,"exit_type":"Normal","exited_cleanly":true}}' \
+    >"$run_dir/chromium/profile/Default/Preferences"
   HOME=$run_dir/chromium/home TMPDIR=$run_dir/chromium/home start chromium chromium \
-    --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+    --no-sandbox --test-type --disable-gpu --no-first-run --disable-background-networking \
     --disable-component-update --disable-sync --disable-default-apps --no-default-browser-check \
     --password-store=basic --user-data-dir="$run_dir/chromium/profile" --ozone-platform=x11 \
     --window-position=0,0 --window-size=1000,700 "$base/desk/"
