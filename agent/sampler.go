@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vigil-cc/vigil/internal/backoff"
 	"github.com/vigil-cc/vigil/sensors"
 )
 
@@ -39,8 +40,8 @@ type Sampler struct {
 	Mic *sensors.Mic
 	// Interval between desktop polls; zero: 250 ms.
 	Interval time.Duration
-	// Backoff for reopening the desktop; zero: sensors.DefaultBackoff.
-	Backoff sensors.Backoff
+	// Backoff for reopening the desktop; zero: backoff.Default.
+	Backoff backoff.Backoff
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
@@ -132,8 +133,8 @@ func (s *Sampler) Run(ctx context.Context) error {
 		interval = 250 * time.Millisecond
 	}
 	bo := s.Backoff
-	if bo.Initial == 0 && bo.Max == 0 && bo.Factor == 0 {
-		bo = sensors.DefaultBackoff()
+	if bo.IsZero() {
+		bo = backoff.Default()
 	}
 	var (
 		d        Desktop
