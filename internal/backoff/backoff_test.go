@@ -23,15 +23,15 @@ func TestDelay(t *testing.T) {
 		{b, 4, 0.5, 8 * time.Second, 0, 0},
 		{b, 5, 0.5, 10 * time.Second, 0, 0}, // capped
 		{b, 50, 0.5, 10 * time.Second, 0, 0},
-		{b, 5000, 0.5, 10 * time.Second, 0, 0}, // no overflow
-		{b, 0, 0.5, time.Second, 0, 0},         // before the first failure: the first delay
+		{b, 5000, 0.5, 10 * time.Second, 0, 0},  // no overflow
+		{b, 0, 0.5, time.Second, 0, 0},          // before the first failure: the first delay
 		{b, 1, 0, 800 * time.Millisecond, 0, 0}, // −20 %
 		{b, 5, 0.999999, 0, 11999 * time.Millisecond, 12 * time.Second},
 		{Backoff{}, 1, 0.5, time.Second, 0, 0}, // the zero value: 1 s, ×1.6, 30 s, no jitter
 		{Backoff{}, 2, 0, 1600 * time.Millisecond, 0, 0},
 		{Backoff{}, 100, 0.5, 30 * time.Second, 0, 0},
 		{Backoff{Initial: time.Minute, Max: time.Second}, 3, 0.5, time.Minute, 0, 0}, // Max below Initial
-		{Backoff{Jitter: -1}, 1, 0, time.Second, 0, 0},                              // negative: no jitter
+		{Backoff{Jitter: -1}, 1, 0, time.Second, 0, 0},                               // negative: no jitter
 		{Backoff{Jitter: 5}, 1, 0, 0, 0, 0},                                          // at most ±100 %
 		{Default(), 2, 0.5, 1600 * time.Millisecond, 0, 0},
 	} {
