@@ -207,7 +207,7 @@ func (c *conn) opening() {
 // sample acts on a new sample: opens the session, or decides what to send.
 func (c *conn) sample(ctx context.Context, smp Sample, stale *time.Timer) error {
 	a := c.a
-	if smp.Gen < c.minGen {
+	if smp.Gen < c.minGen || smp.Err != nil {
 		return nil
 	}
 	switch c.phase {

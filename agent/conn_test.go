@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/vigil-cc/vigil/internal/backoff"
+	"github.com/vigil-cc/vigil/platform/desktop"
 	"github.com/vigil-cc/vigil/protocol"
 	"github.com/vigil-cc/vigil/sensors"
 )
@@ -276,7 +277,7 @@ func startTestAgent(t *testing.T, f *fakeCoordinator, desk *fakeDesktop, mod ...
 		Session:  "display:9",
 		OSUser:   "jane",
 		Sampler: &Sampler{
-			OpenDesktop: func() (Desktop, error) { return desk, nil },
+			OpenDesktop: func() (desktop.Desktop, error) { return desk, nil },
 			Interval:    50 * time.Millisecond,
 			Log:         log,
 		},
@@ -565,7 +566,7 @@ func TestAgentWaitsForTheDesktop(t *testing.T) {
 	var ok atomic.Bool
 	startTestAgent(t, f, desk, func(a *Agent) {
 		a.Sampler.Backoff = backoff.Backoff{Initial: 20 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1}
-		a.Sampler.OpenDesktop = func() (Desktop, error) {
+		a.Sampler.OpenDesktop = func() (desktop.Desktop, error) {
 			if !ok.Load() {
 				return nil, errors.New("no display")
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/agent"
+	"github.com/vigil-cc/vigil/platform/desktop"
 	"github.com/vigil-cc/vigil/platform/notify"
 	"github.com/vigil-cc/vigil/protocol"
 	"github.com/vigil-cc/vigil/sensors"
@@ -169,7 +170,7 @@ func runSession(args []string) error {
 		Session: cfg.sessionID,
 		OSUser:  osUser,
 		Sampler: &agent.Sampler{
-			OpenDesktop: func() (agent.Desktop, error) { return openDesktop(display) },
+			OpenDesktop: func() (desktop.Desktop, error) { return desktop.Open(display) },
 			Mic:         mic,
 			Interval:    cfg.poll,
 			Log:         log,
@@ -197,8 +198,8 @@ func ensureEnrolled(ctx context.Context, log *slog.Logger, cfg linkConfig, host,
 	case err != nil && !errors.Is(err, agent.ErrNotEnrolled):
 		return d, err
 	case cfg.enrollToken == "":
-		return d, fmt.Errorf("this workstation is not enrolled (no %s in %s): give --enroll-token with a token from your Vigil admin",
-			agent.DeviceFile, cfg.stateDir)
+		return d, fmt.Errorf("%w (no %s in %s): give --enroll-token with a token from your Vigil admin",
+			agent.ErrNotEnrolled, agent.DeviceFile, cfg.stateDir)
 	}
 	d, err = agent.Enroll(ctx, cfg.endpoint, cfg.enrollToken, host, osName, time.Now())
 	if err != nil {

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package desktop
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// Open: the Windows and macOS backends are not written yet.
+func Open(string) (Desktop, error) {
+	return nil, fmt.Errorf("desktop sensing is not implemented on %s yet", runtime.GOOS)
+}
