@@ -46,12 +46,20 @@ func (ids *sessionIDs) forget(s *session) {
 	delete(ids.byID, s.id)
 }
 
-// toHelper finds the session the coordinator means by id and returns the
-// helper's own id for it.
-func (ids *sessionIDs) toHelper(id string) (*session, string) {
-	s := ids.byID[id]
-	if s == nil {
-		return nil, ""
+// toHelper finds the session the coordinator means by the id at id and
+// rewrites it to the helper's own; nil if the session is gone.
+func (ids *sessionIDs) toHelper(id *string) *session {
+	s := ids.byID[*id]
+	if s != nil {
+		*id = s.local
 	}
-	return s, s.local
+	return s
+}
+
+// helper is s's helper; nil for no session.
+func (s *session) helper() *helper {
+	if s == nil {
+		return nil
+	}
+	return s.h
 }

@@ -117,26 +117,17 @@ func (r *Relay) fromCoordinator(ctx context.Context, m protocol.Message) {
 		}
 		return
 	case protocol.Warn:
-		var s *session
-		if s, msg.Session = r.ids.toHelper(msg.Session); s != nil {
-			to, m = s.h, msg
-		}
+		to, m = r.ids.toHelper(&msg.Session).helper(), msg
 	case protocol.Withdraw:
-		var s *session
-		if s, msg.Session = r.ids.toHelper(msg.Session); s != nil {
-			to, m = s.h, msg
-		}
+		to, m = r.ids.toHelper(&msg.Session).helper(), msg
 	case protocol.LoggedOut:
-		var s *session
-		if s, msg.Session = r.ids.toHelper(msg.Session); s != nil {
-			to, m = s.h, msg
-		}
+		to, m = r.ids.toHelper(&msg.Session).helper(), msg
 	case protocol.SessionRefused:
-		var s *session
-		if s, msg.Session = r.ids.toHelper(msg.Session); s != nil {
+		if s := r.ids.toHelper(&msg.Session); s != nil {
 			r.Log.Warn("the coordinator refused a session: its user is bound elsewhere", "session", s.id, "os_user", s.user)
-			to, m = s.h, msg
+			to = s.h
 		}
+		m = msg
 	}
 	r.mu.Unlock()
 	if to != nil {
