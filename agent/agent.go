@@ -1,12 +1,13 @@
 // Package agent is the brain of `vigil-agent session`: it fuses the
 // session's sensor readings into the protocol's state changes (Decide),
-// keeps the WebSocket link to the coordinator (hello, session_open, a fresh
-// reading, then changes and heartbeats; reconnecting with backoff), and
-// shows the coordinator's warnings on screen (Warnings).
+// runs the session over the link to the coordinator (hello, session_open,
+// a fresh reading, then changes and heartbeats; the link itself, with its
+// reconnecting, is agent/uplink), and shows the coordinator's warnings on
+// screen (Warnings).
 //
 // Components have a Run(ctx) error method and stop when ctx ends. Decisions
 // are made by pure functions or on an injected clock; the OS is reached
-// through small interfaces (Desktop, Notifier) that tests replace.
+// through small interfaces (desktop.Desktop, Notifier) that tests replace.
 //
 // Privacy: what the agent sends is built only from Observation, which has
 // no field a window title, keystroke or audio sample could go into, and is

@@ -18,7 +18,9 @@ import (
 
 type testEndpoint struct{ url string }
 
-func (e testEndpoint) WebSocketURL() string     { return "ws" + strings.TrimPrefix(e.url, "http") + "/agent/v1/ws" }
+func (e testEndpoint) WebSocketURL() string {
+	return "ws" + strings.TrimPrefix(e.url, "http") + "/agent/v1/ws"
+}
 func (e testEndpoint) HTTPClient() *http.Client { return &http.Client{} }
 func (e testEndpoint) String() string           { return e.url }
 

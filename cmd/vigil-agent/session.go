@@ -82,7 +82,7 @@ func parseSessionFlags(args []string, lookup func(string) (string, bool)) (sessi
 	fs := newFlagSet("session", "--coordinator URL [--enroll-token TOKEN] [flags]")
 	var cfg sessionConfig
 	cfg.linkConfig.flags(fs)
-	fs.StringVar(&cfg.sessionID, "session-id", "", "the desktop session's `id` (default xdg:$XDG_SESSION_ID, else display:N from the display)")
+	fs.StringVar(&cfg.sessionID, "session-id", "", "the desktop session's `id` (default xdg:$XDG_SESSION_ID, else display:N from the display, else wts-N on Windows)")
 	fs.StringVar(&cfg.display, "display", "", "X `display` to read, e.g. :0 (empty: $DISPLAY)")
 	fs.BoolVar(&cfg.mic, "mic", true, "listen for voice on the microphone (false: mic_available=false)")
 	fs.StringVar(&cfg.micDevice, "mic-device", "", "microphone: first input device whose `name` contains this (case-insensitive); empty: the default device")
