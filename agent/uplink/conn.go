@@ -101,8 +101,8 @@ func (c *Conn) worked(err error) bool {
 
 func (c *Conn) heard() { c.heardNS.Store(int64(c.l.now().Sub(c.start))) }
 
-// watch pings a coordinator silent for Quiet; no pong within 15 s drops
-// the connection, and Read then says so.
+// watch pings a coordinator silent for Quiet; no pong within PongWait
+// drops the connection, and Read then says so.
 func (c *Conn) watch(ctx context.Context) {
 	quiet := c.l.Quiet
 	t := time.NewTimer(quiet)
@@ -120,7 +120,7 @@ func (c *Conn) watch(ctx context.Context) {
 			t.Reset(quiet - since)
 			continue
 		}
-		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, c.l.PongWait)
 		err := c.ws.Ping(pctx)
 		cancel()
 		if err != nil {

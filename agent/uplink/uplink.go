@@ -54,9 +54,10 @@ type Link struct {
 	// again this often; zero: 5 s.
 	TokenPoll time.Duration
 	// Quiet is how long the coordinator may be silent (no message, no ping)
-	// before it is pinged; no pong within 15 s drops the connection. Zero:
-	// 60 s (the coordinator pings every 20 s).
-	Quiet time.Duration
+	// before it is pinged; no pong within PongWait drops the connection.
+	// Zero: 60 s (the coordinator pings every 20 s) and 15 s.
+	Quiet    time.Duration
+	PongWait time.Duration
 }
 
 // AuthBackoff is how long a device the coordinator refused waits before it
@@ -88,6 +89,9 @@ func (l *Link) defaults() {
 	}
 	if l.Quiet <= 0 {
 		l.Quiet = time.Minute
+	}
+	if l.PongWait <= 0 {
+		l.PongWait = 15 * time.Second
 	}
 }
 

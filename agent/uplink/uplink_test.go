@@ -16,10 +16,10 @@ import (
 	"github.com/vigil-cc/vigil/protocol"
 )
 
-type testEndpoint struct{ url string }
+type testEndpoint struct{ url, query string }
 
 func (e testEndpoint) WebSocketURL() string {
-	return "ws" + strings.TrimPrefix(e.url, "http") + "/agent/v1/ws"
+	return "ws" + strings.TrimPrefix(e.url, "http") + "/agent/v1/ws" + e.query
 }
 func (e testEndpoint) HTTPClient() *http.Client { return &http.Client{} }
 func (e testEndpoint) String() string           { return e.url }
@@ -49,7 +49,7 @@ func TestLinkRefusalAndCloseCodes(t *testing.T) {
 
 	errs := make(chan error, 4)
 	l := &Link{
-		Endpoint:    testEndpoint{srv.URL},
+		Endpoint:    testEndpoint{url: srv.URL},
 		Token:       func() (string, error) { return token.Load().(string), nil },
 		Backoff:     backoff.Backoff{Initial: time.Hour, Max: time.Hour},
 		AuthBackoff: backoff.Backoff{Initial: time.Hour, Max: time.Hour},
@@ -102,5 +102,62 @@ func TestAuthErrorText(t *testing.T) {
 		if got := tc.e.Error(); !strings.Contains(got, tc.want) {
 			t.Errorf("%+v: %q, want it to contain %q", tc.e, got, tc.want)
 		}
+	}
+}
+
+// A coordinator that goes silent and does not answer the ping is dropped;
+// one that answers is kept.
+func TestLinkWatchdog(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}})
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		if r.URL.Query().Get("answer") != "" {
+			ws.CloseRead(r.Context()) // reads, so pings get their pongs
+		}
+		<-r.Context().Done() // silent
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name    string
+		query   string
+		dropped bool
+	}{
+		{"silent", "", true},
+		{"answers pings", "?answer=1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &Link{
+				Endpoint: testEndpoint{url: srv.URL, query: tc.query},
+				Token:    func() (string, error) { return "", nil },
+				Backoff:  backoff.Backoff{Initial: time.Hour, Max: time.Hour},
+				Quiet:    100 * time.Millisecond,
+				PongWait: 200 * time.Millisecond,
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			ended := make(chan error, 1)
+			go func() {
+				_ = l.Run(ctx, func(ctx context.Context, c *Conn) error {
+					_, _, err := c.Read(ctx)
+					ended <- err
+					return err
+				})
+			}()
+			select {
+			case err := <-ended:
+				if !tc.dropped {
+					t.Errorf("a coordinator answering pings was dropped: %v", err)
+				} else if !strings.Contains(err.Error(), "stopped answering") {
+					t.Errorf("dropped with %v, want it to say the coordinator stopped answering", err)
+				}
+			case <-time.After(time.Second):
+				if tc.dropped {
+					t.Error("a silent coordinator was not dropped within 1 s")
+				}
+			}
+		})
 	}
 }
