@@ -15,6 +15,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/vigil-cc/vigil/internal/backoff"
+	"github.com/vigil-cc/vigil/platform/desktop"
 	"github.com/vigil-cc/vigil/protocol"
 	"github.com/vigil-cc/vigil/sensors"
 )
@@ -275,15 +277,15 @@ func startTestAgent(t *testing.T, f *fakeCoordinator, desk *fakeDesktop, mod ...
 		Session:  "display:9",
 		OSUser:   "jane",
 		Sampler: &Sampler{
-			OpenDesktop: func() (Desktop, error) { return desk, nil },
+			OpenDesktop: func() (desktop.Desktop, error) { return desk, nil },
 			Interval:    50 * time.Millisecond,
 			Log:         log,
 		},
 		Warn:           &Warnings{Notifier: ta.notes, Log: log},
 		Log:            log,
-		Backoff:        sensors.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond, Factor: 2},
-		AuthBackoff:    sensors.Backoff{Initial: time.Hour, Max: time.Hour, Factor: 2},
-		RefusedBackoff: sensors.Backoff{Initial: 300 * time.Millisecond, Max: time.Second, Factor: 2},
+		Backoff:        backoff.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond, Factor: 2},
+		AuthBackoff:    backoff.Backoff{Initial: time.Hour, Max: time.Hour, Factor: 2},
+		RefusedBackoff: backoff.Backoff{Initial: 300 * time.Millisecond, Max: time.Second, Factor: 2},
 		TokenPoll:      20 * time.Millisecond,
 		StaleWarning:   300 * time.Millisecond,
 	}
@@ -563,8 +565,8 @@ func TestAgentWaitsForTheDesktop(t *testing.T) {
 	desk := newFakeDesktop("Agent Desk - Chromium")
 	var ok atomic.Bool
 	startTestAgent(t, f, desk, func(a *Agent) {
-		a.Sampler.Backoff = sensors.Backoff{Initial: 20 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1}
-		a.Sampler.OpenDesktop = func() (Desktop, error) {
+		a.Sampler.Backoff = backoff.Backoff{Initial: 20 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1}
+		a.Sampler.OpenDesktop = func() (desktop.Desktop, error) {
 			if !ok.Load() {
 				return nil, errors.New("no display")
 			}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/vigil-cc/vigil/platform/sessions"
 	"github.com/vigil-cc/vigil/protocol"
 )
 
@@ -65,9 +66,16 @@ func OSUser() (string, error) {
 }
 
 // SessionID names the desktop session: $XDG_SESSION_ID (logind) as
-// "xdg:N", else the X display as "display:N". Characters the protocol does
-// not allow become '_'. lookup is os.LookupEnv outside tests.
+// "xdg:N", else the X display as "display:N", else the session the OS says
+// this process runs in (Windows: "wts-N", sessions.Own). Characters the
+// protocol does not allow become '_'. lookup is os.LookupEnv outside
+// tests.
 func SessionID(lookup func(string) (string, bool), display string) (string, error) {
+	return sessionID(lookup, display, sessions.Own)
+}
+
+// sessionID decides; own asks the OS.
+func sessionID(lookup func(string) (string, bool), display string, own func() (string, error)) (string, error) {
 	if v, ok := lookup("XDG_SESSION_ID"); ok && v != "" {
 		return sanitizeSession("xdg:" + v), nil
 	}
@@ -79,6 +87,9 @@ func SessionID(lookup func(string) (string, bool), display string) (string, erro
 			display = ":" + display
 		}
 		return sanitizeSession("display" + display), nil
+	}
+	if id, err := own(); err == nil && id != "" {
+		return sanitizeSession(id), nil
 	}
 	return "", fmt.Errorf("cannot name the desktop session: neither XDG_SESSION_ID nor DISPLAY is set (give --session-id)")
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
 
@@ -45,8 +46,17 @@ func TestSessionID(t *testing.T) {
 			t.Errorf("%q is not a valid session id: %v", got, err)
 		}
 	}
-	if _, err := SessionID(func(string) (string, bool) { return "", false }, ""); err == nil {
+	none := func(string) (string, bool) { return "", false }
+	noOwn := func() (string, error) { return "", errors.New("no session of its own") }
+	if _, err := sessionID(none, "", noOwn); err == nil {
 		t.Error("no session id without XDG_SESSION_ID or DISPLAY, want an error")
+	}
+	// Windows: neither variable, the process's own WTS session.
+	if got, err := sessionID(none, "", func() (string, error) { return "wts-3", nil }); err != nil || got != "wts-3" {
+		t.Errorf("own session: %q %v, want wts-3", got, err)
+	}
+	if got, _ := sessionID(func(k string) (string, bool) { return "5", k == "XDG_SESSION_ID" }, "", func() (string, error) { return "wts-3", nil }); got != "xdg:5" {
+		t.Errorf("XDG_SESSION_ID and an own session: %q, want the variable's", got)
 	}
 }
 

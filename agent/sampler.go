@@ -8,21 +8,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vigil-cc/vigil/internal/backoff"
+	"github.com/vigil-cc/vigil/platform/desktop"
 	"github.com/vigil-cc/vigil/sensors"
 )
 
-// Desktop is an open desktop session: sensors.Desktop plus Close.
-// platform/x11 provides one on Linux.
-type Desktop interface {
-	sensors.Desktop
-	Close()
-}
-
 // Sample is an observation with the title pattern generation it was taken
-// with (see Sampler.SetPattern).
+// with (see Sampler.SetPattern), and what only the local diagnostics show.
 type Sample struct {
 	Observation
 	Gen uint64
+
+	// LOCAL ONLY (vigil-agent doctor): never sent to the coordinator.
+	ForegroundPID int
+	MicDBFS       float64 // SilenceDBFS without a microphone
+	MicDevice     string
+	// Err says why the desktop cannot be read; such samples are published
+	// only with ReportFailures, and their desktop fields are zero.
+	Err error
 }
 
 // Sampler reads the session's sensors: the desktop (idle time, Agent Desk
@@ -32,18 +35,23 @@ type Sample struct {
 //
 // Window titles are matched against the pattern here and go no further.
 type Sampler struct {
-	// OpenDesktop connects to the desktop session. Required.
-	OpenDesktop func() (Desktop, error)
+	// OpenDesktop connects to the desktop session (desktop.Open).
+	// Required.
+	OpenDesktop func() (desktop.Desktop, error)
 	// Mic, if set, is run by Run; its OnChange is taken over. Nil: no
 	// microphone (mic_available false).
 	Mic *sensors.Mic
 	// Interval between desktop polls; zero: 250 ms.
 	Interval time.Duration
-	// Backoff for reopening the desktop; zero: sensors.DefaultBackoff.
-	Backoff sensors.Backoff
+	// Backoff for reopening the desktop; zero: backoff.Default.
+	Backoff backoff.Backoff
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	Log *slog.Logger
+	// ReportFailures: while the desktop cannot be read, publish samples
+	// with Err set (vigil-agent doctor --watch). Otherwise nothing is
+	// published then.
+	ReportFailures bool
 
 	init    sync.Once
 	pattern atomic.Pointer[genPattern]
@@ -132,12 +140,13 @@ func (s *Sampler) Run(ctx context.Context) error {
 		interval = 250 * time.Millisecond
 	}
 	bo := s.Backoff
-	if bo.Initial == 0 && bo.Max == 0 && bo.Factor == 0 {
-		bo = sensors.DefaultBackoff()
+	if bo.IsZero() {
+		bo = backoff.Default()
 	}
 	var (
-		d        Desktop
-		failing  bool // the last attempt failed (logged once per outage)
+		d        desktop.Desktop
+		failing  bool  // the last attempt failed (logged once per outage)
+		lastErr  error // why
 		nextOpen time.Time
 	)
 	defer func() {
@@ -152,6 +161,7 @@ func (s *Sampler) Run(ctx context.Context) error {
 			var err error
 			if d, err = s.OpenDesktop(); err != nil {
 				d = nil
+				lastErr = err
 				nextOpen = s.now().Add(bo.Next())
 				if !failing {
 					log.Warn("cannot open the desktop session; retrying", "err", err)
@@ -165,7 +175,7 @@ func (s *Sampler) Run(ctx context.Context) error {
 				log.Warn("cannot read the desktop session; reconnecting", "err", err)
 				d.Close()
 				d = nil
-				failing = true
+				failing, lastErr = true, err
 				nextOpen = s.now().Add(bo.Next())
 			} else {
 				if failing {
@@ -176,6 +186,11 @@ func (s *Sampler) Run(ctx context.Context) error {
 				s.publish(smp)
 			}
 		}
+		if d == nil && s.ReportFailures && lastErr != nil {
+			smp := Sample{Gen: s.pattern.Load().gen, Err: lastErr}
+			s.micState(&smp)
+			s.publish(smp)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -185,30 +200,31 @@ func (s *Sampler) Run(ctx context.Context) error {
 	}
 }
 
-// sample reads the desktop and the microphone state. The idle time is
-// stamped right after it was read.
-func (s *Sampler) sample(d Desktop) (Sample, error) {
+// sample reads the desktop (sensors.ReadDesktop, the idle time stamped
+// right after it was read) and the microphone state.
+func (s *Sampler) sample(d desktop.Desktop) (Sample, error) {
 	p := s.pattern.Load()
 	smp := Sample{Gen: p.gen}
-	idle, err := d.Idle()
+	r, err := sensors.ReadDesktop(d, p.re, s.now)
 	if err != nil {
 		return smp, err
 	}
-	smp.At, smp.Idle = s.now(), max(idle, 0)
-	wl, err := d.Windows()
-	if err != nil {
-		return smp, err
-	}
-	smp.Foreground, smp.Minimized = sensors.DecideWindows(p.re, wl)
-	if smp.Locked, err = d.ScreenLocked(); err != nil {
-		return smp, err
-	}
-	if s.Mic != nil {
-		s.Mic.Flush() // a quiet microphone is read in this wake-up, not its own
-		m := s.Mic.State()
-		smp.MicAvailable, smp.Voice = m.Available, m.Voice
-	}
+	smp.At, smp.Idle = r.At, time.Duration(r.IdleMs)*time.Millisecond
+	smp.Foreground, smp.Minimized, smp.Locked = r.AgentDeskForeground, r.AgentDeskMinimized, r.ScreenLocked
+	smp.ForegroundPID = r.ForegroundPID
+	s.micState(&smp)
 	return smp, nil
+}
+
+// micState fills in the microphone's state.
+func (s *Sampler) micState(smp *Sample) {
+	smp.MicDBFS = sensors.SilenceDBFS
+	if s.Mic == nil {
+		return
+	}
+	s.Mic.Flush() // a quiet microphone is read in this wake-up, not its own
+	m := s.Mic.State()
+	smp.MicAvailable, smp.Voice, smp.MicDBFS, smp.MicDevice = m.Available, m.Voice, m.DBFS, m.Device
 }
 
 // publish replaces any unconsumed sample with smp.

@@ -118,22 +118,6 @@ func CloseCode(err error) int {
 	return CloseInternalError
 }
 
-// NegotiateSubprotocol picks the subprotocol the coordinator selects from
-// the values of the client's Sec-WebSocket-Protocol header(s). Entries may
-// themselves be comma-separated lists. It reports false when no supported
-// version is offered; the coordinator then refuses the connection with
-// CloseUnsupportedVersion.
-func NegotiateSubprotocol(offered []string) (string, bool) {
-	for _, h := range offered {
-		for p := range strings.SplitSeq(h, ",") {
-			if strings.TrimSpace(p) == Subprotocol {
-				return Subprotocol, true
-			}
-		}
-	}
-	return "", false
-}
-
 // NewErrorMessage builds the "error" message the coordinator sends before
 // closing the connection because of err. Code is CloseCode(err); the text is
 // made valid for the wire (control characters replaced by spaces, truncated

@@ -520,25 +520,6 @@ func TestNewErrorMessage(t *testing.T) {
 	}
 }
 
-func TestNegotiateSubprotocol(t *testing.T) {
-	for _, c := range []struct {
-		offered []string
-		ok      bool
-	}{
-		{[]string{"vigil.v1"}, true},
-		{[]string{"vigil.v2", "vigil.v1"}, true},
-		{[]string{"vigil.v2, vigil.v1"}, true},
-		{[]string{"vigil.v2"}, false},
-		{[]string{"Vigil.V1"}, false},
-		{nil, false},
-	} {
-		p, ok := NegotiateSubprotocol(c.offered)
-		if ok != c.ok || (ok && p != Subprotocol) {
-			t.Errorf("NegotiateSubprotocol(%q) = %q, %v", c.offered, p, ok)
-		}
-	}
-}
-
 // The examples in docs/protocol.md must be valid, cover every type, and
 // encode exactly as shown.
 func TestDocExamples(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/backoff"
 )
 
 // FrameSource is an open microphone delivering 16 kHz mono audio.
@@ -55,10 +57,10 @@ type MicState struct {
 // and never panics on device errors. Audio samples stay inside Run: only
 // the state (booleans and a level) comes out.
 type Mic struct {
-	Open    OpenMic   // required
-	Device  string    // name substring; "" for the default device
-	VAD     VADConfig // zero: DefaultVADConfig
-	Backoff Backoff   // zero: DefaultBackoff
+	Open    OpenMic         // required
+	Device  string          // name substring; "" for the default device
+	VAD     VADConfig       // zero: DefaultVADConfig
+	Backoff backoff.Backoff // zero: backoff.Default
 	// OnChange, if set, is called on Run's goroutine after Available or
 	// Voice changed, with the new state. It must not block for long: audio
 	// keeps arriving.
@@ -125,8 +127,8 @@ func (m *Mic) Run(ctx context.Context) error {
 		cfg = DefaultVADConfig()
 	}
 	bo := m.Backoff
-	if bo.Initial == 0 && bo.Max == 0 && bo.Factor == 0 {
-		bo = DefaultBackoff()
+	if bo.IsZero() {
+		bo = backoff.Default()
 	}
 	for {
 		delivered, err := m.session(ctx, cfg)
@@ -139,12 +141,8 @@ func (m *Mic) Run(ctx context.Context) error {
 		if delivered {
 			bo.Reset()
 		}
-		t := time.NewTimer(bo.Next())
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !bo.Wait(ctx) {
 			return ctx.Err()
-		case <-t.C:
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/backoff"
 )
 
 var errGone = errors.New("device gone")
@@ -81,7 +83,7 @@ func TestMicRetriesAndPublishesTransitions(t *testing.T) {
 		m := &Mic{
 			Open:    o.open,
 			Device:  "USB",
-			Backoff: Backoff{Initial: time.Second, Max: 5 * time.Second, Factor: 1.6, Jitter: 0.2, Rand: func() float64 { return 0.5 }},
+			Backoff: backoff.Backoff{Initial: time.Second, Max: 5 * time.Second, Factor: 1.6, Jitter: 0.2, Rand: func() float64 { return 0.5 }},
 			OnChange: func(s MicState) {
 				events = append(events, event{time.Since(start), s})
 			},
@@ -250,34 +252,4 @@ func TestListen(t *testing.T) {
 			t.Errorf("no device: %+v", r)
 		}
 	})
-}
-
-func TestBackoff(t *testing.T) {
-	b := Backoff{Initial: time.Second, Max: 5 * time.Second, Factor: 2, Jitter: 0.2, Rand: func() float64 { return 0.5 }}
-	var got []time.Duration
-	for range 5 {
-		got = append(got, b.Next())
-	}
-	if want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}; !slices.Equal(got, want) {
-		t.Errorf("delays %v, want %v", got, want)
-	}
-	b.Reset()
-	if d := b.Next(); d != time.Second {
-		t.Errorf("after Reset %v, want 1s", d)
-	}
-	b.Rand = func() float64 { return 0 }
-	if d := b.Next(); d != 1600*time.Millisecond { // 2 s − 20 %
-		t.Errorf("low jitter %v, want 1.6s", d)
-	}
-	var zero Backoff
-	zero.Rand = func() float64 { return 0.5 }
-	if d := zero.Next(); d != time.Second {
-		t.Errorf("zero Backoff first delay %v, want the default 1s", d)
-	}
-	for range 20 {
-		zero.Next()
-	}
-	if d := zero.Next(); d != 30*time.Second {
-		t.Errorf("zero Backoff cap %v, want 30s", d)
-	}
 }

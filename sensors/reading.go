@@ -45,6 +45,9 @@ type Reading struct {
 	// MicDBFS is the microphone level in dBFS (SilenceDBFS when nothing was
 	// measured). LOCAL ONLY: never sent to the coordinator.
 	MicDBFS float64 `json:"-"`
+	// At is when IdleMs was read, on the clock ReadDesktop was given.
+	// LOCAL ONLY.
+	At time.Time `json:"-"`
 }
 
 // Desktop is the operating system's view of one interactive desktop
@@ -60,18 +63,20 @@ type Desktop interface {
 	ScreenLocked() (bool, error)
 }
 
-// ReadDesktop takes the desktop half of a Reading: idle time, Agent Desk in
-// front and minimized (windows whose title matches agentDesk, see
-// DecideWindows), screen lock and the foreground pid. The mic fields are
-// left zero. The first error stops the reading; errors come from the
-// platform and never contain a window title.
-func ReadDesktop(d Desktop, agentDesk *regexp.Regexp) (Reading, error) {
+// ReadDesktop takes the desktop half of a Reading: idle time (stamped At
+// now() right after it was read), Agent Desk in front and minimized
+// (windows whose title matches agentDesk, see DecideWindows), screen lock
+// and the foreground pid. The mic fields are left zero. The first error
+// stops the reading; errors come from the platform and never contain a
+// window title. The agent's Sampler and vigil-agent doctor both read the
+// desktop with it.
+func ReadDesktop(d Desktop, agentDesk *regexp.Regexp, now func() time.Time) (Reading, error) {
 	var r Reading
 	idle, err := d.Idle()
 	if err != nil {
 		return r, err
 	}
-	r.IdleMs = idle.Milliseconds()
+	r.At, r.IdleMs = now(), max(idle, 0).Milliseconds()
 	wl, err := d.Windows()
 	if err != nil {
 		return r, err

@@ -40,23 +40,24 @@ func (f fakeDesktop) ScreenLocked() (bool, error) {
 
 func TestReadDesktop(t *testing.T) {
 	desk := Window{ID: 1, Title: "Agent Desk CANARY - Chromium", PID: 42}
-	r, err := ReadDesktop(fakeDesktop{idle: 1500 * time.Millisecond, wl: WindowList{Foreground: &desk, Windows: []Window{desk}}, locked: true}, defaultRE)
+	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	r, err := ReadDesktop(fakeDesktop{idle: 1500 * time.Millisecond, wl: WindowList{Foreground: &desk, Windows: []Window{desk}}, locked: true}, defaultRE, func() time.Time { return at })
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Reading{IdleMs: 1500, AgentDeskForeground: true, ScreenLocked: true, ForegroundPID: 42}
+	want := Reading{IdleMs: 1500, AgentDeskForeground: true, ScreenLocked: true, ForegroundPID: 42, At: at}
 	if r != want {
 		t.Errorf("reading %+v, want %+v", r, want)
 	}
 
 	desk.Hidden = true
-	r, _ = ReadDesktop(fakeDesktop{wl: WindowList{Windows: []Window{desk}}}, defaultRE)
+	r, _ = ReadDesktop(fakeDesktop{wl: WindowList{Windows: []Window{desk}}}, defaultRE, time.Now)
 	if !r.AgentDeskMinimized || r.AgentDeskForeground || r.ForegroundPID != 0 {
 		t.Errorf("minimized: %+v", r)
 	}
 
 	for _, f := range []string{"idle", "windows", "locked"} {
-		if _, err := ReadDesktop(fakeDesktop{failure: f}, defaultRE); !errors.Is(err, errFake) {
+		if _, err := ReadDesktop(fakeDesktop{failure: f}, defaultRE, time.Now); !errors.Is(err, errFake) {
 			t.Errorf("%s failing: err %v", f, err)
 		}
 	}

@@ -14,7 +14,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vigil-cc/vigil/agent"
 	"github.com/vigil-cc/vigil/platform/audio"
+	"github.com/vigil-cc/vigil/platform/desktop"
 	"github.com/vigil-cc/vigil/sensors"
 )
 
@@ -32,17 +34,10 @@ type doctorConfig struct {
 	patternText string
 }
 
-// desktop is an open desktop session (platform-specific, see
-// desktop_*.go).
-type desktop interface {
-	sensors.Desktop
-	Close()
-}
-
 // doctor holds the doctor's collaborators, so tests can swap the OS for
 // fakes.
 type doctor struct {
-	openDesktop func(display string) (desktop, error)
+	openDesktop func(display string) (desktop.Desktop, error)
 	openMic     sensors.OpenMic
 	stdout      io.Writer
 	now         func() time.Time
@@ -55,7 +50,7 @@ func runDoctor(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := doctor{openDesktop: openDesktop, openMic: openMic, stdout: os.Stdout, now: time.Now}
+	d := doctor{openDesktop: desktop.Open, openMic: openMic, stdout: os.Stdout, now: time.Now}
 	return d.run(ctx, cfg)
 }
 
@@ -137,7 +132,7 @@ func (d doctor) run(ctx context.Context, cfg doctorConfig) error {
 		dt, err := d.openDesktop(cfg.display)
 		if err == nil {
 			var r sensors.Reading
-			r, err = sensors.ReadDesktop(dt, cfg.pattern)
+			r, err = sensors.ReadDesktop(dt, cfg.pattern, d.now)
 			dt.Close()
 			out.setDesktop(r)
 		}
@@ -155,71 +150,41 @@ func (d doctor) run(ctx context.Context, cfg doctorConfig) error {
 	return nil
 }
 
-// watch polls the desktop every cfg.interval and follows the microphone
-// continuously, printing a reading whenever something changed.
+// watch runs the agent's own Sampler (the desktop every cfg.interval and
+// on every microphone change, reopened with backoff when it fails) and
+// prints a reading whenever something changed.
 func (d doctor) watch(ctx context.Context, cfg doctorConfig) error {
-	micChanged := make(chan struct{}, 1)
 	var mic *sensors.Mic
 	if cfg.mic {
-		mic = &sensors.Mic{Open: d.openMic, Device: cfg.micDevice, OnChange: func(sensors.MicState) {
-			select {
-			case micChanged <- struct{}{}:
-			default:
-			}
-		}}
-		done := make(chan struct{})
-		defer func() { <-done }() // the device is closed before we return
-		go func() {
-			defer close(done)
-			_ = mic.Run(ctx)
-		}()
+		mic = &sensors.Mic{Open: d.openMic, Device: cfg.micDevice}
 	}
-
-	var (
-		dt       desktop
-		nextOpen time.Time
-		bo       = sensors.DefaultBackoff()
-		last     *doctorOutput
-	)
+	open := func() (desktop.Desktop, error) { return d.openDesktop(cfg.display) }
+	if !cfg.desktop {
+		open = func() (desktop.Desktop, error) { return noDesktop{}, nil }
+	}
+	s := &agent.Sampler{OpenDesktop: open, Mic: mic, Interval: cfg.interval, Now: d.now, ReportFailures: true}
+	s.SetPattern(cfg.pattern)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	defer func() {
-		if dt != nil {
-			dt.Close()
-		}
+		cancel()
+		<-done // the devices are closed before we return
 	}()
-	tick := time.NewTicker(cfg.interval)
-	defer tick.Stop()
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx)
+	}()
+	var last *doctorOutput
 	for {
-		out := doctorOutput{MicDBFS: sensors.SilenceDBFS}
-		if cfg.desktop {
-			var err error
-			if dt == nil && !d.now().Before(nextOpen) {
-				if dt, err = d.openDesktop(cfg.display); err != nil {
-					dt = nil
-					nextOpen = d.now().Add(bo.Next())
-				}
-			}
-			if dt != nil {
-				var r sensors.Reading
-				if r, err = sensors.ReadDesktop(dt, cfg.pattern); err != nil {
-					// Reconnect: the display may have gone away.
-					dt.Close()
-					dt = nil
-					nextOpen = d.now().Add(bo.Next())
-				} else {
-					bo.Reset()
-					out.setDesktop(r)
-				}
-			}
-			if err != nil {
-				out.setError("desktop", err)
-			} else if dt == nil && last != nil && last.Errors["desktop"] != "" {
-				out.Errors = map[string]string{"desktop": last.Errors["desktop"]}
-			}
+		var smp agent.Sample
+		select {
+		case <-ctx.Done():
+			return nil
+		case smp = <-s.Samples():
 		}
-		if mic != nil {
-			s := mic.State()
-			out.MicAvailable, out.Voice, out.MicDBFS, out.MicDevice = s.Available, s.Voice, s.DBFS, s.Device
-			if err := mic.Err(); err != nil && !s.Available {
+		out := sampleOutput(smp, cfg)
+		if mic != nil && !out.MicAvailable {
+			if err := mic.Err(); err != nil {
 				out.setError("mic", err)
 			}
 		}
@@ -230,14 +195,33 @@ func (d doctor) watch(ctx context.Context, cfg doctorConfig) error {
 			}
 		}
 		last = &out
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case <-micChanged:
-		}
 	}
 }
+
+// sampleOutput is what doctor shows of a sample.
+func sampleOutput(smp agent.Sample, cfg doctorConfig) doctorOutput {
+	out := doctorOutput{MicDBFS: sensors.SilenceDBFS}
+	if cfg.desktop {
+		out.IdleMs = smp.Idle.Milliseconds()
+		out.AgentDeskForeground, out.AgentDeskMinimized = smp.Foreground, smp.Minimized
+		out.ForegroundPID, out.ScreenLocked = smp.ForegroundPID, smp.Locked
+		if smp.Err != nil {
+			out.setError("desktop", smp.Err)
+		}
+	}
+	if cfg.mic {
+		out.MicAvailable, out.Voice, out.MicDBFS, out.MicDevice = smp.MicAvailable, smp.Voice, smp.MicDBFS, smp.MicDevice
+	}
+	return out
+}
+
+// noDesktop stands in for the desktop under --desktop=false: zero values.
+type noDesktop struct{}
+
+func (noDesktop) Idle() (time.Duration, error)         { return 0, nil }
+func (noDesktop) Windows() (sensors.WindowList, error) { return sensors.WindowList{}, nil }
+func (noDesktop) ScreenLocked() (bool, error)          { return false, nil }
+func (noDesktop) Close()                               {}
 
 // changed reports whether a watch line is due: any boolean, the foreground
 // pid, the mic device or the errors changed, or idle time dropped (input

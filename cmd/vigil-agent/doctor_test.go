@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vigil-cc/vigil/platform/desktop"
 	"github.com/vigil-cc/vigil/sensors"
 )
 
@@ -164,7 +165,7 @@ func TestDoctorOneShotWithFakes(t *testing.T) {
 		desk := &fakeDesktop{idle: 1234 * time.Millisecond, wl: deskWindows(false)}
 		var out bytes.Buffer
 		d := doctor{
-			openDesktop: func(string) (desktop, error) { return desk, nil },
+			openDesktop: func(string) (desktop.Desktop, error) { return desk, nil },
 			openMic: func(dev string) (sensors.FrameSource, string, error) {
 				// 100 ms quiet, then 400 ms of a -20 dBFS square wave.
 				return &toneMic{frames: append(tone(5, 0.001), tone(20, 0.1)...)}, "fake " + dev, nil
@@ -219,7 +220,7 @@ func TestDoctorOneShotWithFakes(t *testing.T) {
 func TestDoctorOneShotErrors(t *testing.T) {
 	var out bytes.Buffer
 	d := doctor{
-		openDesktop: func(string) (desktop, error) {
+		openDesktop: func(string) (desktop.Desktop, error) {
 			return nil, errors.New("connecting to X display \":9\": no such display")
 		},
 		openMic: func(string) (sensors.FrameSource, string, error) {
@@ -284,7 +285,7 @@ func TestDoctorWatchWithFakes(t *testing.T) {
 		w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
 		opens := 0
 		d := doctor{
-			openDesktop: func(string) (desktop, error) {
+			openDesktop: func(string) (desktop.Desktop, error) {
 				opens++
 				if opens == 2 {
 					return nil, errors.New("display gone")

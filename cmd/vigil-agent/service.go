@@ -12,12 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kardianos/service"
+	svcmgr "github.com/kardianos/service"
 
 	"github.com/vigil-cc/vigil/agent"
-	"github.com/vigil-cc/vigil/agent/svc"
+	"github.com/vigil-cc/vigil/agent/service"
+	"github.com/vigil-cc/vigil/internal/backoff"
 	"github.com/vigil-cc/vigil/protocol"
-	"github.com/vigil-cc/vigil/sensors"
 )
 
 // The system service: `vigil-agent install` registers it with the OS's
@@ -25,7 +25,7 @@ import (
 // Windows SCM), which runs `vigil-agent service --config <dir>/agent.conf`.
 // The service enrolls on first start, supervises one `vigil-agent session`
 // helper per desktop session and relays their sessions over its one
-// connection to the coordinator (package agent/svc). It logs to stderr,
+// connection to the coordinator (package agent/service). It logs to stderr,
 // which the init script appends to /var/log/vigil-agent.err (systemd: the
 // journal).
 
@@ -60,12 +60,12 @@ func (c *serviceConfig) check(lookup func(string) (string, bool)) error {
 
 // newService is the kardianos service running `vigil-agent service
 // --config confPath`, restarted on failure where the manager can.
-func newService(confPath string, prg service.Interface) (service.Service, error) {
+func newService(confPath string, prg svcmgr.Interface) (svcmgr.Service, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	opts := service.KeyValue{
+	opts := svcmgr.KeyValue{
 		"Restart":                "always", // systemd
 		"RestartSec":             "5",
 		"OnFailure":              "restart", // Windows recovery actions
@@ -75,7 +75,7 @@ func newService(confPath string, prg service.Interface) (service.Service, error)
 		"RunAtLoad":              true,
 	}
 	platformOptions(opts)
-	return service.New(prg, &service.Config{
+	return svcmgr.New(prg, &svcmgr.Config{
 		Name:        serviceName,
 		DisplayName: "Vigil agent",
 		Description: "Vigil workstation agent: reports desktop inactivity to the Vigil coordinator",
@@ -155,7 +155,7 @@ func writeServiceConfig(path string, cfg serviceConfig) error {
 
 // control runs one service manager action (start, stop, restart, status,
 // uninstall).
-func control(name string, args []string, act func(service.Service, string) error) error {
+func control(name string, args []string, act func(svcmgr.Service, string) error) error {
 	fs := newFlagSet(name, "[flags]")
 	var dir string
 	configDirFlag(fs, &dir)
@@ -171,25 +171,25 @@ func control(name string, args []string, act func(service.Service, string) error
 }
 
 func runStart(args []string) error {
-	return control("start", args, func(s service.Service, _ string) error { return s.Start() })
+	return control("start", args, func(s svcmgr.Service, _ string) error { return s.Start() })
 }
 
 func runStop(args []string) error {
-	return control("stop", args, func(s service.Service, _ string) error { return s.Stop() })
+	return control("stop", args, func(s svcmgr.Service, _ string) error { return s.Stop() })
 }
 
 func runRestart(args []string) error {
-	return control("restart", args, func(s service.Service, _ string) error { return s.Restart() })
+	return control("restart", args, func(s svcmgr.Service, _ string) error { return s.Restart() })
 }
 
 func runStatus(args []string) error {
-	return control("status", args, func(s service.Service, _ string) error {
+	return control("status", args, func(s svcmgr.Service, _ string) error {
 		st, err := s.Status()
 		switch {
-		case errors.Is(err, service.ErrNotInstalled):
+		case errors.Is(err, svcmgr.ErrNotInstalled):
 			fmt.Println("not installed")
 			return errors.New("the service is not installed")
-		case err != nil && st == service.StatusUnknown && initScript != "":
+		case err != nil && st == svcmgr.StatusUnknown && initScript != "":
 			// SysV's status exits 1 when stopped.
 			if _, ierr := os.Stat(initScript); ierr == nil {
 				fmt.Println("stopped")
@@ -199,10 +199,10 @@ func runStatus(args []string) error {
 			return errors.New("the service is not installed")
 		case err != nil:
 			return err
-		case st == service.StatusRunning:
+		case st == svcmgr.StatusRunning:
 			fmt.Println("running")
 			return nil
-		case st == service.StatusStopped:
+		case st == svcmgr.StatusStopped:
 			fmt.Println("stopped")
 			return errors.New("the service is stopped")
 		}
@@ -212,8 +212,8 @@ func runStatus(args []string) error {
 }
 
 func runUninstall(args []string) error {
-	return control("uninstall", args, func(s service.Service, path string) error {
-		if st, _ := s.Status(); st == service.StatusRunning {
+	return control("uninstall", args, func(s svcmgr.Service, path string) error {
+		if st, _ := s.Status(); st == svcmgr.StatusRunning {
 			if err := s.Stop(); err != nil {
 				return fmt.Errorf("stopping the service: %w", err)
 			}
@@ -238,7 +238,7 @@ type program struct {
 	done   chan error
 }
 
-func (p *program) Start(service.Service) error {
+func (p *program) Start(svcmgr.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan error, 1)
 	go func() {
@@ -253,7 +253,7 @@ func (p *program) Start(service.Service) error {
 	return nil
 }
 
-func (p *program) Stop(service.Service) error {
+func (p *program) Stop(svcmgr.Service) error {
 	p.cancel()
 	select {
 	case <-p.done:
@@ -289,25 +289,23 @@ func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
 	}
 	log.Info("vigil-agent service starting", "version", agent.Version, "coordinator", cfg.endpoint.String(),
 		"host", host, "state_dir", cfg.stateDir, "socket", cfg.socket)
-	bo := sensors.DefaultBackoff()
+	bo := backoff.Default()
 	for {
 		_, err := ensureEnrolled(ctx, log, cfg.linkConfig, host, osName, false)
 		if err == nil {
 			break
 		}
-		if errors.Is(err, agent.ErrNotEnrolled) || strings.Contains(err.Error(), "not enrolled") {
+		if errors.Is(err, agent.ErrNotEnrolled) {
 			return err
 		}
 		wait := bo.Next()
 		log.Warn("enrolling failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
+		if !backoff.Sleep(ctx, wait) {
 			return nil
-		case <-time.After(wait):
 		}
 	}
 	stateDir := cfg.stateDir
-	relay := &svc.Relay{
+	relay := &service.Relay{
 		Endpoint: cfg.endpoint,
 		Token: func() (string, error) {
 			d, err := agent.LoadDevice(stateDir)
@@ -315,9 +313,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
 		},
 		Hello:  protocol.Hello{AgentVersion: agent.Version, OS: osName, Host: host},
 		Log:    log,
-		PeerOf: svc.PeerCred,
+		PeerOf: service.PeerCred,
 	}
-	ln, err := svc.ListenLocal(cfg.socket)
+	ln, err := service.ListenLocal(cfg.socket)
 	if err != nil {
 		return err
 	}

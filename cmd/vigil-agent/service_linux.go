@@ -1,41 +1,20 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/vigil-cc/vigil/agent"
-	"github.com/vigil-cc/vigil/agent/svc"
-	"github.com/vigil-cc/vigil/platform/sessions"
 )
 
 // initScript is the SysV init script kardianos/service writes.
 const initScript = "/etc/init.d/" + serviceName
 
-// supervise runs one helper per desktop session found in /proc, as the
-// session's user, reporting to the service's socket.
-func supervise(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	var args []string
-	if !cfg.mic {
-		args = append(args, "--mic=false")
-	}
-	args = append(args, "--log-level", cfg.logLevel)
-	s := &svc.Supervisor{
-		Find:  sessions.Find,
-		Start: svc.HelperCommand(exe, cfg.socket, args, os.Stderr),
-		Log:   log,
-	}
-	return s.Run(ctx)
-}
+// helperOutput: on Linux the helpers log to the service's stderr.
+func helperOutput() io.Writer { return os.Stderr }
 
 // cleanupService removes what the service manager leaves behind after
 // uninstalling: SysV rc?.d links, the logs and pid file the init script

@@ -5,10 +5,11 @@ package main
 import (
 	"context"
 	"errors"
-	"github.com/kardianos/service"
 	"io"
 	"log/slog"
 	"os"
+
+	svcmgr "github.com/kardianos/service"
 )
 
 const initScript = ""
@@ -23,4 +24,4 @@ func cleanupService(string) error { return nil }
 
 func serviceLog() io.Writer { return os.Stderr }
 
-func platformOptions(service.KeyValue) {}
+func platformOptions(svcmgr.KeyValue) {}

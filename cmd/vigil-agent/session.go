@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/agent"
+	"github.com/vigil-cc/vigil/platform/desktop"
 	"github.com/vigil-cc/vigil/platform/notify"
 	"github.com/vigil-cc/vigil/protocol"
 	"github.com/vigil-cc/vigil/sensors"
@@ -81,7 +82,7 @@ func parseSessionFlags(args []string, lookup func(string) (string, bool)) (sessi
 	fs := newFlagSet("session", "--coordinator URL [--enroll-token TOKEN] [flags]")
 	var cfg sessionConfig
 	cfg.linkConfig.flags(fs)
-	fs.StringVar(&cfg.sessionID, "session-id", "", "the desktop session's `id` (default xdg:$XDG_SESSION_ID, else display:N from the display)")
+	fs.StringVar(&cfg.sessionID, "session-id", "", "the desktop session's `id` (default xdg:$XDG_SESSION_ID, else display:N from the display, else wts-N on Windows)")
 	fs.StringVar(&cfg.display, "display", "", "X `display` to read, e.g. :0 (empty: $DISPLAY)")
 	fs.BoolVar(&cfg.mic, "mic", true, "listen for voice on the microphone (false: mic_available=false)")
 	fs.StringVar(&cfg.micDevice, "mic-device", "", "microphone: first input device whose `name` contains this (case-insensitive); empty: the default device")
@@ -169,7 +170,7 @@ func runSession(args []string) error {
 		Session: cfg.sessionID,
 		OSUser:  osUser,
 		Sampler: &agent.Sampler{
-			OpenDesktop: func() (agent.Desktop, error) { return openDesktop(display) },
+			OpenDesktop: func() (desktop.Desktop, error) { return desktop.Open(display) },
 			Mic:         mic,
 			Interval:    cfg.poll,
 			Log:         log,
@@ -197,8 +198,8 @@ func ensureEnrolled(ctx context.Context, log *slog.Logger, cfg linkConfig, host,
 	case err != nil && !errors.Is(err, agent.ErrNotEnrolled):
 		return d, err
 	case cfg.enrollToken == "":
-		return d, fmt.Errorf("this workstation is not enrolled (no %s in %s): give --enroll-token with a token from your Vigil admin",
-			agent.DeviceFile, cfg.stateDir)
+		return d, fmt.Errorf("%w (no %s in %s): give --enroll-token with a token from your Vigil admin",
+			agent.ErrNotEnrolled, agent.DeviceFile, cfg.stateDir)
 	}
 	d, err = agent.Enroll(ctx, cfg.endpoint, cfg.enrollToken, host, osName, time.Now())
 	if err != nil {

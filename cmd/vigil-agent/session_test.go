@@ -41,6 +41,12 @@ poll-interval = 100ms
 		cfg.level.String() != "WARN" || cfg.poll != 100*time.Millisecond || cfg.mic || cfg.sessionID != "xdg:7" {
 		t.Errorf("file + env + flags: %+v", cfg)
 	}
+	// The session id the Windows service gives its helper (neither
+	// XDG_SESSION_ID nor DISPLAY there).
+	cfg, err = parseSessionFlags([]string{"--coordinator", "unix:///C:/ProgramData/Vigil/agent.sock", "--session-id", "wts-3", "--mic=false"}, env("HOME", home))
+	if err != nil || cfg.sessionID != "wts-3" || !cfg.endpoint.Local() {
+		t.Errorf("--session-id: %+v %v", cfg, err)
+	}
 	// The config file named in the environment.
 	cfg, err = parseSessionFlags(nil, env("HOME", home, "DISPLAY", ":1", "VIGIL_CONFIG", conf))
 	if err != nil || cfg.endpoint.String() != "https://from-file.example.com" {

@@ -1,12 +1,12 @@
 package main
 
-import "github.com/kardianos/service"
+import svcmgr "github.com/kardianos/service"
 
 // platformOptions: without systemd (SysV init) nothing restarts a service
 // that dies, so our init script runs it in a respawn loop (5 s between
 // runs) in its own process group, which stop signals as a whole.
-func platformOptions(kv service.KeyValue) {
-	if service.ChosenSystem() != nil && service.ChosenSystem().String() == "unix-systemv" {
+func platformOptions(kv svcmgr.KeyValue) {
+	if svcmgr.ChosenSystem() != nil && svcmgr.ChosenSystem().String() == "unix-systemv" {
 		kv["SysvScript"] = sysvScript
 	}
 }

@@ -197,13 +197,12 @@ var (
 
 // Capture is an open microphone stream. It is a sensors.Batcher.
 type Capture struct {
-	name    string
-	stream  unsafe.Pointer // *C.PaStream
-	ring    *C.vigilRing
-	wake    *os.File  // the ring's eventfd, in Go's netpoller
-	read    uint64    // samples consumed
-	dataAt  time.Time // when the reader last found new audio
-	dropped atomic.Uint64
+	name   string
+	stream unsafe.Pointer // *C.PaStream
+	ring   *C.vigilRing
+	wake   *os.File  // the ring's eventfd, in Go's netpoller
+	read   uint64    // samples consumed
+	dataAt time.Time // when the reader last found new audio
 
 	mu     sync.Mutex // guards closed and the ring against a concurrent Close
 	closed bool
@@ -301,9 +300,6 @@ func pick(device string) (*portaudio.DeviceInfo, int, error) {
 // Name is the device's name as PortAudio lists it.
 func (c *Capture) Name() string { return c.name }
 
-// Dropped counts frames dropped because the reader fell behind.
-func (c *Capture) Dropped() uint64 { return c.dropped.Load() }
-
 // written is how many samples the callback has stored so far.
 func (c *Capture) written() uint64 {
 	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&c.ring.written)))
@@ -392,7 +388,6 @@ func (c *Capture) take(frame []float32) (time.Duration, error) {
 			// whole frames, leaving room for the chunk being written.
 			skip := (w - c.read - (size - chunk) + n - 1) / n
 			c.read += skip * n
-			c.dropped.Add(skip)
 		}
 		if w-c.read >= n {
 			for i := range n {
@@ -404,7 +399,6 @@ func (c *Capture) take(frame []float32) (time.Duration, error) {
 			c.dataAt = time.Now()
 			if c.written()-(c.read-n) > size {
 				// The callback overwrote this frame while it was copied.
-				c.dropped.Add(1)
 				continue
 			}
 			return 0, nil

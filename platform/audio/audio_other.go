@@ -18,6 +18,3 @@ func (c *Capture) ReadFrame(ctx context.Context, frame []float32) error { return
 
 // Close does nothing.
 func (c *Capture) Close() error { return nil }
-
-// Dropped returns 0.
-func (c *Capture) Dropped() uint64 { return 0 }

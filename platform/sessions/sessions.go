@@ -1,5 +1,7 @@
 // Package sessions finds the interactive desktop sessions on this machine,
-// so the agent service can run one sensor helper in each.
+// so the agent service can run one sensor helper in each: Find scans /proc
+// on Linux (FromProcs decides) and enumerates the WTS sessions on Windows
+// (FromWTS decides). Own names the session this process runs in.
 package sessions
 
 import (
@@ -11,10 +13,44 @@ import (
 
 // Session is one graphical login.
 type Session struct {
-	ID         string // stable while the session lives: "x11-<uid>-<display>"
+	// ID is stable while the session lives: "x11-<uid>-<display>" on
+	// Linux, "wts-<session id>" on Windows. It is the helper's
+	// --session-id.
+	ID string
+	// User is the session's account name where the OS says it (Windows:
+	// DOMAIN\user); "" where only a uid is known.
+	User string
+
+	// Linux (X11).
 	UID        uint32
 	Display    string // ":0"
 	XAuthority string // may be empty (e.g. Xvfb without auth)
+
+	// Windows: the WTS session id.
+	WTSID uint32
+}
+
+// WTSSession is one session as WTSEnumerateSessions lists it.
+type WTSSession struct {
+	ID     uint32
+	Active bool   // WTSActive: logged in and connected
+	User   string // DOMAIN\user; "" if nobody is logged in
+}
+
+// WTSName is the session id Windows session n goes by.
+func WTSName(n uint32) string { return "wts-" + strconv.FormatUint(uint64(n), 10) }
+
+// FromWTS keeps the interactive sessions: active, and not
+// session 0 (the services' own, never interactive).
+func FromWTS(list []WTSSession) []Session {
+	var out []Session
+	for _, w := range list {
+		if w.ID == 0 || !w.Active {
+			continue
+		}
+		out = append(out, Session{ID: WTSName(w.ID), User: w.User, WTSID: w.ID})
+	}
+	return out
 }
 
 // Proc is what the scan reads of one process.

@@ -2,8 +2,10 @@ package sessions
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -42,5 +44,17 @@ func FindIn(root string) ([]Session, error) {
 		}
 		procs = append(procs, Proc{PID: pid, UID: st.Uid, Environ: environ})
 	}
-	return FromProcs(procs), nil
+	found := FromProcs(procs)
+	for i, s := range found {
+		if u, err := user.LookupId(strconv.FormatUint(uint64(s.UID), 10)); err == nil {
+			found[i].User = u.Username
+		}
+	}
+	return found, nil
+}
+
+// Own: on Linux the session is named from the environment
+// (XDG_SESSION_ID, DISPLAY), not from the process.
+func Own() (string, error) {
+	return "", errors.New("no session id from the process on Linux")
 }

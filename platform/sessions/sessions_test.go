@@ -27,3 +27,16 @@ func TestFromProcs(t *testing.T) {
 		t.Errorf("FromProcs:\n got  %+v\n want %+v", got, want)
 	}
 }
+
+func TestFromWTS(t *testing.T) {
+	got := FromWTS([]WTSSession{
+		{ID: 0, Active: true, User: `NT AUTHORITY\SYSTEM`}, // the services' session
+		{ID: 1, Active: false, User: `CORP\bob`},           // disconnected
+		{ID: 2, Active: true, User: `CORP\ann`},
+		{ID: 3, Active: true}, // active, name unknown
+	})
+	want := []Session{{ID: "wts-2", User: `CORP\ann`, WTSID: 2}, {ID: "wts-3", WTSID: 3}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("FromWTS:\n got  %+v\n want %+v", got, want)
+	}
+}

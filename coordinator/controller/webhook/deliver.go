@@ -17,10 +17,19 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/backoff"
 )
 
 // MinSecretLen is the shortest webhook secret accepted.
 const MinSecretLen = 16
+
+// Backoff spaces the attempts to deliver one event (a failure's delay,
+// capped, with jitter so a receiver coming back is not hit by every event
+// at once). Zero numbers take DefaultBackoff's; a negative Jitter is none.
+type Backoff = backoff.Backoff
+
+// DefaultBackoff is 1 s, ×1.6, ±20 %, at most 2 min.
+var DefaultBackoff = Backoff{Initial: time.Second, Max: 2 * time.Minute, Factor: 1.6, Jitter: 0.2}
 
 // Config is where and how to deliver.
 type Config struct {
@@ -113,7 +122,7 @@ func NewDeliverer(st *store.Store, cfg Config) (*Deliverer, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	cfg.Backoff = cfg.Backoff.withDefaults()
+	cfg.Backoff = cfg.Backoff.Fill(DefaultBackoff)
 	client := cfg.Client
 	if client == nil {
 		client = &http.Client{

@@ -1,13 +1,13 @@
 //go:build !linux
 
-package main
+package desktop
 
 import (
 	"fmt"
 	"runtime"
 )
 
-// openDesktop: the Windows and macOS backends are not written yet.
-func openDesktop(display string) (desktop, error) {
+// Open: the Windows and macOS backends are not written yet.
+func Open(string) (Desktop, error) {
 	return nil, fmt.Errorf("desktop sensing is not implemented on %s yet", runtime.GOOS)
 }

@@ -1,6 +1,6 @@
 //go:build !linux && !windows
 
-package svc
+package service
 
 import (
 	"errors"

@@ -1,9 +1,9 @@
-package main
+package desktop
 
 import "github.com/vigil-cc/vigil/platform/x11"
 
-// openDesktop connects to the X display (empty: $DISPLAY).
-func openDesktop(display string) (desktop, error) {
+// Open connects to the X display (empty: $DISPLAY).
+func Open(display string) (Desktop, error) {
 	c, err := x11.Connect(display)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package svc
+package service
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-cc/vigil/internal/backoff"
 	"github.com/vigil-cc/vigil/platform/sessions"
-	"github.com/vigil-cc/vigil/sensors"
 )
 
 type fakeProc struct {
@@ -43,7 +43,7 @@ func TestSupervisor(t *testing.T) {
 			return p, nil
 		},
 		Poll:    10 * time.Millisecond,
-		Backoff: sensors.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Factor: 1.6},
+		Backoff: backoff.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Factor: 1.6},
 	}
 	count := func(id string) (started, running int) {
 		mu.Lock()

@@ -1,9 +1,8 @@
 //go:build linux
 
-package svc
+package service
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,29 +15,20 @@ import (
 // PeerCred is the peer of a Unix socket connection from SO_PEERCRED, with
 // its account name from the user database.
 func PeerCred(c net.Conn) (Peer, error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return Peer{}, errors.New("not a Unix socket connection")
-	}
-	raw, err := uc.SyscallConn()
-	if err != nil {
-		return Peer{}, err
-	}
 	var cred *syscall.Ucred
-	var credErr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	}); err != nil {
-		return Peer{}, err
+	err := socketControl(c, func(fd uintptr) (err error) {
+		cred, err = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+		return err
+	})
+	if err != nil {
+		return Peer{}, fmt.Errorf("reading the peer credentials: %w", err)
 	}
-	if credErr != nil {
-		return Peer{}, fmt.Errorf("reading the peer credentials: %w", credErr)
-	}
-	u, err := user.LookupId(strconv.FormatUint(uint64(cred.Uid), 10))
+	uid := strconv.FormatUint(uint64(cred.Uid), 10)
+	u, err := user.LookupId(uid)
 	if err != nil {
 		return Peer{}, fmt.Errorf("uid %d: %w", cred.Uid, err)
 	}
-	return Peer{UID: cred.Uid, User: u.Username}, nil
+	return Peer{ID: uid, User: u.Username}, nil
 }
 
 // ListenLocal listens on the Unix socket path for helpers of any user

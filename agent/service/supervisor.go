@@ -1,4 +1,4 @@
-package svc
+package service
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-cc/vigil/internal/backoff"
 	"github.com/vigil-cc/vigil/platform/sessions"
-	"github.com/vigil-cc/vigil/sensors"
 )
 
 // Process is a running helper.
@@ -24,17 +24,20 @@ type Process interface {
 // each new session, restarts one that dies (with backoff), and stops it
 // when its session ends.
 type Supervisor struct {
-	// Find lists the interactive sessions (sessions.Find on Linux).
+	// Find lists the interactive sessions (sessions.Find).
 	Find func() ([]sessions.Session, error)
 	// Start starts the helper for a session as the session's user.
 	Start func(sessions.Session) (Process, error)
 	Log   *slog.Logger
 	// Poll is how often sessions are looked for; zero: 2 s.
 	Poll time.Duration
-	// Backoff before restarting a helper that died; zero: 1 s, ×1.6,
-	// at most 30 s; reset once a helper stayed up StableAfter (zero: 30 s).
-	Backoff     sensors.Backoff
+	// Backoff before restarting a helper that died; zero: backoff.Default
+	// (1 s, ×1.6, ±20 %, at most 30 s); reset once a helper stayed up
+	// StableAfter (zero: 30 s).
+	Backoff     backoff.Backoff
 	StableAfter time.Duration
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
 }
 
 // Run supervises until ctx ends, then stops every helper.
@@ -45,8 +48,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if s.Poll <= 0 {
 		s.Poll = 2 * time.Second
 	}
-	if s.Backoff.Initial == 0 {
-		s.Backoff = sensors.Backoff{Initial: time.Second, Max: 30 * time.Second, Factor: 1.6}
+	if s.Backoff.IsZero() {
+		s.Backoff = backoff.Default()
 	}
 	if s.StableAfter <= 0 {
 		s.StableAfter = 30 * time.Second
@@ -74,7 +77,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 				}
 				hctx, stop := context.WithCancel(ctx)
 				running[sess.ID] = stop
-				s.Log.Info("desktop session found; starting its helper", "session", sess.ID, "uid", sess.UID, "display", sess.Display)
+				s.Log.Info("desktop session found; starting its helper", "session", sess.ID, "user", sess.User)
 				wg.Go(func() { s.keep(hctx, sess) })
 			}
 			for id, stop := range running {
@@ -96,13 +99,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // keep runs sess's helper until ctx ends, restarting it when it dies.
 func (s *Supervisor) keep(ctx context.Context, sess sessions.Session) {
 	bo := s.Backoff
+	bo.StableAfter, bo.Now = s.StableAfter, s.Now
 	for ctx.Err() == nil {
-		start := time.Now()
+		bo.Begin()
 		p, err := s.Start(sess)
 		if err != nil {
-			s.Log.Error("starting the helper failed", "session", sess.ID, "uid", sess.UID, "err", err)
+			s.Log.Error("starting the helper failed", "session", sess.ID, "user", sess.User, "err", err)
 		} else {
-			s.Log.Info("helper started", "session", sess.ID, "uid", sess.UID, "pid", p.Pid())
+			s.Log.Info("helper started", "session", sess.ID, "user", sess.User, "pid", p.Pid())
 			exited := make(chan error, 1)
 			go func() { exited <- p.Wait() }()
 			select {
@@ -114,17 +118,9 @@ func (s *Supervisor) keep(ctx context.Context, sess sessions.Session) {
 			case err := <-exited:
 				s.Log.Warn("helper exited; restarting it", "session", sess.ID, "pid", p.Pid(), "err", err)
 			}
-			if time.Since(start) >= s.StableAfter {
-				bo.Reset()
-			}
 		}
-		wait := bo.Next()
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !bo.Wait(ctx) {
 			return
-		case <-t.C:
 		}
 	}
 }

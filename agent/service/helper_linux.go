@@ -1,6 +1,6 @@
 //go:build linux
 
-package svc
+package service
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 	"github.com/vigil-cc/vigil/platform/sessions"
 )
 
-// HelperCommand starts `bin session --coordinator unix://socket args...`
+// HelperCommand starts bin with HelperArgs (reporting to unix://socket)
 // in a desktop session as the session's user: its uid, primary group and
 // supplementary groups, with the session's DISPLAY and XAUTHORITY and the
 // user's HOME, USER, LOGNAME and XDG_RUNTIME_DIR (if it exists). The
@@ -38,7 +38,7 @@ func HelperCommand(bin, socket string, args []string, out io.Writer) func(sessio
 				}
 			}
 		}
-		cmd := exec.Command(bin, append([]string{"session", "--coordinator", "unix://" + socket}, args...)...)
+		cmd := exec.Command(bin, HelperArgs("unix://"+socket, s, args)...)
 		cmd.Env = []string{
 			"PATH=/usr/local/bin:/usr/bin:/bin",
 			"DISPLAY=" + s.Display,

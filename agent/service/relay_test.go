@@ -1,4 +1,4 @@
-package svc
+package service
 
 import (
 	"bytes"
@@ -17,8 +17,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/vigil-cc/vigil/agent"
+	"github.com/vigil-cc/vigil/internal/backoff"
 	"github.com/vigil-cc/vigil/protocol"
-	"github.com/vigil-cc/vigil/sensors"
 )
 
 func TestSameUser(t *testing.T) {
@@ -247,9 +247,9 @@ func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
 		Log:      slog.New(slog.NewTextHandler(&logBuf, nil)),
 		PeerOf: func(c net.Conn) (Peer, error) {
 			u := c.(*userConn).user
-			return Peer{UID: map[string]uint32{"ann": 1001, "bob": 1002}[u], User: u}, nil
+			return Peer{ID: map[string]string{"ann": "1001", "bob": "1002"}[u], User: u}, nil
 		},
-		Backoff: sensors.Backoff{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 1.6},
+		Backoff: backoff.Backoff{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 1.6},
 	}
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	ln, err := net.Listen("unix", sock)
