@@ -10,9 +10,9 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
-	"github.com/vigil-cc/vigil/coordinator/identity"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // recorder stores the core's batches: each decision as an audit entry with
@@ -101,14 +101,14 @@ func (d directory) Device(ctx context.Context, token string) (hub.Device, error)
 }
 
 func (d directory) ResolveUser(ctx context.Context, osUser string) (string, bool, error) {
-	m, err := d.st.Mapping(ctx, identity.Key(osUser))
+	m, err := d.st.Mapping(ctx, username.Fold(osUser))
 	switch {
 	case err == nil:
 		return m.DeskUser, true, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return "", false, err
 	}
-	name := identity.Normalize(osUser)
+	name := username.Bare(osUser)
 	if name == "" {
 		return "", false, nil
 	}

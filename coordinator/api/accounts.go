@@ -7,6 +7,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/account"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // registerAccounts adds the web accounts' routes (docs/web.md): people who
@@ -62,7 +63,7 @@ func (a *API) createAccount(r *http.Request, who actor) (any, error) {
 	case errors.Is(err, account.ErrInvalid):
 		return nil, errorf(http.StatusBadRequest, "%s", err.Error())
 	case errors.Is(err, store.ErrDuplicate):
-		return nil, errorf(http.StatusConflict, "an account named %q exists; pick another name", account.Name(b.Name))
+		return nil, errorf(http.StatusConflict, "an account named %q exists; pick another name", username.Fold(b.Name))
 	case err != nil:
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // registerControllers adds the controllers' routes: the built-in
@@ -89,7 +90,7 @@ func (a *API) createConversation(r *http.Request, who actor) (any, error) {
 
 func (a *API) listConversations(r *http.Request, _ actor) (any, error) {
 	q := r.URL.Query()
-	f := store.ConversationFilter{User: deskName(q.Get("user"))}
+	f := store.ConversationFilter{User: username.Fold(q.Get("user"))}
 	switch s := q.Get("state"); s {
 	case "":
 	case "open":
@@ -172,7 +173,7 @@ func (a *API) listAgents(r *http.Request, _ actor) (any, error) {
 }
 
 func (a *API) getCapacity(r *http.Request, _ actor) (any, error) {
-	name := deskName(r.PathValue("user"))
+	name := username.Fold(r.PathValue("user"))
 	if err := checkName("user", name); err != nil {
 		return nil, err
 	}
@@ -180,7 +181,7 @@ func (a *API) getCapacity(r *http.Request, _ actor) (any, error) {
 }
 
 func (a *API) putCapacity(r *http.Request, who actor) (any, error) {
-	name := deskName(r.PathValue("user"))
+	name := username.Fold(r.PathValue("user"))
 	if err := checkName("user", name); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 	"github.com/vigil-cc/vigil/protocol"
 )
 
@@ -164,7 +165,7 @@ func (a *API) revokeToken(r *http.Request, who actor) (any, error) {
 
 func (a *API) listAudit(r *http.Request, _ actor) (any, error) {
 	q := r.URL.Query()
-	f := store.AuditFilter{User: deskName(q.Get("user")), Kind: q.Get("kind")}
+	f := store.AuditFilter{User: username.Fold(q.Get("user")), Kind: q.Get("kind")}
 	var err error
 	if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
 		return nil, err

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
-	"github.com/vigil-cc/vigil/coordinator/identity"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // The changes below are shared by the JSON API and the web pages
@@ -20,7 +20,7 @@ import (
 // SetMapping maps OS user osUser to Agent Desk user desk (names are
 // canonicalised first) and lets sensors waiting for a user claim it.
 func (a *API) SetMapping(ctx context.Context, actor, osUser, desk string) (store.Mapping, error) {
-	osUser, desk = identity.Key(osUser), DeskName(desk)
+	osUser, desk = username.Fold(osUser), username.Fold(desk)
 	if err := checkName("os_user", osUser); err != nil {
 		return store.Mapping{}, err
 	}
@@ -41,7 +41,7 @@ func (a *API) SetMapping(ctx context.Context, actor, osUser, desk string) (store
 // DeleteMapping removes osUser's explicit mapping (store.ErrNotFound if it
 // has none).
 func (a *API) DeleteMapping(ctx context.Context, actor, osUser string) error {
-	osUser = identity.Key(osUser)
+	osUser = username.Fold(osUser)
 	return a.Store.DeleteMapping(ctx, osUser, a.entry(by(actor), "mapping.deleted", "", map[string]string{"os_user": osUser}))
 }
 
@@ -125,7 +125,7 @@ func (a *API) RevokeEnrollment(ctx context.Context, actor, id string) error {
 // starts at 0 (the built-in controller takes them as available from the
 // engine's state), and a sensor waiting for this user may claim it.
 func (a *API) DeskLogin(ctx context.Context, actor, user string) error {
-	name := DeskName(user)
+	name := username.Fold(user)
 	if err := checkName("user", name); err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (a *API) DeskLogin(ctx context.Context, actor, user string) error {
 
 // DeskLogout records that user left the Agent Desk: their clock stops.
 func (a *API) DeskLogout(ctx context.Context, actor, user string) error {
-	name := DeskName(user)
+	name := username.Fold(user)
 	if err := checkName("user", name); err != nil {
 		return err
 	}
@@ -148,10 +148,6 @@ func (a *API) DeskLogout(ctx context.Context, actor, user string) error {
 	_, err := a.Store.Audit(ctx, a.entry(by(actor), "desk.logout", name, nil))
 	return err
 }
-
-// DeskName is the canonical Agent Desk user name: names are
-// case-insensitive.
-func DeskName(s string) string { return deskName(s) }
 
 // by is the actor named name, for the audit.
 func by(name string) actor { return actor{name: name} }

@@ -11,6 +11,7 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // User is one Agent Desk user's live state.
@@ -83,7 +84,7 @@ func (a *API) getUser(r *http.Request, _ actor) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := deskName(r.PathValue("user"))
+	name := username.Fold(r.PathValue("user"))
 	for _, u := range users {
 		if u.User == name {
 			return u, nil
@@ -91,9 +92,6 @@ func (a *API) getUser(r *http.Request, _ actor) (any, error) {
 	}
 	return nil, errorf(http.StatusNotFound, "no Agent Desk user %q", name)
 }
-
-// deskName is the canonical Agent Desk user name: names are case-insensitive.
-func deskName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 func checkName(what, s string) error {
 	if s == "" || len(s) > 256 || strings.IndexFunc(s, unicode.IsControl) >= 0 {
@@ -111,7 +109,7 @@ func (a *API) readUser(r *http.Request) (string, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return "", err
 	}
-	name := deskName(b.User)
+	name := username.Fold(b.User)
 	return name, checkName("user", name)
 }
 
@@ -141,7 +139,7 @@ func (a *API) putCall(r *http.Request, who actor) (any, error) {
 	if b.Active == nil {
 		return nil, errorf(http.StatusBadRequest, "active must be true or false")
 	}
-	name, active := deskName(r.PathValue("user")), *b.Active
+	name, active := username.Fold(r.PathValue("user")), *b.Active
 	if err := checkName("user", name); err != nil {
 		return nil, err
 	}

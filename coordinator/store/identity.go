@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // DeskUser is an Agent Desk user the coordinator knows. Names are kept as
@@ -65,16 +66,10 @@ func (s *Store) DeskUserExists(ctx context.Context, name string) (bool, error) {
 	return true, nil
 }
 
-// FoldOSUser is the form OS user names are keyed by: case-folded, nothing
-// else changed (a mapping for `CORP\jdoe` matches `corp\JDoe`, not `jdoe`).
-// Stripping DOMAIN\ and @domain is the default mapping's business, not the
-// key's.
-func FoldOSUser(osUser string) string { return strings.ToLower(osUser) }
-
 // Mapping is an explicit OS user → Agent Desk user mapping, overriding the
 // default (same name, case-folded, DOMAIN\ and @domain stripped).
 type Mapping struct {
-	OSUser    string // stored case-folded (FoldOSUser)
+	OSUser    string // stored as username.Fold: the domain kept
 	DeskUser  string
 	CreatedAt time.Time // when the mapping was last set; the store's clock if zero
 }
@@ -85,7 +80,7 @@ func (s *Store) Mapping(ctx context.Context, osUser string) (Mapping, error) {
 	var m Mapping
 	var created int64
 	err := s.rdb.QueryRowContext(ctx, s.q("SELECT os_user, desk_user, created_at FROM identity_mappings WHERE os_user = ?"),
-		FoldOSUser(osUser)).Scan(&m.OSUser, &m.DeskUser, &created)
+		username.Fold(osUser)).Scan(&m.OSUser, &m.DeskUser, &created)
 	if err != nil {
 		return Mapping{}, fmt.Errorf("store: mapping for %q: %w", osUser, notFound(err))
 	}
@@ -120,7 +115,7 @@ func (s *Store) Mappings(ctx context.Context) ([]Mapping, error) {
 // in one transaction. The OS user is no longer unmapped, so it also leaves
 // the unmapped list.
 func (s *Store) SetMapping(ctx context.Context, m Mapping, audit AuditEntry) error {
-	m.OSUser = FoldOSUser(m.OSUser)
+	m.OSUser = username.Fold(m.OSUser)
 	if m.OSUser == "" || m.DeskUser == "" {
 		return fmt.Errorf("store: set mapping: %w", invalid("mapping needs an OS user and a desk user (%q → %q)", m.OSUser, m.DeskUser))
 	}
@@ -146,7 +141,7 @@ ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at =
 // is none.
 func (s *Store) DeleteMapping(ctx context.Context, osUser string, audit AuditEntry) error {
 	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("DELETE FROM identity_mappings WHERE os_user = ?"), FoldOSUser(osUser))
+		res, err := tx.ExecContext(ctx, s.q("DELETE FROM identity_mappings WHERE os_user = ?"), username.Fold(osUser))
 		if err != nil {
 			return err
 		}
@@ -171,7 +166,7 @@ type UnmappedUser struct {
 // Agent Desk user. Seeing it again updates host and last seen (never
 // backwards).
 func (s *Store) NoteUnmapped(ctx context.Context, osUser, host string, at time.Time) error {
-	u := FoldOSUser(osUser)
+	u := username.Fold(osUser)
 	if u == "" {
 		return fmt.Errorf("store: note unmapped user: %w", invalid("no OS user"))
 	}
@@ -212,7 +207,7 @@ ORDER BY last_seen_at DESC, os_user`))
 // unmapped list. ErrNotFound if it is not listed.
 func (s *Store) ForgetUnmapped(ctx context.Context, osUser string) error {
 	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("DELETE FROM unmapped_os_users WHERE os_user = ?"), FoldOSUser(osUser))
+		res, err := tx.ExecContext(ctx, s.q("DELETE FROM unmapped_os_users WHERE os_user = ?"), username.Fold(osUser))
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/account"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // Cookies. The admin pages and the Agent Desk have separate sessions, so an
@@ -215,7 +216,7 @@ func (w *Web) checkLogin(rw http.ResponseWriter, r *http.Request) (store.Account
 	if err != nil || !csrfOK(r, c.Value) {
 		return store.Account{}, http.StatusForbidden, csrfRefused
 	}
-	name := account.Name(r.PostFormValue("name"))
+	name := username.Fold(r.PostFormValue("name"))
 	now := w.cfg.Core.Now()
 	if wait := w.limits.check(now, clientIP(r), name); wait > 0 {
 		return store.Account{}, http.StatusTooManyRequests,

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/account"
-	"github.com/vigil-cc/vigil/coordinator/identity"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // people is the People and devices page.
@@ -67,7 +67,7 @@ func (w *Web) people(r *http.Request, s *session) (people, error) {
 		return p, err
 	}
 	for _, u := range unmapped {
-		p.Unmapped = append(p.Unmapped, unmappedRow{u, identity.Normalize(u.OSUser)})
+		p.Unmapped = append(p.Unmapped, unmappedRow{u, username.Bare(u.OSUser)})
 	}
 	users, err := w.cfg.Store.DeskUsers(ctx)
 	if err != nil {
