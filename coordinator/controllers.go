@@ -8,6 +8,7 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook"
 	"github.com/vigil-cc/vigil/coordinator/core"
+	"github.com/vigil-cc/vigil/coordinator/setting"
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
@@ -19,12 +20,19 @@ func (c *Config) validateController() error {
 	}
 	if kind == controller.Builtin {
 		if c.WebhookURL != "" || c.WebhookSecret != "" || c.WebhookSecretNext != "" {
-			return errors.New("--webhook-url and --webhook-secret[-next] apply only with --controller webhook")
+			return setting.Errorf("{WebhookURL}, {WebhookSecret} and {WebhookSecretNext} apply only with {Controller} webhook")
 		}
 		return nil
 	}
 	wc := c.webhookConfig()
-	return wc.Validate()
+	if err := wc.Validate(); err != nil {
+		var se *setting.Error
+		if errors.As(err, &se) {
+			return se.Renamed(func(s string) string { return "Webhook" + s }) // URL → WebhookURL
+		}
+		return err
+	}
+	return nil
 }
 
 func (c *Config) webhookConfig() webhook.Config {
@@ -35,7 +43,7 @@ func (c *Config) webhookConfig() webhook.Config {
 		}
 	}
 	if c.WebhookSecret == "" && c.WebhookSecretNext != "" {
-		wc.Secrets = nil // --webhook-secret-next alone is not a configuration
+		wc.Secrets = nil // WebhookSecretNext alone is not a configuration
 	}
 	return wc
 }

@@ -161,9 +161,6 @@ func (c *Controller) load(ctx context.Context) error {
 	return nil
 }
 
-// Kind is controller.Builtin.
-func (c *Controller) Kind() controller.Kind { return controller.Builtin }
-
 // Outbox returns nothing: the built-in controller sends no webhooks.
 func (c *Controller) Outbox(engine.Decision) ([]store.OutboxEvent, error) { return nil, nil }
 

@@ -26,9 +26,6 @@ func New(st *store.Store, cfg Config) (*Controller, error) {
 	return &Controller{Deliverer: d}, nil
 }
 
-// Kind is controller.Webhook.
-func (c *Controller) Kind() controller.Kind { return controller.Webhook }
-
 // Outbox returns the events reporting d; see Events.
 func (c *Controller) Outbox(d engine.Decision) ([]store.OutboxEvent, error) { return Events(d) }
 
