@@ -59,8 +59,8 @@ func (s *Store) insertAudit(ctx context.Context, q querier, e AuditEntry) (int64
 		e.At = s.now()
 	}
 	var id int64
-	err := q.QueryRowContext(ctx, s.q(`INSERT INTO audit (at, actor, kind, user_name, detail)
-VALUES (?, ?, ?, ?, ?) RETURNING id`),
+	err := q.QueryRowContext(ctx, `INSERT INTO audit (at, actor, kind, user_name, detail)
+VALUES (?, ?, ?, ?, ?) RETURNING id`,
 		toMS(e.At), e.Actor, e.Kind, e.User, nullText(string(e.Detail))).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("append audit entry: %w", err)
@@ -100,7 +100,7 @@ func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, 
 	query += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit)
 
-	rows, err := s.rdb.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: read audit: %w", err)
 	}

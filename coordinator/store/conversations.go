@@ -107,12 +107,12 @@ func (t *Tx) PutConversation(ctx context.Context, c Conversation) error {
 	if c.LogoutAuditID > 0 {
 		logout = sql.NullInt64{Int64: c.LogoutAuditID, Valid: true}
 	}
-	_, err := t.tx.ExecContext(ctx, t.s.q(`INSERT INTO conversations (`+conversationCols+`)
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO conversations (`+conversationCols+`)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET channel = excluded.channel, customer = excluded.customer, state = excluded.state,
 user_name = excluded.user_name, updated_at = excluded.updated_at, assigned_at = excluded.assigned_at,
 accepted_at = excluded.accepted_at, ended_at = excluded.ended_at, rerouted_from = excluded.rerouted_from,
-logout_audit_id = excluded.logout_audit_id, reroutes = excluded.reroutes`),
+logout_audit_id = excluded.logout_audit_id, reroutes = excluded.reroutes`,
 		c.ID, c.Seq, c.Channel, c.Customer, string(c.State), c.User, toMS(c.CreatedAt), toMS(c.UpdatedAt),
 		nullMS(c.AssignedAt), nullMS(c.AcceptedAt), nullMS(c.EndedAt), c.ReroutedFrom, logout, c.Reroutes)
 	if err != nil {
@@ -123,7 +123,7 @@ logout_audit_id = excluded.logout_audit_id, reroutes = excluded.reroutes`),
 
 // Conversation returns conversation id.
 func (s *Store) Conversation(ctx context.Context, id string) (Conversation, error) {
-	c, err := scanConversation(s.rdb.QueryRowContext(ctx, s.q("SELECT "+conversationCols+" FROM conversations WHERE id = ?"), id))
+	c, err := scanConversation(s.rdb.QueryRowContext(ctx, "SELECT "+conversationCols+" FROM conversations WHERE id = ?", id))
 	if err != nil {
 		return Conversation{}, fmt.Errorf("store: conversation %s: %w", id, notFound(err))
 	}
@@ -159,7 +159,7 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]Conv
 		query += " LIMIT ?"
 		args = append(args, min(limit, 1000))
 	}
-	rows, err := s.rdb.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: conversations: %w", err)
 	}
@@ -190,8 +190,8 @@ func (s *Store) MaxConversationSeq(ctx context.Context) (int64, error) {
 // LastEnded returns, for every user who ended a conversation, when their
 // last one ended.
 func (s *Store) LastEnded(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT user_name, MAX(ended_at) FROM conversations
-WHERE state = 'ended' AND user_name <> '' AND ended_at IS NOT NULL GROUP BY user_name`))
+	rows, err := s.rdb.QueryContext(ctx, `SELECT user_name, MAX(ended_at) FROM conversations
+WHERE state = 'ended' AND user_name <> '' AND ended_at IS NOT NULL GROUP BY user_name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: last ended conversations: %w", err)
 	}
@@ -220,8 +220,8 @@ func (t *Tx) SetCapacity(ctx context.Context, user string, capacity int, at time
 	if at.IsZero() {
 		at = t.s.now()
 	}
-	_, err := t.tx.ExecContext(ctx, t.s.q(`INSERT INTO desk_capacity (user_name, capacity, updated_at) VALUES (?, ?, ?)
-ON CONFLICT (user_name) DO UPDATE SET capacity = excluded.capacity, updated_at = excluded.updated_at`),
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO desk_capacity (user_name, capacity, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (user_name) DO UPDATE SET capacity = excluded.capacity, updated_at = excluded.updated_at`,
 		user, capacity, toMS(at))
 	if err != nil {
 		return fmt.Errorf("store: set capacity of %q: %w", user, err)

@@ -24,7 +24,7 @@ func (s *Store) EnsureDeskUser(ctx context.Context, name string) error {
 		return fmt.Errorf("store: ensure desk user: %w", invalid("no name"))
 	}
 	return s.write(ctx, fmt.Sprintf("ensure desk user %q", name), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q("INSERT INTO desk_users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+		_, err := tx.ExecContext(ctx, "INSERT INTO desk_users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
 			name, toMS(s.now()))
 		return err
 	})
@@ -32,7 +32,7 @@ func (s *Store) EnsureDeskUser(ctx context.Context, name string) error {
 
 // DeskUsers returns the known Agent Desk users by name.
 func (s *Store) DeskUsers(ctx context.Context) ([]DeskUser, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT name, created_at FROM desk_users ORDER BY name"))
+	rows, err := s.rdb.QueryContext(ctx, "SELECT name, created_at FROM desk_users ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("store: list desk users: %w", err)
 	}
@@ -56,7 +56,7 @@ func (s *Store) DeskUsers(ctx context.Context) ([]DeskUser, error) {
 // DeskUserExists reports whether name is a known Agent Desk user.
 func (s *Store) DeskUserExists(ctx context.Context, name string) (bool, error) {
 	var one int
-	err := s.rdb.QueryRowContext(ctx, s.q("SELECT 1 FROM desk_users WHERE name = ?"), name).Scan(&one)
+	err := s.rdb.QueryRowContext(ctx, "SELECT 1 FROM desk_users WHERE name = ?", name).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -79,7 +79,7 @@ type Mapping struct {
 func (s *Store) Mapping(ctx context.Context, osUser string) (Mapping, error) {
 	var m Mapping
 	var created int64
-	err := s.rdb.QueryRowContext(ctx, s.q("SELECT os_user, desk_user, created_at FROM identity_mappings WHERE os_user = ?"),
+	err := s.rdb.QueryRowContext(ctx, "SELECT os_user, desk_user, created_at FROM identity_mappings WHERE os_user = ?",
 		username.Fold(osUser)).Scan(&m.OSUser, &m.DeskUser, &created)
 	if err != nil {
 		return Mapping{}, fmt.Errorf("store: mapping for %q: %w", osUser, notFound(err))
@@ -90,7 +90,7 @@ func (s *Store) Mapping(ctx context.Context, osUser string) (Mapping, error) {
 
 // Mappings returns every explicit mapping by OS user.
 func (s *Store) Mappings(ctx context.Context) ([]Mapping, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT os_user, desk_user, created_at FROM identity_mappings ORDER BY os_user"))
+	rows, err := s.rdb.QueryContext(ctx, "SELECT os_user, desk_user, created_at FROM identity_mappings ORDER BY os_user")
 	if err != nil {
 		return nil, fmt.Errorf("store: list mappings: %w", err)
 	}
@@ -123,12 +123,12 @@ func (s *Store) SetMapping(ctx context.Context, m Mapping, audit AuditEntry) err
 		m.CreatedAt = s.now()
 	}
 	return s.write(ctx, fmt.Sprintf("set mapping %q → %q", m.OSUser, m.DeskUser), func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO identity_mappings (os_user, desk_user, created_at) VALUES (?, ?, ?)
-ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at = excluded.created_at`),
+		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_mappings (os_user, desk_user, created_at) VALUES (?, ?, ?)
+ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at = excluded.created_at`,
 			m.OSUser, m.DeskUser, toMS(m.CreatedAt)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM unmapped_os_users WHERE os_user = ?"), m.OSUser); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM unmapped_os_users WHERE os_user = ?", m.OSUser); err != nil {
 			return err
 		}
 		_, err := s.insertAudit(ctx, tx, audit)
@@ -141,7 +141,7 @@ ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at =
 // is none.
 func (s *Store) DeleteMapping(ctx context.Context, osUser string, audit AuditEntry) error {
 	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("DELETE FROM identity_mappings WHERE os_user = ?"), username.Fold(osUser))
+		res, err := tx.ExecContext(ctx, "DELETE FROM identity_mappings WHERE os_user = ?", username.Fold(osUser))
 		if err != nil {
 			return err
 		}
@@ -171,9 +171,9 @@ func (s *Store) NoteUnmapped(ctx context.Context, osUser, host string, at time.T
 		return fmt.Errorf("store: note unmapped user: %w", invalid("no OS user"))
 	}
 	return s.write(ctx, fmt.Sprintf("note unmapped user %q", u), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO unmapped_os_users (os_user, host, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO unmapped_os_users (os_user, host, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (os_user) DO UPDATE SET host = excluded.host, last_seen_at = excluded.last_seen_at
-WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`),
+WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`,
 			u, host, toMS(at), toMS(at))
 		return err
 	})
@@ -181,8 +181,8 @@ WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`),
 
 // Unmapped returns the unmapped OS users, most recently seen first.
 func (s *Store) Unmapped(ctx context.Context) ([]UnmappedUser, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT os_user, host, first_seen_at, last_seen_at FROM unmapped_os_users
-ORDER BY last_seen_at DESC, os_user`))
+	rows, err := s.rdb.QueryContext(ctx, `SELECT os_user, host, first_seen_at, last_seen_at FROM unmapped_os_users
+ORDER BY last_seen_at DESC, os_user`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list unmapped users: %w", err)
 	}
@@ -207,7 +207,7 @@ ORDER BY last_seen_at DESC, os_user`))
 // unmapped list. ErrNotFound if it is not listed.
 func (s *Store) ForgetUnmapped(ctx context.Context, osUser string) error {
 	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("DELETE FROM unmapped_os_users WHERE os_user = ?"), username.Fold(osUser))
+		res, err := tx.ExecContext(ctx, "DELETE FROM unmapped_os_users WHERE os_user = ?", username.Fold(osUser))
 		if err != nil {
 			return err
 		}

@@ -21,8 +21,8 @@ func (s *Store) saveSnapshots(ctx context.Context, tx *sql.Tx, snaps []engine.Sn
 	if len(snaps) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO engine_snapshots (user_name, taken_at, data) VALUES (?, ?, ?)
-ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = excluded.data`))
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO engine_snapshots (user_name, taken_at, data) VALUES (?, ?, ?)
+ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = excluded.data`)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = exclu
 
 // Snapshots returns every stored snapshot, by user.
 func (s *Store) Snapshots(ctx context.Context) ([]engine.Snapshot, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT user_name, data FROM engine_snapshots ORDER BY user_name"))
+	rows, err := s.rdb.QueryContext(ctx, "SELECT user_name, data FROM engine_snapshots ORDER BY user_name")
 	if err != nil {
 		return nil, fmt.Errorf("store: read snapshots: %w", err)
 	}
@@ -75,7 +75,7 @@ func (s *Store) DeleteSnapshot(ctx context.Context, user string) error {
 }
 
 func (s *Store) deleteSnapshot(ctx context.Context, q querier, user string) error {
-	res, err := q.ExecContext(ctx, s.q("DELETE FROM engine_snapshots WHERE user_name = ?"), user)
+	res, err := q.ExecContext(ctx, "DELETE FROM engine_snapshots WHERE user_name = ?", user)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,9 +66,7 @@ type Store struct {
 	db   *sql.DB // writes: one connection, so writers queue here, not on SQLITE_BUSY
 	rdb  *sql.DB // reads: WAL lets several run beside the writer
 	path string
-	// dollar: placeholders are $1, $2, … (PostgreSQL); false: ? (SQLite).
-	dollar bool
-	now    func() time.Time
+	now  func() time.Time
 }
 
 // querier is what *sql.DB and *sql.Tx have in common.
@@ -85,36 +82,6 @@ func (s *Store) Path() string { return s.path }
 // Close closes the database. Calls in flight fail.
 func (s *Store) Close() error {
 	return errors.Join(s.rdb.Close(), s.db.Close())
-}
-
-// q returns query with its ? placeholders in the dialect's form.
-func (s *Store) q(query string) string {
-	if s.dollar {
-		return rebindDollar(query)
-	}
-	return query
-}
-
-// rebindDollar rewrites ? placeholders as $1, $2, … for PostgreSQL. A ?
-// inside a single-quoted literal is left alone.
-func rebindDollar(query string) string {
-	var b strings.Builder
-	b.Grow(len(query) + 8)
-	n, quoted := 0, false
-	for i := 0; i < len(query); i++ {
-		c := query[i]
-		switch {
-		case c == '\'':
-			quoted = !quoted // '' inside a literal toggles twice
-		case c == '?' && !quoted:
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }
 
 // write runs fn in one write transaction and commits it; what names the

@@ -72,7 +72,7 @@ func (s *Store) createAPIToken(ctx context.Context, q querier, t APIToken) error
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.now()
 	}
-	_, err := q.ExecContext(ctx, s.q("INSERT INTO api_tokens ("+apiTokenCols+") VALUES (?, ?, ?, ?, ?, NULL)"),
+	_, err := q.ExecContext(ctx, "INSERT INTO api_tokens ("+apiTokenCols+") VALUES (?, ?, ?, ?, ?, NULL)",
 		t.ID, t.Name, string(t.Role), t.Hash, toMS(t.CreatedAt))
 	return dup(err, "a live token has this name, or the id or hash is taken")
 }
@@ -82,7 +82,7 @@ func (s *Store) createAPIToken(ctx context.Context, q querier, t APIToken) error
 // matches ErrNotFound (so "no usable token" is one check), together with the
 // token so the caller can log which one was tried; it must not be honoured.
 func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, error) {
-	t, err := scanAPIToken(s.rdb.QueryRowContext(ctx, s.q("SELECT "+apiTokenCols+" FROM api_tokens WHERE hash = ?"), hash))
+	t, err := scanAPIToken(s.rdb.QueryRowContext(ctx, "SELECT "+apiTokenCols+" FROM api_tokens WHERE hash = ?", hash))
 	if err != nil {
 		return APIToken{}, fmt.Errorf("store: api token by hash: %w", notFound(err))
 	}
@@ -94,7 +94,7 @@ func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, erro
 
 // APITokens returns every token, live and revoked, oldest first.
 func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT "+apiTokenCols+" FROM api_tokens ORDER BY created_at, id"))
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+apiTokenCols+" FROM api_tokens ORDER BY created_at, id")
 	if err != nil {
 		return nil, fmt.Errorf("store: list api tokens: %w", err)
 	}
@@ -125,7 +125,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id string) error {
 // revoke sets revoked_at on row id of table (api_tokens or enrollments)
 // unless it is set already.
 func (s *Store) revoke(ctx context.Context, q querier, table, id string) error {
-	res, err := q.ExecContext(ctx, s.q("UPDATE "+table+" SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+	res, err := q.ExecContext(ctx, "UPDATE "+table+" SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
 		toMS(s.now()), id)
 	if err != nil {
 		return err
@@ -134,5 +134,5 @@ func (s *Store) revoke(ctx context.Context, q querier, table, id string) error {
 		return err
 	}
 	var one int
-	return notFound(q.QueryRowContext(ctx, s.q("SELECT 1 FROM "+table+" WHERE id = ?"), id).Scan(&one))
+	return notFound(q.QueryRowContext(ctx, "SELECT 1 FROM "+table+" WHERE id = ?", id).Scan(&one))
 }
