@@ -125,15 +125,7 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	c := core.New(eng, rec, cfg.Now, cfg.Log)
 	pol := policy.New(st, c, settings, cfg.Heartbeat)
 	h := hub.New(hub.Config{}, c, directory{st: st, now: cfg.Now}, pol.Wire, cfg.Log)
-	var ctl controller.Controller
-	m := metrics.New(metrics.Sources{ConnectedAgents: h.Connected, UserStates: userStates(c),
-		OutboxBacklog: func() (int, error) {
-			if w := webhookOf(ctl); w != nil {
-				return w.Pending()
-			}
-			return 0, nil
-		}}, cfg.Now)
-	ctl, err = openController(ctx, cfg, st, c, func(n int) { m.Reroutes.Add(float64(n)) })
+	ctl, m, err := openController(ctx, cfg, st, c, metrics.Sources{ConnectedAgents: h.Connected, UserStates: userStates(c)})
 	if err != nil {
 		return nil, err
 	}
