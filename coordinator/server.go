@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/api"
 	"github.com/vigil-cc/vigil/coordinator/controller"
 	"github.com/vigil-cc/vigil/coordinator/core"
@@ -154,10 +155,11 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	a := &api.API{Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval,
+	adm := &admin.Admin{Store: st, Core: c, Hub: h}
+	a := &api.API{Admin: adm, Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval,
 		Desk: deskOf(ctl), Webhook: webhookOf(ctl)}
 	a.Register(mux)
-	w, err := web.New(web.Config{Store: st, Core: c, Hub: h, Policy: pol, API: a, Desk: deskOf(ctl), Log: cfg.Log, Secure: cfg.TLSCert != ""})
+	w, err := web.New(web.Config{Store: st, Core: c, Hub: h, Policy: pol, Admin: adm, Desk: deskOf(ctl), Log: cfg.Log, Secure: cfg.TLSCert != ""})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/username"
@@ -174,7 +175,7 @@ func (a *API) listAgents(r *http.Request, _ actor) (any, error) {
 
 func (a *API) getCapacity(r *http.Request, _ actor) (any, error) {
 	name := username.Fold(r.PathValue("user"))
-	if err := checkName("user", name); err != nil {
+	if err := admin.CheckName("user", name); err != nil {
 		return nil, err
 	}
 	return agentOf(a.Desk.Agent(name)), nil
@@ -182,7 +183,7 @@ func (a *API) getCapacity(r *http.Request, _ actor) (any, error) {
 
 func (a *API) putCapacity(r *http.Request, who actor) (any, error) {
 	name := username.Fold(r.PathValue("user"))
-	if err := checkName("user", name); err != nil {
+	if err := admin.CheckName("user", name); err != nil {
 		return nil, err
 	}
 	var b struct {

@@ -8,17 +8,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/username"
 	"github.com/vigil-cc/vigil/protocol"
-)
-
-// Enrollment token defaults: a week, and enough uses for a floor of
-// workstations installed from one package.
-const (
-	defaultEnrollmentTTL  = 7 * 24 * time.Hour
-	defaultEnrollmentUses = 100
 )
 
 func (a *API) listDevices(r *http.Request, _ actor) (any, error) {
@@ -46,7 +40,7 @@ func (a *API) revokeDevice(r *http.Request, who actor) (any, error) {
 
 func (a *API) setDeviceStatus(r *http.Request, who actor, status store.DeviceStatus) (any, error) {
 	id := r.PathValue("id")
-	if err := a.SetDeviceStatus(r.Context(), who.name, id, status); err != nil {
+	if err := a.Admin.SetDeviceStatus(r.Context(), who.name, id, status); err != nil {
 		return nil, err
 	}
 	return map[string]any{"id": id, "status": status}, nil
@@ -78,7 +72,7 @@ func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return nil, err
 	}
-	ttl, uses := defaultEnrollmentTTL, defaultEnrollmentUses
+	ttl, uses := admin.DefaultEnrollmentTTL, admin.DefaultEnrollmentUses
 	if b.ExpiresInS != nil {
 		if *b.ExpiresInS < 60 || *b.ExpiresInS > 365*24*3600 {
 			return nil, errorf(http.StatusBadRequest, "expires_in_s must be from 60 to 31536000 (a year)")
@@ -86,12 +80,12 @@ func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
 		ttl = time.Duration(*b.ExpiresInS) * time.Second
 	}
 	if b.MaxUses != nil {
-		if *b.MaxUses < 1 || *b.MaxUses > MaxEnrollmentUses {
+		if *b.MaxUses < 1 || *b.MaxUses > admin.MaxEnrollmentUses {
 			return nil, errorf(http.StatusBadRequest, "max_uses must be from 1 to 100000")
 		}
 		uses = *b.MaxUses
 	}
-	e, token, err := a.CreateEnrollment(r.Context(), who.name, b.Note, ttl, uses)
+	e, token, err := a.Admin.CreateEnrollment(r.Context(), who.name, b.Note, ttl, uses)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +93,7 @@ func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
 }
 
 func (a *API) revokeEnrollment(r *http.Request, who actor) (any, error) {
-	return nil, a.RevokeEnrollment(r.Context(), who.name, r.PathValue("id"))
+	return nil, a.Admin.RevokeEnrollment(r.Context(), who.name, r.PathValue("id"))
 }
 
 func (a *API) listTokens(r *http.Request, _ actor) (any, error) {
@@ -131,7 +125,7 @@ func (a *API) createToken(r *http.Request, who actor) (any, error) {
 	default:
 		return nil, errorf(http.StatusBadRequest, "role must be admin, supervisor or integration")
 	}
-	if err := checkName("name", b.Name); err != nil {
+	if err := admin.CheckName("name", b.Name); err != nil {
 		return nil, err
 	}
 	token, hash := secret.New(secret.PrefixAPI)
@@ -140,7 +134,7 @@ func (a *API) createToken(r *http.Request, who actor) (any, error) {
 		if err := tx.CreateAPIToken(r.Context(), t); err != nil {
 			return err
 		}
-		_, err := tx.Audit(r.Context(), a.entry(who, "token.created", "", map[string]any{"id": t.ID, "name": t.Name, "role": t.Role}))
+		_, err := tx.Audit(r.Context(), a.Admin.Entry(who.name, "token.created", "", map[string]any{"id": t.ID, "name": t.Name, "role": t.Role}))
 		return err
 	})
 	if errors.Is(err, store.ErrDuplicate) {
@@ -158,7 +152,7 @@ func (a *API) revokeToken(r *http.Request, who actor) (any, error) {
 		if err := tx.RevokeAPIToken(r.Context(), id); err != nil {
 			return err
 		}
-		_, err := tx.Audit(r.Context(), a.entry(who, "token.revoked", "", map[string]string{"id": id}))
+		_, err := tx.Audit(r.Context(), a.Admin.Entry(who.name, "token.revoked", "", map[string]string{"id": id}))
 		return err
 	})
 }

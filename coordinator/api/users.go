@@ -6,11 +6,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
-	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/username"
 )
 
@@ -93,13 +92,6 @@ func (a *API) getUser(r *http.Request, _ actor) (any, error) {
 	return nil, errorf(http.StatusNotFound, "no Agent Desk user %q", name)
 }
 
-func checkName(what, s string) error {
-	if s == "" || len(s) > 256 || strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return errorf(http.StatusBadRequest, "%s must be 1 to 256 characters with no control characters", what)
-	}
-	return nil
-}
-
 type userBody struct {
 	User string `json:"user"`
 }
@@ -110,7 +102,7 @@ func (a *API) readUser(r *http.Request) (string, error) {
 		return "", err
 	}
 	name := username.Fold(b.User)
-	return name, checkName("user", name)
+	return name, admin.CheckName("user", name)
 }
 
 func (a *API) deskLogin(r *http.Request, who actor) (any, error) {
@@ -118,7 +110,7 @@ func (a *API) deskLogin(r *http.Request, who actor) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.DeskLogin(r.Context(), who.name, name)
+	return nil, a.Admin.DeskLogin(r.Context(), who.name, name)
 }
 
 func (a *API) deskLogout(r *http.Request, who actor) (any, error) {
@@ -126,7 +118,7 @@ func (a *API) deskLogout(r *http.Request, who actor) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.DeskLogout(r.Context(), who.name, name)
+	return nil, a.Admin.DeskLogout(r.Context(), who.name, name)
 }
 
 func (a *API) putCall(r *http.Request, who actor) (any, error) {
@@ -140,7 +132,7 @@ func (a *API) putCall(r *http.Request, who actor) (any, error) {
 		return nil, errorf(http.StatusBadRequest, "active must be true or false")
 	}
 	name, active := username.Fold(r.PathValue("user")), *b.Active
-	if err := checkName("user", name); err != nil {
+	if err := admin.CheckName("user", name); err != nil {
 		return nil, err
 	}
 	a.Core.Do(name, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Call(now, name, active) })
@@ -166,7 +158,7 @@ func (a *API) putMapping(r *http.Request, who actor) (any, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return nil, err
 	}
-	m, err := a.SetMapping(r.Context(), who.name, r.PathValue("os_user"), b.DeskUser)
+	m, err := a.Admin.SetMapping(r.Context(), who.name, r.PathValue("os_user"), b.DeskUser)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +166,7 @@ func (a *API) putMapping(r *http.Request, who actor) (any, error) {
 }
 
 func (a *API) deleteMapping(r *http.Request, who actor) (any, error) {
-	return nil, a.DeleteMapping(r.Context(), who.name, r.PathValue("os_user"))
+	return nil, a.Admin.DeleteMapping(r.Context(), who.name, r.PathValue("os_user"))
 }
 
 func (a *API) listUnmapped(r *http.Request, _ actor) (any, error) {
@@ -189,15 +181,6 @@ func (a *API) listUnmapped(r *http.Request, _ actor) (any, error) {
 	return out, nil
 }
 
-// entry is an audit entry for something who did now.
-func (a *API) entry(who actor, kind, user string, detail any) store.AuditEntry {
-	e := store.AuditEntry{At: a.Core.Now(), Actor: who.name, Kind: kind, User: user}
-	if detail != nil {
-		e.Detail = mustJSON(detail)
-	}
-	return e
-}
-
 // mustJSON marshals values built here (maps of plain values), which cannot fail.
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
@@ -205,9 +188,4 @@ func mustJSON(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
-}
-
-func (a *API) audit(r *http.Request, who actor, kind, user string, detail any) error {
-	_, err := a.Store.Audit(r.Context(), a.entry(who, kind, user, detail))
-	return err
 }

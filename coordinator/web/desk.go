@@ -177,7 +177,7 @@ func (w *Web) deskLogin(rw http.ResponseWriter, r *http.Request) {
 		w.deskSignIn(rw, r, status, v)
 		return
 	}
-	if err := w.cfg.API.DeskLogin(r.Context(), "account:"+acct.Name, acct.Name); err != nil {
+	if err := w.cfg.Admin.DeskLogin(r.Context(), "account:"+acct.Name, acct.Name); err != nil {
 		w.internal(rw, r, err)
 		return
 	}
@@ -236,7 +236,7 @@ func writeJSON(rw http.ResponseWriter, status int, v any) {
 }
 
 func (w *Web) deskLogout(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.DeskLogout(r.Context(), s.actor(), s.account.Name); err != nil {
+	if err := w.cfg.Admin.DeskLogout(r.Context(), s.actor(), s.account.Name); err != nil {
 		w.internal(rw, r, err)
 		return
 	}

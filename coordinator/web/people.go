@@ -150,7 +150,7 @@ func (w *Web) refused(rw http.ResponseWriter, r *http.Request, s *session, msg s
 }
 
 func (w *Web) addMapping(rw http.ResponseWriter, r *http.Request, s *session) {
-	_, err := w.cfg.API.SetMapping(r.Context(), s.actor(), r.PostFormValue("os_user"), r.PostFormValue("desk_user"))
+	_, err := w.cfg.Admin.SetMapping(r.Context(), s.actor(), r.PostFormValue("os_user"), r.PostFormValue("desk_user"))
 	if err != nil {
 		w.failed(rw, r, s, err, func(p *people, msg string) { p.MappingError = msg })
 		return
@@ -159,7 +159,7 @@ func (w *Web) addMapping(rw http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (w *Web) deleteMapping(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.DeleteMapping(r.Context(), s.actor(), r.PostFormValue("os_user")); err != nil {
+	if err := w.cfg.Admin.DeleteMapping(r.Context(), s.actor(), r.PostFormValue("os_user")); err != nil {
 		w.failed(rw, r, s, err, func(p *people, msg string) { p.MappingError = msg })
 		return
 	}
@@ -167,7 +167,7 @@ func (w *Web) deleteMapping(rw http.ResponseWriter, r *http.Request, s *session)
 }
 
 func (w *Web) approveDevice(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceApproved); err != nil {
+	if err := w.cfg.Admin.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceApproved); err != nil {
 		w.failed(rw, r, s, err, func(p *people, msg string) { p.DeviceError = msg })
 		return
 	}
@@ -175,7 +175,7 @@ func (w *Web) approveDevice(rw http.ResponseWriter, r *http.Request, s *session)
 }
 
 func (w *Web) revokeDevice(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceRevoked); err != nil {
+	if err := w.cfg.Admin.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceRevoked); err != nil {
 		w.failed(rw, r, s, err, func(p *people, msg string) { p.DeviceError = msg })
 		return
 	}
@@ -197,7 +197,7 @@ func (w *Web) createEnrollment(rw http.ResponseWriter, r *http.Request, s *sessi
 		fail("Uses must be a whole number from 1 to 100000.")
 		return
 	}
-	_, token, err := w.cfg.API.CreateEnrollment(r.Context(), s.actor(), strings.TrimSpace(r.PostFormValue("note")),
+	_, token, err := w.cfg.Admin.CreateEnrollment(r.Context(), s.actor(), strings.TrimSpace(r.PostFormValue("note")),
 		time.Duration(days)*24*time.Hour, uses)
 	if err != nil {
 		w.failed(rw, r, s, err, func(p *people, msg string) { p.EnrollmentError = msg })
@@ -207,7 +207,7 @@ func (w *Web) createEnrollment(rw http.ResponseWriter, r *http.Request, s *sessi
 }
 
 func (w *Web) revokeEnrollment(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.RevokeEnrollment(r.Context(), s.actor(), r.PathValue("id")); err != nil {
+	if err := w.cfg.Admin.RevokeEnrollment(r.Context(), s.actor(), r.PathValue("id")); err != nil {
 		w.failed(rw, r, s, err, func(p *people, msg string) { p.EnrollmentError = msg })
 		return
 	}

@@ -5,7 +5,7 @@
 // Pages are rendered on the server from templates embedded in the binary,
 // with a little vanilla JavaScript (no build step) for the live parts,
 // which arrive over Server-Sent Events. Every change goes through the same
-// code as the JSON API (coordinator/api's shared operations, policy.Update),
+// code as the JSON API (coordinator/admin, policy.Update),
 // so the store, the engine and the agents stay in step and the audit names
 // the account.
 package web
@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-cc/vigil/coordinator/api"
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
@@ -42,9 +42,9 @@ type Config struct {
 	Core   *core.Core
 	Hub    *hub.Hub
 	Policy *policy.Policy
-	// API holds the changes the pages share with the JSON API (mappings,
+	// Admin makes the changes the pages share with the JSON API (mappings,
 	// devices, enrollment tokens, desk login and logout).
-	API *api.API
+	Admin *admin.Admin
 	// Desk is the built-in controller; nil when a platform routes
 	// conversations (the webhook controller): the desk then shows none.
 	Desk *builtin.Controller
@@ -219,12 +219,11 @@ func (w *Web) internal(rw http.ResponseWriter, r *http.Request, err error) {
 	w.fail(rw, r, http.StatusInternalServerError, "Something went wrong on the coordinator; its log says what.")
 }
 
-// userMessage is err's text if a person can act on it (the API's 4xx
-// errors), and "" otherwise.
+// userMessage is err's text if a person can act on it (admin's invalid
+// input and conflicts), and "" otherwise.
 func userMessage(err error) string {
-	var ae *api.Error
-	if errors.As(err, &ae) && ae.Status < 500 {
-		return ae.Msg
+	if errors.Is(err, admin.ErrInvalid) || errors.Is(err, admin.ErrConflict) {
+		return err.Error()
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return "It no longer exists; reload the page."
