@@ -33,7 +33,7 @@ func (a Account) Disabled() bool { return !a.DisabledAt.IsZero() }
 
 const accountCols = "name, role, password_hash, created_at, disabled_at"
 
-func scanAccount(sc interface{ Scan(...any) error }) (Account, error) {
+func scanAccount(sc scanner) (Account, error) {
 	var a Account
 	var created int64
 	var disabled sql.NullInt64
@@ -81,23 +81,7 @@ func (s *Store) Account(ctx context.Context, name string) (Account, error) {
 
 // Accounts returns every account by name.
 func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+accountCols+" FROM accounts ORDER BY name")
-	if err != nil {
-		return nil, fmt.Errorf("store: list accounts: %w", err)
-	}
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list accounts: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list accounts: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "list accounts", scanAccount, "SELECT "+accountCols+" FROM accounts ORDER BY name")
 }
 
 // HasAdminAccount reports whether an admin account that may sign in exists.

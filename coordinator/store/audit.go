@@ -100,27 +100,17 @@ func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, 
 	query += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit)
 
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: read audit: %w", err)
-	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
+	return queryRows(ctx, s.rdb, "read audit", func(sc scanner) (AuditEntry, error) {
 		var e AuditEntry
 		var at int64
 		var detail sql.NullString
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Kind, &e.User, &detail); err != nil {
-			return nil, fmt.Errorf("store: read audit: %w", err)
+		if err := sc.Scan(&e.ID, &at, &e.Actor, &e.Kind, &e.User, &detail); err != nil {
+			return AuditEntry{}, err
 		}
 		e.At = fromMS(at)
 		if detail.Valid {
 			e.Detail = json.RawMessage(detail.String)
 		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: read audit: %w", err)
-	}
-	return out, nil
+		return e, nil
+	}, query, args...)
 }

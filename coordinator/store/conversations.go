@@ -70,7 +70,7 @@ type ConversationFilter struct {
 const conversationCols = `id, seq, channel, customer, state, user_name, created_at, updated_at,
 assigned_at, accepted_at, ended_at, rerouted_from, logout_audit_id, reroutes`
 
-func scanConversation(sc interface{ Scan(...any) error }) (Conversation, error) {
+func scanConversation(sc scanner) (Conversation, error) {
 	var c Conversation
 	var state string
 	var created, updated int64
@@ -159,23 +159,7 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]Conv
 		query += " LIMIT ?"
 		args = append(args, min(limit, 1000))
 	}
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: conversations: %w", err)
-	}
-	defer rows.Close()
-	var out []Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: conversations: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: conversations: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "conversations", scanConversation, query, args...)
 }
 
 // MaxConversationSeq is the highest Seq given so far (0 for none).
@@ -190,23 +174,19 @@ func (s *Store) MaxConversationSeq(ctx context.Context) (int64, error) {
 // LastEnded returns, for every user who ended a conversation, when their
 // last one ended.
 func (s *Store) LastEnded(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT user_name, MAX(ended_at) FROM conversations
-WHERE state = 'ended' AND user_name <> '' AND ended_at IS NOT NULL GROUP BY user_name`)
-	if err != nil {
-		return nil, fmt.Errorf("store: last ended conversations: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]time.Time{}
-	for rows.Next() {
+	err := eachRow(ctx, s.rdb, "last ended conversations", func(sc scanner) error {
 		var user string
 		var ms int64
-		if err := rows.Scan(&user, &ms); err != nil {
-			return nil, fmt.Errorf("store: last ended conversations: %w", err)
+		if err := sc.Scan(&user, &ms); err != nil {
+			return err
 		}
 		out[user] = fromMS(ms)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: last ended conversations: %w", err)
+		return nil
+	}, `SELECT user_name, MAX(ended_at) FROM conversations
+WHERE state = 'ended' AND user_name <> '' AND ended_at IS NOT NULL GROUP BY user_name`)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -232,22 +212,18 @@ ON CONFLICT (user_name) DO UPDATE SET capacity = excluded.capacity, updated_at =
 // Capacities returns every capacity set; users without one have the
 // default.
 func (s *Store) Capacities(ctx context.Context) (map[string]int, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT user_name, capacity FROM desk_capacity")
-	if err != nil {
-		return nil, fmt.Errorf("store: capacities: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]int{}
-	for rows.Next() {
+	err := eachRow(ctx, s.rdb, "capacities", func(sc scanner) error {
 		var user string
 		var n int
-		if err := rows.Scan(&user, &n); err != nil {
-			return nil, fmt.Errorf("store: capacities: %w", err)
+		if err := sc.Scan(&user, &n); err != nil {
+			return err
 		}
 		out[user] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: capacities: %w", err)
+		return nil
+	}, "SELECT user_name, capacity FROM desk_capacity")
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

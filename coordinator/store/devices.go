@@ -50,7 +50,7 @@ type Device struct {
 
 const enrollmentCols = "id, hash, note, created_by, created_at, expires_at, max_uses, uses, revoked_at"
 
-func scanEnrollment(sc interface{ Scan(...any) error }) (Enrollment, error) {
+func scanEnrollment(sc scanner) (Enrollment, error) {
 	var e Enrollment
 	var created, expires int64
 	var revoked sql.NullInt64
@@ -101,23 +101,7 @@ func (s *Store) Enrollment(ctx context.Context, id string) (Enrollment, error) {
 
 // Enrollments returns every enrollment token, oldest first.
 func (s *Store) Enrollments(ctx context.Context) ([]Enrollment, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+enrollmentCols+" FROM enrollments ORDER BY created_at, id")
-	if err != nil {
-		return nil, fmt.Errorf("store: list enrollments: %w", err)
-	}
-	defer rows.Close()
-	var out []Enrollment
-	for rows.Next() {
-		e, err := scanEnrollment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list enrollments: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list enrollments: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "list enrollments", scanEnrollment, "SELECT "+enrollmentCols+" FROM enrollments ORDER BY created_at, id")
 }
 
 // RevokeEnrollment revokes enrollment id; devices already enrolled with it
@@ -209,7 +193,7 @@ WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND uses < max_uses`, e.I
 
 const deviceCols = "id, host, os, token_hash, status, enrollment_id, created_at, last_seen_at"
 
-func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
+func scanDevice(sc scanner) (Device, error) {
 	var d Device
 	var enrollment sql.NullString
 	var created, seen int64
@@ -241,23 +225,7 @@ func (s *Store) Device(ctx context.Context, id string) (Device, error) {
 
 // Devices returns every device, oldest first.
 func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+deviceCols+" FROM devices ORDER BY created_at, id")
-	if err != nil {
-		return nil, fmt.Errorf("store: list devices: %w", err)
-	}
-	defer rows.Close()
-	var out []Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list devices: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list devices: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "list devices", scanDevice, "SELECT "+deviceCols+" FROM devices ORDER BY created_at, id")
 }
 
 // SetDeviceStatus sets device id's status and appends audit in one

@@ -32,25 +32,15 @@ func (s *Store) EnsureDeskUser(ctx context.Context, name string) error {
 
 // DeskUsers returns the known Agent Desk users by name.
 func (s *Store) DeskUsers(ctx context.Context) ([]DeskUser, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT name, created_at FROM desk_users ORDER BY name")
-	if err != nil {
-		return nil, fmt.Errorf("store: list desk users: %w", err)
-	}
-	defer rows.Close()
-	var out []DeskUser
-	for rows.Next() {
+	return queryRows(ctx, s.rdb, "list desk users", func(sc scanner) (DeskUser, error) {
 		var u DeskUser
 		var created int64
-		if err := rows.Scan(&u.Name, &created); err != nil {
-			return nil, fmt.Errorf("store: list desk users: %w", err)
+		if err := sc.Scan(&u.Name, &created); err != nil {
+			return DeskUser{}, err
 		}
 		u.CreatedAt = fromMS(created)
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list desk users: %w", err)
-	}
-	return out, nil
+		return u, nil
+	}, "SELECT name, created_at FROM desk_users ORDER BY name")
 }
 
 // DeskUserExists reports whether name is a known Agent Desk user.
@@ -77,38 +67,29 @@ type Mapping struct {
 // Mapping returns the explicit mapping for osUser (matched case-
 // insensitively). ErrNotFound if there is none.
 func (s *Store) Mapping(ctx context.Context, osUser string) (Mapping, error) {
-	var m Mapping
-	var created int64
-	err := s.rdb.QueryRowContext(ctx, "SELECT os_user, desk_user, created_at FROM identity_mappings WHERE os_user = ?",
-		username.Fold(osUser)).Scan(&m.OSUser, &m.DeskUser, &created)
+	m, err := scanMapping(s.rdb.QueryRowContext(ctx, "SELECT "+mappingCols+" FROM identity_mappings WHERE os_user = ?",
+		username.Fold(osUser)))
 	if err != nil {
 		return Mapping{}, fmt.Errorf("store: mapping for %q: %w", osUser, notFound(err))
 	}
-	m.CreatedAt = fromMS(created)
 	return m, nil
 }
 
 // Mappings returns every explicit mapping by OS user.
 func (s *Store) Mappings(ctx context.Context) ([]Mapping, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT os_user, desk_user, created_at FROM identity_mappings ORDER BY os_user")
-	if err != nil {
-		return nil, fmt.Errorf("store: list mappings: %w", err)
+	return queryRows(ctx, s.rdb, "list mappings", scanMapping, "SELECT "+mappingCols+" FROM identity_mappings ORDER BY os_user")
+}
+
+const mappingCols = "os_user, desk_user, created_at"
+
+func scanMapping(sc scanner) (Mapping, error) {
+	var m Mapping
+	var created int64
+	if err := sc.Scan(&m.OSUser, &m.DeskUser, &created); err != nil {
+		return Mapping{}, err
 	}
-	defer rows.Close()
-	var out []Mapping
-	for rows.Next() {
-		var m Mapping
-		var created int64
-		if err := rows.Scan(&m.OSUser, &m.DeskUser, &created); err != nil {
-			return nil, fmt.Errorf("store: list mappings: %w", err)
-		}
-		m.CreatedAt = fromMS(created)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list mappings: %w", err)
-	}
-	return out, nil
+	m.CreatedAt = fromMS(created)
+	return m, nil
 }
 
 // SetMapping creates or replaces the mapping for m.OSUser and appends audit,
@@ -181,26 +162,16 @@ WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`,
 
 // Unmapped returns the unmapped OS users, most recently seen first.
 func (s *Store) Unmapped(ctx context.Context) ([]UnmappedUser, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT os_user, host, first_seen_at, last_seen_at FROM unmapped_os_users
-ORDER BY last_seen_at DESC, os_user`)
-	if err != nil {
-		return nil, fmt.Errorf("store: list unmapped users: %w", err)
-	}
-	defer rows.Close()
-	var out []UnmappedUser
-	for rows.Next() {
+	return queryRows(ctx, s.rdb, "list unmapped users", func(sc scanner) (UnmappedUser, error) {
 		var u UnmappedUser
 		var first, last int64
-		if err := rows.Scan(&u.OSUser, &u.Host, &first, &last); err != nil {
-			return nil, fmt.Errorf("store: list unmapped users: %w", err)
+		if err := sc.Scan(&u.OSUser, &u.Host, &first, &last); err != nil {
+			return UnmappedUser{}, err
 		}
 		u.FirstSeenAt, u.LastSeenAt = fromMS(first), fromMS(last)
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list unmapped users: %w", err)
-	}
-	return out, nil
+		return u, nil
+	}, `SELECT os_user, host, first_seen_at, last_seen_at FROM unmapped_os_users
+ORDER BY last_seen_at DESC, os_user`)
 }
 
 // ForgetUnmapped removes osUser (matched case-insensitively) from the

@@ -69,7 +69,7 @@ VALUES (?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id`,
 
 const outboxCols = "id, idem_key, kind, payload, created_at, attempts, next_attempt_at, delivered_at, last_error"
 
-func scanOutbox(sc interface{ Scan(...any) error }) (OutboxEvent, error) {
+func scanOutbox(sc scanner) (OutboxEvent, error) {
 	var e OutboxEvent
 	var payload string
 	var created, next int64
@@ -98,24 +98,8 @@ func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]Outb
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+outboxCols+` FROM outbox
+	return queryRows(ctx, s.rdb, "due outbox", scanOutbox, "SELECT "+outboxCols+` FROM outbox
 WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, toMS(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: due outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []OutboxEvent
-	for rows.Next() {
-		e, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: due outbox: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: due outbox: %w", err)
-	}
-	return out, nil
 }
 
 // MarkDelivered records that event id was delivered at at, counting the

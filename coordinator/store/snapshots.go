@@ -44,27 +44,17 @@ ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = exclu
 
 // Snapshots returns every stored snapshot, by user.
 func (s *Store) Snapshots(ctx context.Context) ([]engine.Snapshot, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT user_name, data FROM engine_snapshots ORDER BY user_name")
-	if err != nil {
-		return nil, fmt.Errorf("store: read snapshots: %w", err)
-	}
-	defer rows.Close()
-	var out []engine.Snapshot
-	for rows.Next() {
+	return queryRows(ctx, s.rdb, "read snapshots", func(sc scanner) (engine.Snapshot, error) {
 		var user, data string
-		if err := rows.Scan(&user, &data); err != nil {
-			return nil, fmt.Errorf("store: read snapshots: %w", err)
+		if err := sc.Scan(&user, &data); err != nil {
+			return engine.Snapshot{}, err
 		}
 		var sn engine.Snapshot
 		if err := json.Unmarshal([]byte(data), &sn); err != nil {
-			return nil, fmt.Errorf("store: read snapshot of %q: %w", user, err)
+			return engine.Snapshot{}, fmt.Errorf("snapshot of %q: %w", user, err)
 		}
-		out = append(out, sn)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: read snapshots: %w", err)
-	}
-	return out, nil
+		return sn, nil
+	}, "SELECT user_name, data FROM engine_snapshots ORDER BY user_name")
 }
 
 // DeleteSnapshot removes user's snapshot. ErrNotFound if there is none.

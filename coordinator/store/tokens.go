@@ -37,7 +37,7 @@ func (t APIToken) Revoked() bool { return !t.RevokedAt.IsZero() }
 
 const apiTokenCols = "id, name, role, hash, created_at, revoked_at"
 
-func scanAPIToken(sc interface{ Scan(...any) error }) (APIToken, error) {
+func scanAPIToken(sc scanner) (APIToken, error) {
 	var t APIToken
 	var created int64
 	var revoked sql.NullInt64
@@ -94,23 +94,7 @@ func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, erro
 
 // APITokens returns every token, live and revoked, oldest first.
 func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+apiTokenCols+" FROM api_tokens ORDER BY created_at, id")
-	if err != nil {
-		return nil, fmt.Errorf("store: list api tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []APIToken
-	for rows.Next() {
-		t, err := scanAPIToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list api tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list api tokens: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "list api tokens", scanAPIToken, "SELECT "+apiTokenCols+" FROM api_tokens ORDER BY created_at, id")
 }
 
 // RevokeAPIToken revokes token id. Revoking a revoked token changes
