@@ -12,14 +12,13 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/store"
@@ -33,38 +32,17 @@ type Admin struct {
 	Hub   *hub.Hub
 }
 
+// The errors admin returns besides store.ErrNotFound (see coordinator/fault).
 var (
-	// ErrInvalid: input that cannot make the change; the error's text says
-	// what to fix.
-	ErrInvalid = errors.New("invalid input")
-	// ErrConflict: the change contradicts what is stored; the error's text
-	// says why.
-	ErrConflict = errors.New("conflict")
+	ErrInvalid  = fault.ErrInvalid
+	ErrConflict = fault.ErrConflict
 )
-
-// kindError is an error whose text is for a person and which errors.Is
-// takes for its kind.
-type kindError struct {
-	kind error
-	msg  string
-}
-
-func (e *kindError) Error() string        { return e.msg }
-func (e *kindError) Is(target error) bool { return target == e.kind }
-
-func invalidf(format string, args ...any) error {
-	return &kindError{ErrInvalid, fmt.Sprintf(format, args...)}
-}
-
-func conflictf(format string, args ...any) error {
-	return &kindError{ErrConflict, fmt.Sprintf(format, args...)}
-}
 
 // CheckName reports (ErrInvalid) what is wrong with a name given as what:
 // it must be 1 to 256 characters with no control characters.
 func CheckName(what, s string) error {
 	if s == "" || len(s) > 256 || strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return invalidf("%s must be 1 to 256 characters with no control characters", what)
+		return fault.Invalidf("%s must be 1 to 256 characters with no control characters", what)
 	}
 	return nil
 }
@@ -115,7 +93,7 @@ func (a *Admin) DeleteMapping(ctx context.Context, actor, osUser string) error {
 func (a *Admin) SetDeviceStatus(ctx context.Context, actor, id string, status store.DeviceStatus) error {
 	kind := map[store.DeviceStatus]string{store.DeviceApproved: "device.approved", store.DeviceRevoked: "device.revoked"}[status]
 	if kind == "" {
-		return invalidf("a device can be approved or revoked, not set %q", status)
+		return fault.Invalidf("a device can be approved or revoked, not set %q", status)
 	}
 	dev, err := a.Store.Device(ctx, id)
 	if err != nil {
@@ -123,7 +101,7 @@ func (a *Admin) SetDeviceStatus(ctx context.Context, actor, id string, status st
 	}
 	if dev.Status == store.DeviceRevoked && status == store.DeviceApproved {
 		// Its token may have leaked; a device that is trusted again enrolls again.
-		return conflictf("device %s is revoked, and stays so: enroll it again with a new token", id)
+		return fault.Conflictf("device %s is revoked, and stays so: enroll it again with a new token", id)
 	}
 	if err := a.Store.SetDeviceStatus(ctx, id, status, a.Entry(actor, kind, "", map[string]string{"device": id})); err != nil {
 		return err
@@ -157,11 +135,11 @@ func (a *Admin) CreateEnrollment(ctx context.Context, actor, note string, ttl ti
 	}
 	switch {
 	case ttl < MinEnrollmentTTL || ttl > MaxEnrollmentTTL:
-		return store.Enrollment{}, "", invalidf("an enrollment token lasts from a minute to a year")
+		return store.Enrollment{}, "", fault.Invalidf("an enrollment token lasts from a minute to a year")
 	case uses < 1 || uses > MaxEnrollmentUses:
-		return store.Enrollment{}, "", invalidf("an enrollment token has from 1 to %d uses", MaxEnrollmentUses)
+		return store.Enrollment{}, "", fault.Invalidf("an enrollment token has from 1 to %d uses", MaxEnrollmentUses)
 	case len(note) > 200:
-		return store.Enrollment{}, "", invalidf("note must be at most 200 characters")
+		return store.Enrollment{}, "", fault.Invalidf("note must be at most 200 characters")
 	}
 	token, hash := secret.New(secret.PrefixEnrollment)
 	now := a.Core.Now()

@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook"
 	"github.com/vigil-cc/vigil/coordinator/core"
+	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/policy"
 	"github.com/vigil-cc/vigil/coordinator/secret"
@@ -217,9 +218,9 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, ae.Status, map[string]string{"error": ae.Msg})
 	case errors.As(err, &tooBig):
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("request body over %d bytes", tooBig.Limit)})
-	case errors.Is(err, admin.ErrInvalid), errors.Is(err, builtin.ErrInvalid):
+	case errors.Is(err, fault.ErrInvalid):
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-	case errors.Is(err, admin.ErrConflict), errors.Is(err, builtin.ErrConflict):
+	case errors.Is(err, fault.ErrConflict):
 		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 	case errors.Is(err, store.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
@@ -303,7 +303,7 @@ func (w *Web) deskConversation(rw http.ResponseWriter, r *http.Request, s *sessi
 		return
 	}
 	switch {
-	case errors.Is(err, builtin.ErrConflict), errors.Is(err, builtin.ErrInvalid):
+	case errors.Is(err, fault.ErrConflict), errors.Is(err, fault.ErrInvalid):
 		deskError(rw, r, http.StatusConflict, "conflict", err.Error())
 		return
 	case err != nil:

@@ -25,6 +25,7 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/policy"
 	"github.com/vigil-cc/vigil/coordinator/store"
@@ -219,10 +220,10 @@ func (w *Web) internal(rw http.ResponseWriter, r *http.Request, err error) {
 	w.fail(rw, r, http.StatusInternalServerError, "Something went wrong on the coordinator; its log says what.")
 }
 
-// userMessage is err's text if a person can act on it (admin's invalid
-// input and conflicts), and "" otherwise.
+// userMessage is err's text if a person can act on it (invalid input or a
+// conflict, see coordinator/fault), and "" otherwise.
 func userMessage(err error) string {
-	if errors.Is(err, admin.ErrInvalid) || errors.Is(err, admin.ErrConflict) {
+	if errors.Is(err, fault.ErrInvalid) || errors.Is(err, fault.ErrConflict) {
 		return err.Error()
 	}
 	if errors.Is(err, store.ErrNotFound) {

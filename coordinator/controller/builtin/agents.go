@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/fault"
 )
 
 // Agent is a user as the router sees them.
@@ -23,7 +24,7 @@ type Agent struct {
 // room serves the queue, less takes nothing away.
 func (c *Controller) SetCapacity(ctx context.Context, user string, n int, actor string) (Agent, error) {
 	if n < 0 || n > MaxCapacity {
-		return Agent{}, invalidf("capacity must be a whole number from 0 to %d, got %d", MaxCapacity, n)
+		return Agent{}, fault.Invalidf("capacity must be a whole number from 0 to %d, got %d", MaxCapacity, n)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -24,7 +24,6 @@ package builtin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/controller"
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
@@ -49,33 +49,16 @@ const (
 	ChannelVideo = "video"
 )
 
-// Errors the API maps to statuses; they come wrapped with what was wrong.
+// Errors the API maps to statuses; they come wrapped with what was wrong
+// (see coordinator/fault).
 var (
 	// ErrInvalid: a value the controller refuses (unknown channel, bad
 	// capacity).
-	ErrInvalid = errors.New("invalid")
+	ErrInvalid = fault.ErrInvalid
 	// ErrConflict: the conversation or user is not in a state that allows
 	// the request (accepting a queued conversation).
-	ErrConflict = errors.New("conflict")
+	ErrConflict = fault.ErrConflict
 )
-
-// kindError is an error whose message is meant for the API's caller and
-// which errors.Is takes for its kind.
-type kindError struct {
-	kind error
-	msg  string
-}
-
-func (e *kindError) Error() string        { return e.msg }
-func (e *kindError) Is(target error) bool { return target == e.kind }
-
-func invalidf(format string, args ...any) error {
-	return &kindError{ErrInvalid, fmt.Sprintf(format, args...)}
-}
-
-func conflictf(format string, args ...any) error {
-	return &kindError{ErrConflict, fmt.Sprintf(format, args...)}
-}
 
 // Core is what the controller needs of the coordinator's core
 // (*core.Core): events in, state out.

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
@@ -17,10 +18,10 @@ func (c *Controller) Create(ctx context.Context, channel, customer, actor string
 	switch channel {
 	case ChannelChat, ChannelVoice, ChannelVideo:
 	default:
-		return store.Conversation{}, invalidf("channel must be chat, voice or video, got %q", channel)
+		return store.Conversation{}, fault.Invalidf("channel must be chat, voice or video, got %q", channel)
 	}
 	if customer == "" || len(customer) > 256 || strings.IndexFunc(customer, unicode.IsControl) >= 0 {
-		return store.Conversation{}, invalidf("customer must be 1 to 256 characters with no control characters")
+		return store.Conversation{}, fault.Invalidf("customer must be 1 to 256 characters with no control characters")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -52,7 +53,7 @@ func (c *Controller) Accept(ctx context.Context, id, actor string) (store.Conver
 	defer c.mu.Unlock()
 	cv, err := c.open(ctx, id)
 	if errors.Is(err, errEnded) {
-		return store.Conversation{}, conflictf("conversation %s has ended", id)
+		return store.Conversation{}, fault.Conflictf("conversation %s has ended", id)
 	}
 	if err != nil {
 		return store.Conversation{}, err
@@ -61,12 +62,12 @@ func (c *Controller) Accept(ctx context.Context, id, actor string) (store.Conver
 	case store.ConversationActive:
 		return *cv, nil
 	case store.ConversationQueued:
-		return store.Conversation{}, conflictf("conversation %s is queued: nobody to accept it yet", id)
+		return store.Conversation{}, fault.Conflictf("conversation %s is queued: nobody to accept it yet", id)
 	}
 	o := c.begin()
 	o.actor = actor
 	if !holds(statusOf(o, cv.User)) {
-		return store.Conversation{}, conflictf("conversation %s's user %s is %s; it is being rerouted", id, cv.User, statusOf(o, cv.User))
+		return store.Conversation{}, fault.Conflictf("conversation %s's user %s is %s; it is being rerouted", id, cv.User, statusOf(o, cv.User))
 	}
 	cv.State, cv.AcceptedAt = store.ConversationActive, o.now
 	o.touch(cv)
