@@ -72,11 +72,7 @@ func (s *Store) CreateAccount(ctx context.Context, a Account, audit AuditEntry) 
 
 // Account returns the account called name. ErrNotFound if there is none.
 func (s *Store) Account(ctx context.Context, name string) (Account, error) {
-	a, err := scanAccount(s.rdb.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE name = ?", name))
-	if err != nil {
-		return Account{}, fmt.Errorf("store: account %q: %w", name, notFound(err))
-	}
-	return a, nil
+	return queryRow(ctx, s.rdb, fmt.Sprintf("account %q", name), scanAccount, "SELECT "+accountCols+" FROM accounts WHERE name = ?", name)
 }
 
 // Accounts returns every account by name.
@@ -148,11 +144,7 @@ WHERE ws.id_hash = ? AND ws.expires_at > ? AND a.disabled_at IS NULL`, idHash, t
 // none.
 func (s *Store) DeleteWebSession(ctx context.Context, idHash []byte) error {
 	return s.write(ctx, "delete web session", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE id_hash = ?", idHash)
-		if err != nil {
-			return err
-		}
-		return affected(res)
+		return execOne(ctx, tx, "DELETE FROM web_sessions WHERE id_hash = ?", idHash)
 	})
 }
 

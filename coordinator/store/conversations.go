@@ -123,11 +123,7 @@ logout_audit_id = excluded.logout_audit_id, reroutes = excluded.reroutes`,
 
 // Conversation returns conversation id.
 func (s *Store) Conversation(ctx context.Context, id string) (Conversation, error) {
-	c, err := scanConversation(s.rdb.QueryRowContext(ctx, "SELECT "+conversationCols+" FROM conversations WHERE id = ?", id))
-	if err != nil {
-		return Conversation{}, fmt.Errorf("store: conversation %s: %w", id, notFound(err))
-	}
-	return c, nil
+	return queryRow(ctx, s.rdb, "conversation "+id, scanConversation, "SELECT "+conversationCols+" FROM conversations WHERE id = ?", id)
 }
 
 // Conversations returns the conversations f selects in arrival order.

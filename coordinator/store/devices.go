@@ -92,11 +92,7 @@ func (s *Store) createEnrollment(ctx context.Context, q querier, e Enrollment) e
 
 // Enrollment returns enrollment id.
 func (s *Store) Enrollment(ctx context.Context, id string) (Enrollment, error) {
-	e, err := scanEnrollment(s.rdb.QueryRowContext(ctx, "SELECT "+enrollmentCols+" FROM enrollments WHERE id = ?", id))
-	if err != nil {
-		return Enrollment{}, fmt.Errorf("store: enrollment %s: %w", id, notFound(err))
-	}
-	return e, nil
+	return queryRow(ctx, s.rdb, "enrollment "+id, scanEnrollment, "SELECT "+enrollmentCols+" FROM enrollments WHERE id = ?", id)
 }
 
 // Enrollments returns every enrollment token, oldest first.
@@ -207,20 +203,12 @@ func scanDevice(sc scanner) (Device, error) {
 // DeviceByTokenHash returns the device whose token hashes to hash, whatever
 // its status: the caller refuses pending and revoked devices.
 func (s *Store) DeviceByTokenHash(ctx context.Context, hash []byte) (Device, error) {
-	d, err := scanDevice(s.rdb.QueryRowContext(ctx, "SELECT "+deviceCols+" FROM devices WHERE token_hash = ?", hash))
-	if err != nil {
-		return Device{}, fmt.Errorf("store: device by token: %w", notFound(err))
-	}
-	return d, nil
+	return queryRow(ctx, s.rdb, "device by token", scanDevice, "SELECT "+deviceCols+" FROM devices WHERE token_hash = ?", hash)
 }
 
 // Device returns device id.
 func (s *Store) Device(ctx context.Context, id string) (Device, error) {
-	d, err := scanDevice(s.rdb.QueryRowContext(ctx, "SELECT "+deviceCols+" FROM devices WHERE id = ?", id))
-	if err != nil {
-		return Device{}, fmt.Errorf("store: device %s: %w", id, notFound(err))
-	}
-	return d, nil
+	return queryRow(ctx, s.rdb, "device "+id, scanDevice, "SELECT "+deviceCols+" FROM devices WHERE id = ?", id)
 }
 
 // Devices returns every device, oldest first.
@@ -235,14 +223,10 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, status DeviceSta
 		return fmt.Errorf("store: set device %s status: %w", id, invalid("unknown status %q", status))
 	}
 	return s.write(ctx, fmt.Sprintf("set device %s %s", id, status), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE devices SET status = ? WHERE id = ?", string(status), id)
-		if err != nil {
+		if err := execOne(ctx, tx, "UPDATE devices SET status = ? WHERE id = ?", string(status), id); err != nil {
 			return err
 		}
-		if err := affected(res); err != nil {
-			return err
-		}
-		_, err = s.insertAudit(ctx, tx, audit)
+		_, err := s.insertAudit(ctx, tx, audit)
 		return err
 	})
 }
@@ -251,12 +235,8 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, status DeviceSta
 // back. ErrNotFound if there is no such device.
 func (s *Store) TouchDevice(ctx context.Context, id string, at time.Time) error {
 	return s.write(ctx, "touch device "+id, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE devices
+		return execOne(ctx, tx, `UPDATE devices
 SET last_seen_at = CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?`,
 			toMS(at), toMS(at), id)
-		if err != nil {
-			return err
-		}
-		return affected(res)
 	})
 }

@@ -67,12 +67,8 @@ type Mapping struct {
 // Mapping returns the explicit mapping for osUser (matched case-
 // insensitively). ErrNotFound if there is none.
 func (s *Store) Mapping(ctx context.Context, osUser string) (Mapping, error) {
-	m, err := scanMapping(s.rdb.QueryRowContext(ctx, "SELECT "+mappingCols+" FROM identity_mappings WHERE os_user = ?",
-		username.Fold(osUser)))
-	if err != nil {
-		return Mapping{}, fmt.Errorf("store: mapping for %q: %w", osUser, notFound(err))
-	}
-	return m, nil
+	return queryRow(ctx, s.rdb, fmt.Sprintf("mapping for %q", osUser), scanMapping, "SELECT "+mappingCols+" FROM identity_mappings WHERE os_user = ?",
+		username.Fold(osUser))
 }
 
 // Mappings returns every explicit mapping by OS user.
@@ -122,14 +118,10 @@ ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at =
 // is none.
 func (s *Store) DeleteMapping(ctx context.Context, osUser string, audit AuditEntry) error {
 	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM identity_mappings WHERE os_user = ?", username.Fold(osUser))
-		if err != nil {
+		if err := execOne(ctx, tx, "DELETE FROM identity_mappings WHERE os_user = ?", username.Fold(osUser)); err != nil {
 			return err
 		}
-		if err := affected(res); err != nil {
-			return err
-		}
-		_, err = s.insertAudit(ctx, tx, audit)
+		_, err := s.insertAudit(ctx, tx, audit)
 		return err
 	})
 }
@@ -178,10 +170,6 @@ ORDER BY last_seen_at DESC, os_user`)
 // unmapped list. ErrNotFound if it is not listed.
 func (s *Store) ForgetUnmapped(ctx context.Context, osUser string) error {
 	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM unmapped_os_users WHERE os_user = ?", username.Fold(osUser))
-		if err != nil {
-			return err
-		}
-		return affected(res)
+		return execOne(ctx, tx, "DELETE FROM unmapped_os_users WHERE os_user = ?", username.Fold(osUser))
 	})
 }

@@ -84,11 +84,7 @@ func scanOutbox(sc scanner) (OutboxEvent, error) {
 
 // OutboxEvent returns outbox event id.
 func (s *Store) OutboxEvent(ctx context.Context, id int64) (OutboxEvent, error) {
-	e, err := scanOutbox(s.rdb.QueryRowContext(ctx, "SELECT "+outboxCols+" FROM outbox WHERE id = ?", id))
-	if err != nil {
-		return OutboxEvent{}, fmt.Errorf("store: outbox event %d: %w", id, notFound(err))
-	}
-	return e, nil
+	return queryRow(ctx, s.rdb, fmt.Sprintf("outbox event %d", id), scanOutbox, "SELECT "+outboxCols+" FROM outbox WHERE id = ?", id)
 }
 
 // DueOutbox returns up to limit undelivered events whose next attempt is at
@@ -126,12 +122,8 @@ WHERE id = ? AND delivered_at IS NULL`, toMS(at), id)
 // when to try again. ErrNotFound if there is no such undelivered event.
 func (s *Store) MarkFailed(ctx context.Context, id int64, errText string, next time.Time) error {
 	return s.write(ctx, fmt.Sprintf("mark outbox event %d failed", id), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+		return execOne(ctx, tx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
 WHERE id = ? AND delivered_at IS NULL`, errText, toMS(next), id)
-		if err != nil {
-			return err
-		}
-		return affected(res)
 	})
 }
 

@@ -65,9 +65,5 @@ func (s *Store) DeleteSnapshot(ctx context.Context, user string) error {
 }
 
 func (s *Store) deleteSnapshot(ctx context.Context, q querier, user string) error {
-	res, err := q.ExecContext(ctx, "DELETE FROM engine_snapshots WHERE user_name = ?", user)
-	if err != nil {
-		return err
-	}
-	return affected(res)
+	return execOne(ctx, q, "DELETE FROM engine_snapshots WHERE user_name = ?", user)
 }

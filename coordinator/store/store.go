@@ -115,6 +115,27 @@ func queryRows[T any](ctx context.Context, q querier, what string, scan func(sca
 	return out, nil
 }
 
+// queryRow runs query on q and scans its one row with scan; no row is
+// ErrNotFound. what names the row in errors.
+func queryRow[T any](ctx context.Context, q querier, what string, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	v, err := scan(q.QueryRowContext(ctx, query, args...))
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("store: %s: %w", what, notFound(err))
+	}
+	return v, nil
+}
+
+// execOne runs a statement on q that must change a row: ErrNotFound if it
+// changed none.
+func execOne(ctx context.Context, q querier, query string, args ...any) error {
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
