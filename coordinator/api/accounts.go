@@ -31,14 +31,9 @@ type Account struct {
 
 func (a *API) listAccounts(r *http.Request, _ actor) (any, error) {
 	as, err := a.Store.Accounts(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Account, 0, len(as))
-	for _, x := range as {
-		out = append(out, Account{Name: x.Name, Role: string(x.Role), CreatedAt: x.CreatedAt, Disabled: x.Disabled()})
-	}
-	return out, nil
+	return views(as, err, func(x store.Account) Account {
+		return Account{Name: x.Name, Role: string(x.Role), CreatedAt: x.CreatedAt, Disabled: x.Disabled()}
+	})
 }
 
 // createAccount makes a named account. Without a password one is generated

@@ -232,6 +232,18 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 	}
 }
 
+// views answers a list: each of items as view shows it, or err.
+func views[T, V any](items []T, err error, view func(T) V) ([]V, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]V, 0, len(items))
+	for _, x := range items {
+		out = append(out, view(x))
+	}
+	return out, nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -116,14 +116,7 @@ func (a *API) listConversations(r *http.Request, _ actor) (any, error) {
 		f.AfterSeq = n
 	}
 	cs, err := a.Store.Conversations(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Conversation, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, conversationOf(c))
-	}
-	return out, nil
+	return views(cs, err, conversationOf)
 }
 
 func (a *API) getConversation(r *http.Request, _ actor) (any, error) {
@@ -165,12 +158,7 @@ func agentOf(g builtin.Agent) Agent {
 }
 
 func (a *API) listAgents(r *http.Request, _ actor) (any, error) {
-	gs := a.Desk.Agents()
-	out := make([]Agent, 0, len(gs))
-	for _, g := range gs {
-		out = append(out, agentOf(g))
-	}
-	return out, nil
+	return views(a.Desk.Agents(), nil, agentOf)
 }
 
 func (a *API) getCapacity(r *http.Request, _ actor) (any, error) {

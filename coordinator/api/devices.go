@@ -17,17 +17,12 @@ import (
 
 func (a *API) listDevices(r *http.Request, _ actor) (any, error) {
 	devs, err := a.Store.Devices(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(devs))
-	for _, d := range devs {
-		out = append(out, map[string]any{
+	return views(devs, err, func(d store.Device) map[string]any {
+		return map[string]any{
 			"id": d.ID, "host": d.Host, "os": d.OS, "status": d.Status,
 			"enrolled_at": d.CreatedAt, "last_seen_at": d.LastSeenAt,
-		})
-	}
-	return out, nil
+		}
+	})
 }
 
 func (a *API) approveDevice(r *http.Request, who actor) (any, error) {
@@ -48,19 +43,14 @@ func (a *API) setDeviceStatus(r *http.Request, who actor, status store.DeviceSta
 
 func (a *API) listEnrollments(r *http.Request, _ actor) (any, error) {
 	es, err := a.Store.Enrollments(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(es))
-	for _, e := range es {
+	return views(es, err, func(e store.Enrollment) map[string]any {
 		m := map[string]any{"id": e.ID, "note": e.Note, "created_by": e.CreatedBy, "created_at": e.CreatedAt,
 			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses, "uses": e.Uses}
 		if !e.RevokedAt.IsZero() {
 			m["revoked_at"] = e.RevokedAt
 		}
-		out = append(out, m)
-	}
-	return out, nil
+		return m
+	})
 }
 
 func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
@@ -98,18 +88,13 @@ func (a *API) revokeEnrollment(r *http.Request, who actor) (any, error) {
 
 func (a *API) listTokens(r *http.Request, _ actor) (any, error) {
 	ts, err := a.Store.APITokens(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(ts))
-	for _, t := range ts {
+	return views(ts, err, func(t store.APIToken) map[string]any {
 		m := map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "created_at": t.CreatedAt}
 		if !t.RevokedAt.IsZero() {
 			m["revoked_at"] = t.RevokedAt
 		}
-		out = append(out, m)
-	}
-	return out, nil
+		return m
+	})
 }
 
 func (a *API) createToken(r *http.Request, who actor) (any, error) {
@@ -178,14 +163,9 @@ func (a *API) listAudit(r *http.Request, _ actor) (any, error) {
 		}
 	}
 	entries, err := a.Store.AuditEntries(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]AuditEntry, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, AuditEntry{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Kind: e.Kind, User: e.User, Detail: e.Detail})
-	}
-	return out, nil
+	return views(entries, err, func(e store.AuditEntry) AuditEntry {
+		return AuditEntry{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Kind: e.Kind, User: e.User, Detail: e.Detail}
+	})
 }
 
 // AuditEntry is one audit log entry as the API shows it.

@@ -10,6 +10,7 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
+	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/username"
 )
 
@@ -141,14 +142,9 @@ func (a *API) putCall(r *http.Request, who actor) (any, error) {
 
 func (a *API) listMappings(r *http.Request, _ actor) (any, error) {
 	ms, err := a.Store.Mappings(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]string, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, map[string]string{"os_user": m.OSUser, "desk_user": m.DeskUser})
-	}
-	return out, nil
+	return views(ms, err, func(m store.Mapping) map[string]string {
+		return map[string]string{"os_user": m.OSUser, "desk_user": m.DeskUser}
+	})
 }
 
 func (a *API) putMapping(r *http.Request, who actor) (any, error) {
@@ -171,14 +167,9 @@ func (a *API) deleteMapping(r *http.Request, who actor) (any, error) {
 
 func (a *API) listUnmapped(r *http.Request, _ actor) (any, error) {
 	us, err := a.Store.Unmapped(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(us))
-	for _, u := range us {
-		out = append(out, map[string]any{"os_user": u.OSUser, "host": u.Host, "first_seen_at": u.FirstSeenAt, "last_seen_at": u.LastSeenAt})
-	}
-	return out, nil
+	return views(us, err, func(u store.UnmappedUser) map[string]any {
+		return map[string]any{"os_user": u.OSUser, "host": u.Host, "first_seen_at": u.FirstSeenAt, "last_seen_at": u.LastSeenAt}
+	})
 }
 
 // mustJSON marshals values built here (maps of plain values), which cannot fail.
