@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -71,34 +70,19 @@ VALUES (?, ?, ?, ?, ?) RETURNING id`,
 // AuditEntries returns the entries f selects, newest first. For the next
 // page, set f.BeforeID to the last entry's ID.
 func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	var where []string
-	var args []any
-	if f.User != "" {
-		where, args = append(where, "user_name = ?"), append(args, f.User)
-	}
-	if f.Kind != "" {
-		where, args = append(where, "kind = ?"), append(args, f.Kind)
-	}
-	if !f.Since.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, toMS(f.Since))
-	}
-	if !f.Until.IsZero() {
-		where, args = append(where, "at < ?"), append(args, toMS(f.Until))
-	}
-	if f.BeforeID > 0 {
-		where, args = append(where, "id < ?"), append(args, f.BeforeID)
-	}
+	var w where
+	w.add(f.User != "", "user_name = ?", f.User)
+	w.add(f.Kind != "", "kind = ?", f.Kind)
+	w.add(!f.Since.IsZero(), "at >= ?", toMS(f.Since))
+	w.add(!f.Until.IsZero(), "at < ?", toMS(f.Until))
+	w.add(f.BeforeID > 0, "id < ?", f.BeforeID)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultAuditLimit
 	}
 	limit = min(limit, MaxAuditLimit)
-	query := "SELECT id, at, actor, kind, user_name, detail FROM audit"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit)
+	query := "SELECT id, at, actor, kind, user_name, detail FROM audit" + w.clause() + " ORDER BY id DESC LIMIT ?"
+	args := append(w.args, limit)
 
 	return queryRows(ctx, s.rdb, "read audit", func(sc scanner) (AuditEntry, error) {
 		var e AuditEntry

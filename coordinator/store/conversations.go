@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -128,25 +127,13 @@ func (s *Store) Conversation(ctx context.Context, id string) (Conversation, erro
 
 // Conversations returns the conversations f selects in arrival order.
 func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]Conversation, error) {
-	var where []string
-	var args []any
-	if f.User != "" {
-		where, args = append(where, "user_name = ?"), append(args, f.User)
-	}
-	if f.State != "" {
-		where, args = append(where, "state = ?"), append(args, string(f.State))
-	}
-	if f.OpenOnly {
-		where = append(where, "state <> 'ended'")
-	}
-	if f.AfterSeq > 0 {
-		where, args = append(where, "seq > ?"), append(args, f.AfterSeq)
-	}
-	query := "SELECT " + conversationCols + " FROM conversations"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY seq"
+	var w where
+	w.add(f.User != "", "user_name = ?", f.User)
+	w.add(f.State != "", "state = ?", string(f.State))
+	w.add(f.OpenOnly, "state <> 'ended'")
+	w.add(f.AfterSeq > 0, "seq > ?", f.AfterSeq)
+	query := "SELECT " + conversationCols + " FROM conversations" + w.clause() + " ORDER BY seq"
+	args := w.args
 	if f.Limit >= 0 {
 		limit := f.Limit
 		if limit == 0 {

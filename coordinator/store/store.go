@@ -136,6 +136,27 @@ func execOne(ctx context.Context, q querier, query string, args ...any) error {
 	return affected(res)
 }
 
+// where gathers the conditions of a filter that apply.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add adds cond with its args if applies.
+func (w *where) add(applies bool, cond string, args ...any) {
+	if applies {
+		w.conds, w.args = append(w.conds, cond), append(w.args, args...)
+	}
+}
+
+// clause is " WHERE …" with every condition, or "" for none.
+func (w *where) clause() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 

@@ -125,10 +125,13 @@ func csrfOK(r *http.Request, want string) bool {
 
 const csrfRefused = "This form is out of date or did not come from this site (its security token is missing or wrong). Reload the page and try again."
 
+// staffHandler serves an admin page to a signed-in session.
+type staffHandler = func(http.ResponseWriter, *http.Request, *session)
+
 // staff wraps an admin page: it needs a session of one of roles; a POST
 // also needs the session's CSRF token. Without a session a GET goes to the
 // sign-in page and a POST is refused.
-func (w *Web) staff(roles []store.Role, h func(http.ResponseWriter, *http.Request, *session)) http.Handler {
+func (w *Web) staff(roles []store.Role, h staffHandler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		s, err := w.sessionFrom(r, adminCookie)
 		if err != nil {

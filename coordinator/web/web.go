@@ -120,19 +120,24 @@ func (w *Web) Register(mux *http.ServeMux) {
 	w.handle(mux, "POST /login", http.HandlerFunc(w.login))
 	w.handle(mux, "POST /logout", http.HandlerFunc(w.logout))
 	w.handle(mux, "GET /admin/{$}", http.RedirectHandler("/admin/dashboard", http.StatusSeeOther))
-	w.handle(mux, "GET /admin/dashboard", w.staff(staff, w.dashboardPage))
-	w.handle(mux, "GET /admin/dashboard/events", w.staff(staff, w.dashboardEvents))
-	w.handle(mux, "GET /admin/settings", w.staff(staff, w.settingsPage))
-	w.handle(mux, "POST /admin/settings", w.staff(admin, w.saveSettings))
-	w.handle(mux, "GET /admin/people", w.staff(staff, w.peoplePage))
-	w.handle(mux, "POST /admin/people/mappings", w.staff(admin, w.addMapping))
-	w.handle(mux, "POST /admin/people/mappings/delete", w.staff(admin, w.deleteMapping))
-	w.handle(mux, "POST /admin/people/devices/{id}/approve", w.staff(admin, w.approveDevice))
-	w.handle(mux, "POST /admin/people/devices/{id}/revoke", w.staff(admin, w.revokeDevice))
-	w.handle(mux, "POST /admin/people/enrollments", w.staff(admin, w.createEnrollment))
-	w.handle(mux, "POST /admin/people/enrollments/{id}/revoke", w.staff(admin, w.revokeEnrollment))
-	w.handle(mux, "POST /admin/people/accounts", w.staff(admin, w.createAccount))
-	w.handle(mux, "GET /admin/audit", w.staff(staff, w.auditPage))
+	// The admin pages by who may use them: staff read, admins change.
+	w.staffRoutes(mux, staff, map[string]staffHandler{
+		"GET /admin/dashboard":        w.dashboardPage,
+		"GET /admin/dashboard/events": w.dashboardEvents,
+		"GET /admin/settings":         w.settingsPage,
+		"GET /admin/people":           w.peoplePage,
+		"GET /admin/audit":            w.auditPage,
+	})
+	w.staffRoutes(mux, admin, map[string]staffHandler{
+		"POST /admin/settings":                       w.saveSettings,
+		"POST /admin/people/mappings":                w.addMapping,
+		"POST /admin/people/mappings/delete":         w.deleteMapping,
+		"POST /admin/people/devices/{id}/approve":    w.approveDevice,
+		"POST /admin/people/devices/{id}/revoke":     w.revokeDevice,
+		"POST /admin/people/enrollments":             w.createEnrollment,
+		"POST /admin/people/enrollments/{id}/revoke": w.revokeEnrollment,
+		"POST /admin/people/accounts":                w.createAccount,
+	})
 	w.handle(mux, "GET /desk/{$}", http.HandlerFunc(w.deskPage))
 	w.handle(mux, "POST /desk/login", http.HandlerFunc(w.deskLogin))
 	w.handle(mux, "POST /desk/logout", w.agent(w.deskLogout))
@@ -141,6 +146,13 @@ func (w *Web) Register(mux *http.ServeMux) {
 	w.handle(mux, "POST /desk/conversations/{id}/{action}", w.agent(w.deskConversation))
 	static, _ := fs.Sub(staticFS, "static")
 	w.handle(mux, "GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+}
+
+// staffRoutes registers admin pages for roles.
+func (w *Web) staffRoutes(mux *http.ServeMux, roles []store.Role, routes map[string]staffHandler) {
+	for pattern, h := range routes {
+		w.handle(mux, pattern, w.staff(roles, h))
+	}
 }
 
 // contentPolicy allows only the coordinator's own scripts, styles and

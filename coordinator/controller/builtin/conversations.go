@@ -70,12 +70,7 @@ func (c *Controller) Accept(ctx context.Context, id, actor string) (store.Conver
 		return store.Conversation{}, fault.Conflictf("conversation %s's user %s is %s; it is being rerouted", id, cv.User, statusOf(o, cv.User))
 	}
 	cv.State, cv.AcceptedAt = store.ConversationActive, o.now
-	o.touch(cv)
-	o.audit("conversation.accepted", cv.User, map[string]any{"conversation": cv.ID, "channel": cv.Channel})
-	if err := c.finish(ctx, o); err != nil {
-		return store.Conversation{}, err
-	}
-	return *cv, nil
+	return c.changed(ctx, o, cv, "conversation.accepted")
 }
 
 // End ends conversation id (queued, assigned or active); a call it carried
@@ -97,8 +92,13 @@ func (c *Controller) End(ctx context.Context, id, actor string) (store.Conversat
 	if cv.User != "" {
 		c.lastEnded[cv.User] = o.now
 	}
+	return c.changed(ctx, o, cv, "conversation.ended")
+}
+
+// changed records that o changed cv (audited as kind) and finishes o.
+func (c *Controller) changed(ctx context.Context, o *op, cv *store.Conversation, kind string) (store.Conversation, error) {
 	o.touch(cv)
-	o.audit("conversation.ended", cv.User, map[string]any{"conversation": cv.ID, "channel": cv.Channel})
+	o.audit(kind, cv.User, map[string]any{"conversation": cv.ID, "channel": cv.Channel})
 	if err := c.finish(ctx, o); err != nil {
 		return store.Conversation{}, err
 	}
