@@ -44,12 +44,8 @@ func (a *API) setDeviceStatus(r *http.Request, who actor, status store.DeviceSta
 func (a *API) listEnrollments(r *http.Request, _ actor) (any, error) {
 	es, err := a.Store.Enrollments(r.Context())
 	return views(es, err, func(e store.Enrollment) map[string]any {
-		m := map[string]any{"id": e.ID, "note": e.Note, "created_by": e.CreatedBy, "created_at": e.CreatedAt,
-			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses, "uses": e.Uses}
-		if !e.RevokedAt.IsZero() {
-			m["revoked_at"] = e.RevokedAt
-		}
-		return m
+		return revocable(map[string]any{"id": e.ID, "note": e.Note, "created_by": e.CreatedBy, "created_at": e.CreatedAt,
+			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses, "uses": e.Uses}, e.RevokedAt)
 	})
 }
 
@@ -89,12 +85,16 @@ func (a *API) revokeEnrollment(r *http.Request, who actor) (any, error) {
 func (a *API) listTokens(r *http.Request, _ actor) (any, error) {
 	ts, err := a.Store.APITokens(r.Context())
 	return views(ts, err, func(t store.APIToken) map[string]any {
-		m := map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "created_at": t.CreatedAt}
-		if !t.RevokedAt.IsZero() {
-			m["revoked_at"] = t.RevokedAt
-		}
-		return m
+		return revocable(map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "created_at": t.CreatedAt}, t.RevokedAt)
 	})
+}
+
+// revocable is m with revoked_at if it was revoked.
+func revocable(m map[string]any, revokedAt time.Time) map[string]any {
+	if !revokedAt.IsZero() {
+		m["revoked_at"] = revokedAt
+	}
+	return m
 }
 
 func (a *API) createToken(r *http.Request, who actor) (any, error) {

@@ -92,10 +92,7 @@ func eachRow(ctx context.Context, q querier, what string, each func(scanner) err
 			return fmt.Errorf("store: %s: %w", what, err)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: %s: %w", what, err)
-	}
-	return nil
+	return wrap(what, rows.Err())
 }
 
 // queryRows runs query on q and scans every row with scan.
@@ -176,10 +173,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 	if err := fn(tx); err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: %s: commit: %w", what, err)
-	}
-	return nil
+	return wrap(what+": commit", tx.Commit())
 }
 
 // Tx is a write transaction open through (*Store).Tx: what the coordinator
@@ -204,10 +198,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := fn(&Tx{s: s, tx: tx}); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit transaction: %w", err)
-	}
-	return nil
+	return wrap("commit transaction", tx.Commit())
 }
 
 // Audit appends e to the audit log within the transaction.
@@ -221,19 +212,13 @@ func (t *Tx) Audit(ctx context.Context, e AuditEntry) (int64, error) {
 
 // SaveSnapshots upserts engine snapshots within the transaction.
 func (t *Tx) SaveSnapshots(ctx context.Context, snaps []engine.Snapshot) error {
-	if err := t.s.saveSnapshots(ctx, t.tx, snaps); err != nil {
-		return fmt.Errorf("store: save snapshots: %w", err)
-	}
-	return nil
+	return wrap("save snapshots", t.s.saveSnapshots(ctx, t.tx, snaps))
 }
 
 // DeleteSnapshot removes user's snapshot within the transaction (ErrNotFound
 // if there is none).
 func (t *Tx) DeleteSnapshot(ctx context.Context, user string) error {
-	if err := t.s.deleteSnapshot(ctx, t.tx, user); err != nil {
-		return fmt.Errorf("store: delete snapshot %q: %w", user, err)
-	}
-	return nil
+	return wrap(fmt.Sprintf("delete snapshot %q", user), t.s.deleteSnapshot(ctx, t.tx, user))
 }
 
 // Enqueue adds an event to the outbox within the transaction; see
@@ -248,37 +233,25 @@ func (t *Tx) Enqueue(ctx context.Context, e OutboxEvent) (int64, error) {
 
 // CreateAPIToken stores t within the transaction; see (*Store).CreateAPIToken.
 func (t *Tx) CreateAPIToken(ctx context.Context, tok APIToken) error {
-	if err := t.s.createAPIToken(ctx, t.tx, tok); err != nil {
-		return fmt.Errorf("store: create api token %q: %w", tok.Name, err)
-	}
-	return nil
+	return wrap(fmt.Sprintf("create api token %q", tok.Name), t.s.createAPIToken(ctx, t.tx, tok))
 }
 
 // RevokeAPIToken revokes token id within the transaction; see
 // (*Store).RevokeAPIToken.
 func (t *Tx) RevokeAPIToken(ctx context.Context, id string) error {
-	if err := t.s.revoke(ctx, t.tx, "api_tokens", id); err != nil {
-		return fmt.Errorf("store: revoke api token %s: %w", id, err)
-	}
-	return nil
+	return wrap("revoke api token "+id, t.s.revoke(ctx, t.tx, "api_tokens", id))
 }
 
 // CreateEnrollment stores e within the transaction; see
 // (*Store).CreateEnrollment.
 func (t *Tx) CreateEnrollment(ctx context.Context, e Enrollment) error {
-	if err := t.s.createEnrollment(ctx, t.tx, e); err != nil {
-		return fmt.Errorf("store: create enrollment %s: %w", e.ID, err)
-	}
-	return nil
+	return wrap("create enrollment "+e.ID, t.s.createEnrollment(ctx, t.tx, e))
 }
 
 // RevokeEnrollment revokes enrollment id within the transaction; see
 // (*Store).RevokeEnrollment.
 func (t *Tx) RevokeEnrollment(ctx context.Context, id string) error {
-	if err := t.s.revoke(ctx, t.tx, "enrollments", id); err != nil {
-		return fmt.Errorf("store: revoke enrollment %s: %w", id, err)
-	}
-	return nil
+	return wrap("revoke enrollment "+id, t.s.revoke(ctx, t.tx, "enrollments", id))
 }
 
 // Enroll enrolls a device within the transaction; see (*Store).Enroll. If
@@ -355,6 +328,14 @@ func affected(res sql.Result) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// wrap is err with what the store was doing, or nil.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
 }
 
 // notFound maps sql.ErrNoRows to ErrNotFound.

@@ -125,24 +125,39 @@ func csrfOK(r *http.Request, want string) bool {
 
 const csrfRefused = "This form is out of date or did not come from this site (its security token is missing or wrong). Reload the page and try again."
 
-// staffHandler serves an admin page to a signed-in session.
-type staffHandler = func(http.ResponseWriter, *http.Request, *session)
+// sessionAndForm reads the session in cookie (nil if none) and, for a
+// POST, the form. If either fails it has answered (500, or badForm) and
+// returns false.
+func (w *Web) sessionAndForm(rw http.ResponseWriter, r *http.Request, cookie string, badForm func()) (*session, bool) {
+	s, err := w.sessionFrom(r, cookie)
+	if err != nil {
+		w.internal(rw, r, err)
+		return nil, false
+	}
+	if r.Method == http.MethodPost {
+		if err := parseForm(rw, r); err != nil {
+			badForm()
+			return nil, false
+		}
+	}
+	return s, true
+}
+
+// sessionHandler serves a page or endpoint to a signed-in session.
+type sessionHandler = func(http.ResponseWriter, *http.Request, *session)
 
 // staff wraps an admin page: it needs a session of one of roles; a POST
 // also needs the session's CSRF token. Without a session a GET goes to the
 // sign-in page and a POST is refused.
-func (w *Web) staff(roles []store.Role, h staffHandler) http.Handler {
+func (w *Web) staff(roles []store.Role, h sessionHandler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		s, err := w.sessionFrom(r, adminCookie)
-		if err != nil {
-			w.internal(rw, r, err)
+		s, ok := w.sessionAndForm(rw, r, adminCookie, func() {
+			w.fail(rw, r, http.StatusBadRequest, "The form could not be read.")
+		})
+		if !ok {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := parseForm(rw, r); err != nil {
-				w.fail(rw, r, http.StatusBadRequest, "The form could not be read.")
-				return
-			}
 			if s == nil {
 				w.fail(rw, r, http.StatusForbidden, "Sign in first: your session has ended.")
 				return

@@ -190,18 +190,13 @@ func (w *Web) deskLogin(rw http.ResponseWriter, r *http.Request) {
 
 // agent wraps a desk endpoint: it needs an agent's desk session, and a
 // POST its CSRF token (form field or X-CSRF-Token header).
-func (w *Web) agent(h func(http.ResponseWriter, *http.Request, *session)) http.Handler {
+func (w *Web) agent(h sessionHandler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		s, err := w.sessionFrom(r, deskCookie)
-		if err != nil {
-			w.internal(rw, r, err)
+		s, ok := w.sessionAndForm(rw, r, deskCookie, func() {
+			http.Error(rw, "the form could not be read", http.StatusBadRequest)
+		})
+		if !ok {
 			return
-		}
-		if r.Method == http.MethodPost {
-			if err := parseForm(rw, r); err != nil {
-				http.Error(rw, "the form could not be read", http.StatusBadRequest)
-				return
-			}
 		}
 		if s == nil || s.account.Role != store.RoleAgent {
 			deskError(rw, r, http.StatusUnauthorized, "signed_out", "Your Agent Desk session has ended; sign in again.")

@@ -121,14 +121,14 @@ func (w *Web) Register(mux *http.ServeMux) {
 	w.handle(mux, "POST /logout", http.HandlerFunc(w.logout))
 	w.handle(mux, "GET /admin/{$}", http.RedirectHandler("/admin/dashboard", http.StatusSeeOther))
 	// The admin pages by who may use them: staff read, admins change.
-	w.staffRoutes(mux, staff, map[string]staffHandler{
+	w.staffRoutes(mux, staff, map[string]sessionHandler{
 		"GET /admin/dashboard":        w.dashboardPage,
 		"GET /admin/dashboard/events": w.dashboardEvents,
 		"GET /admin/settings":         w.settingsPage,
 		"GET /admin/people":           w.peoplePage,
 		"GET /admin/audit":            w.auditPage,
 	})
-	w.staffRoutes(mux, admin, map[string]staffHandler{
+	w.staffRoutes(mux, admin, map[string]sessionHandler{
 		"POST /admin/settings":                       w.saveSettings,
 		"POST /admin/people/mappings":                w.addMapping,
 		"POST /admin/people/mappings/delete":         w.deleteMapping,
@@ -149,7 +149,7 @@ func (w *Web) Register(mux *http.ServeMux) {
 }
 
 // staffRoutes registers admin pages for roles.
-func (w *Web) staffRoutes(mux *http.ServeMux, roles []store.Role, routes map[string]staffHandler) {
+func (w *Web) staffRoutes(mux *http.ServeMux, roles []store.Role, routes map[string]sessionHandler) {
 	for pattern, h := range routes {
 		w.handle(mux, pattern, w.staff(roles, h))
 	}
