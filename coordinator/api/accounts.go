@@ -13,9 +13,8 @@ import (
 // registerAccounts adds the web accounts' routes (docs/web.md): people who
 // sign in to the admin pages and the reference Agent Desk.
 func (a *API) registerAccounts(mux *http.ServeMux) {
-	admin := []store.Role{store.RoleAdmin}
-	a.route(mux, "GET /api/v1/accounts", admin, a.listAccounts)
-	a.route(mux, "POST /api/v1/accounts", admin, a.createAccount)
+	a.route(mux, "GET /api/v1/accounts", admins, a.listAccounts)
+	a.route(mux, "POST /api/v1/accounts", admins, a.createAccount)
 }
 
 // Account is a web account as the API shows it (never its password hash).

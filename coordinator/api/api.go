@@ -65,40 +65,44 @@ type actor struct {
 	name string // for the audit: "admin:<token name>"
 }
 
+// Who may call a route.
+var (
+	admins   = []store.Role{store.RoleAdmin}
+	staff    = []store.Role{store.RoleAdmin, store.RoleSupervisor}
+	platform = []store.Role{store.RoleAdmin, store.RoleIntegration}
+	anyRole  = []store.Role{store.RoleAdmin, store.RoleSupervisor, store.RoleIntegration}
+)
+
 // Register adds every route to mux. Everything under /api/v1/ answers
 // JSON, even a path or a method it has no route for (see routerErrors).
 func (a *API) Register(mux *http.ServeMux) {
-	admin := []store.Role{store.RoleAdmin}
-	read := []store.Role{store.RoleAdmin, store.RoleSupervisor}
-	platform := []store.Role{store.RoleAdmin, store.RoleIntegration}
-
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	a.registerDebug(mux)
 	v1 := http.NewServeMux()
 	mux.Handle("/api/v1/", routerErrors(v1))
-	a.route(v1, "GET /api/v1/settings", read, a.getSettings)
-	a.route(v1, "PUT /api/v1/settings", admin, a.putSettings)
-	a.route(v1, "GET /api/v1/users", read, a.listUsers)
-	a.route(v1, "GET /api/v1/users/{user}", read, a.getUser)
+	a.route(v1, "GET /api/v1/settings", staff, a.getSettings)
+	a.route(v1, "PUT /api/v1/settings", admins, a.putSettings)
+	a.route(v1, "GET /api/v1/users", staff, a.listUsers)
+	a.route(v1, "GET /api/v1/users/{user}", staff, a.getUser)
 	a.route(v1, "PUT /api/v1/users/{user}/call", platform, a.putCall)
 	a.route(v1, "POST /api/v1/desk/login", platform, a.deskLogin)
 	a.route(v1, "POST /api/v1/desk/logout", platform, a.deskLogout)
-	a.route(v1, "GET /api/v1/mappings", read, a.listMappings)
-	a.route(v1, "PUT /api/v1/mappings/{os_user}", admin, a.putMapping)
-	a.route(v1, "DELETE /api/v1/mappings/{os_user}", admin, a.deleteMapping)
-	a.route(v1, "GET /api/v1/unmapped", read, a.listUnmapped)
-	a.route(v1, "GET /api/v1/devices", read, a.listDevices)
-	a.route(v1, "POST /api/v1/devices/{id}/approve", admin, a.approveDevice)
-	a.route(v1, "POST /api/v1/devices/{id}/revoke", admin, a.revokeDevice)
-	a.route(v1, "GET /api/v1/enrollment-tokens", admin, a.listEnrollments)
-	a.route(v1, "POST /api/v1/enrollment-tokens", admin, a.createEnrollment)
-	a.route(v1, "DELETE /api/v1/enrollment-tokens/{id}", admin, a.revokeEnrollment)
-	a.route(v1, "GET /api/v1/tokens", admin, a.listTokens)
-	a.route(v1, "POST /api/v1/tokens", admin, a.createToken)
-	a.route(v1, "DELETE /api/v1/tokens/{id}", admin, a.revokeToken)
-	a.route(v1, "GET /api/v1/audit", read, a.listAudit)
+	a.route(v1, "GET /api/v1/mappings", staff, a.listMappings)
+	a.route(v1, "PUT /api/v1/mappings/{os_user}", admins, a.putMapping)
+	a.route(v1, "DELETE /api/v1/mappings/{os_user}", admins, a.deleteMapping)
+	a.route(v1, "GET /api/v1/unmapped", staff, a.listUnmapped)
+	a.route(v1, "GET /api/v1/devices", staff, a.listDevices)
+	a.route(v1, "POST /api/v1/devices/{id}/approve", admins, a.approveDevice)
+	a.route(v1, "POST /api/v1/devices/{id}/revoke", admins, a.revokeDevice)
+	a.route(v1, "GET /api/v1/enrollment-tokens", admins, a.listEnrollments)
+	a.route(v1, "POST /api/v1/enrollment-tokens", admins, a.createEnrollment)
+	a.route(v1, "DELETE /api/v1/enrollment-tokens/{id}", admins, a.revokeEnrollment)
+	a.route(v1, "GET /api/v1/tokens", admins, a.listTokens)
+	a.route(v1, "POST /api/v1/tokens", admins, a.createToken)
+	a.route(v1, "DELETE /api/v1/tokens/{id}", admins, a.revokeToken)
+	a.route(v1, "GET /api/v1/audit", staff, a.listAudit)
 	a.registerControllers(v1)
 	a.registerAccounts(v1)
 	// The enrollment token in the body is the credential here.
