@@ -16,6 +16,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/setting"
@@ -55,4 +56,15 @@ type Controller interface {
 	Decisions(ds []engine.Decision)
 	// Run does the controller's background work until ctx ends.
 	Run(ctx context.Context) error
+}
+
+// Any reports whether any of ds is of one of kinds: a controller's
+// Decisions wakes its Run only for the kinds it acts on.
+func Any(ds []engine.Decision, kinds ...engine.DecisionKind) bool {
+	for _, d := range ds {
+		if slices.Contains(kinds, d.Kind) {
+			return true
+		}
+	}
+	return false
 }

@@ -147,12 +147,8 @@ func (c *Controller) Outbox(engine.Decision) ([]store.OutboxEvent, error) { retu
 // conversations: a logout, a withdrawn warning, any change of state. It is
 // a core.Handler: it never blocks.
 func (c *Controller) Decisions(ds []engine.Decision) {
-	for _, d := range ds {
-		switch d.Kind {
-		case engine.DecisionLogout, engine.DecisionWithdraw, engine.DecisionChanged:
-			c.poke()
-			return
-		}
+	if controller.Any(ds, engine.DecisionLogout, engine.DecisionWithdraw, engine.DecisionChanged) {
+		c.poke()
 	}
 }
 

@@ -32,12 +32,8 @@ func (c *Controller) Outbox(d engine.Decision) ([]store.OutboxEvent, error) { re
 // Decisions wakes the deliverer when a decision made events (they are
 // committed by the time handlers run). A core.Handler: it never blocks.
 func (c *Controller) Decisions(ds []engine.Decision) {
-	for _, d := range ds {
-		switch d.Kind {
-		case engine.DecisionWarn, engine.DecisionWithdraw, engine.DecisionLogout:
-			c.Notify()
-			return
-		}
+	if controller.Any(ds, engine.DecisionWarn, engine.DecisionWithdraw, engine.DecisionLogout) {
+		c.Notify()
 	}
 }
 
