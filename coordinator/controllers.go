@@ -8,6 +8,8 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook"
 	"github.com/vigil-cc/vigil/coordinator/core"
+	"github.com/vigil-cc/vigil/coordinator/metrics"
+	"github.com/vigil-cc/vigil/coordinator/setting"
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
@@ -19,12 +21,19 @@ func (c *Config) validateController() error {
 	}
 	if kind == controller.Builtin {
 		if c.WebhookURL != "" || c.WebhookSecret != "" || c.WebhookSecretNext != "" {
-			return errors.New("--webhook-url and --webhook-secret[-next] apply only with --controller webhook")
+			return setting.Errorf("{WebhookURL}, {WebhookSecret} and {WebhookSecretNext} apply only with {Controller} webhook")
 		}
 		return nil
 	}
 	wc := c.webhookConfig()
-	return wc.Validate()
+	if err := wc.Validate(); err != nil {
+		var se *setting.Error
+		if errors.As(err, &se) {
+			return se.Renamed(func(s string) string { return "Webhook" + s }) // URL → WebhookURL
+		}
+		return err
+	}
+	return nil
 }
 
 func (c *Config) webhookConfig() webhook.Config {
@@ -35,22 +44,34 @@ func (c *Config) webhookConfig() webhook.Config {
 		}
 	}
 	if c.WebhookSecret == "" && c.WebhookSecretNext != "" {
-		wc.Secrets = nil // --webhook-secret-next alone is not a configuration
+		wc.Secrets = nil // WebhookSecretNext alone is not a configuration
 	}
 	return wc
 }
 
-// openController makes the controller the configuration names.
-// rerouted counts conversations the built-in controller reroutes.
-func openController(ctx context.Context, cfg Config, st *store.Store, c *core.Core, rerouted func(n int)) (controller.Controller, error) {
+// openController makes the controller the configuration names, and the
+// metrics, which export its outbox backlog and count its reroutes: each is
+// made once what it reads exists.
+func openController(ctx context.Context, cfg Config, st *store.Store, c *core.Core, src metrics.Sources) (controller.Controller, *metrics.Metrics, error) {
 	kind, err := controller.ParseKind(cfg.Controller)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if kind == controller.Webhook {
-		return webhook.New(st, cfg.webhookConfig())
+		w, err := webhook.New(st, cfg.webhookConfig())
+		if err != nil {
+			return nil, nil, err
+		}
+		src.OutboxBacklog = w.Pending
+		return w, metrics.New(src, cfg.Now), nil
 	}
-	return builtin.New(ctx, st, c, builtin.Config{Log: cfg.Log, Rerouted: rerouted})
+	src.OutboxBacklog = func() (int, error) { return 0, nil } // nothing goes out
+	m := metrics.New(src, cfg.Now)
+	b, err := builtin.New(ctx, st, c, builtin.Config{Log: cfg.Log, Rerouted: func(n int) { m.Reroutes.Add(float64(n)) }})
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, m, nil
 }
 
 // deskOf is the built-in controller, if that is the one in use.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/api"
 	"github.com/vigil-cc/vigil/coordinator/controller"
 	"github.com/vigil-cc/vigil/coordinator/core"
@@ -22,6 +23,7 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/metrics"
 	"github.com/vigil-cc/vigil/coordinator/policy"
 	"github.com/vigil-cc/vigil/coordinator/secret"
+	"github.com/vigil-cc/vigil/coordinator/setting"
 	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/coordinator/web"
 )
@@ -46,22 +48,23 @@ type Config struct {
 	WebhookSecret, WebhookSecretNext string
 }
 
-// Validate says what to fix in c.
+// Validate says what to fix in c. Its errors are *setting.Error, naming
+// the settings by their Config fields.
 func (c *Config) Validate() error {
 	switch {
 	case c.Listen == "":
-		return errors.New("--listen must be host:port, e.g. 127.0.0.1:8080")
+		return setting.Errorf("{Listen} must be host:port, e.g. 127.0.0.1:8080")
 	case c.DataDir == "":
-		return errors.New("--data-dir must name a directory for the database")
+		return setting.Errorf("{DataDir} must name a directory for the database")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
-		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+		return setting.Errorf("{TLSCert} and {TLSKey} go together: give both or neither")
 	case c.Heartbeat < 5*time.Second || c.Heartbeat > 300*time.Second:
-		return fmt.Errorf("--heartbeat must be from 5s to 300s, got %v", c.Heartbeat)
+		return setting.Errorf("{Heartbeat} must be from 5s to 300s, got %v", c.Heartbeat)
 	case c.Grace <= c.Heartbeat:
-		return fmt.Errorf("--grace (%v) must be longer than --heartbeat (%v)", c.Grace, c.Heartbeat)
+		return setting.Errorf("{Grace} (%v) must be longer than {Heartbeat} (%v)", c.Grace, c.Heartbeat)
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("--listen must be host:port, e.g. 127.0.0.1:8080: %v", err)
+		return setting.Errorf("{Listen} must be host:port, e.g. 127.0.0.1:8080: %v", err)
 	}
 	return c.validateController()
 }
@@ -123,15 +126,7 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	c := core.New(eng, rec, cfg.Now, cfg.Log)
 	pol := policy.New(st, c, settings, cfg.Heartbeat)
 	h := hub.New(hub.Config{}, c, directory{st: st, now: cfg.Now}, pol.Wire, cfg.Log)
-	var ctl controller.Controller
-	m := metrics.New(metrics.Sources{ConnectedAgents: h.Connected, UserStates: userStates(c),
-		OutboxBacklog: func() (int, error) {
-			if w := webhookOf(ctl); w != nil {
-				return w.Pending()
-			}
-			return 0, nil
-		}}, cfg.Now)
-	ctl, err = openController(ctx, cfg, st, c, func(n int) { m.Reroutes.Add(float64(n)) })
+	ctl, m, err := openController(ctx, cfg, st, c, metrics.Sources{ConnectedAgents: h.Connected, UserStates: userStates(c)})
 	if err != nil {
 		return nil, err
 	}
@@ -160,10 +155,11 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	a := &api.API{Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval,
+	adm := &admin.Admin{Store: st, Core: c, Hub: h}
+	a := &api.API{Admin: adm, Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval,
 		Desk: deskOf(ctl), Webhook: webhookOf(ctl)}
 	a.Register(mux)
-	w, err := web.New(web.Config{Store: st, Core: c, Hub: h, Policy: pol, API: a, Desk: deskOf(ctl), Log: cfg.Log, Secure: cfg.TLSCert != ""})
+	w, err := web.New(web.Config{Store: st, Core: c, Hub: h, Policy: pol, Admin: adm, Desk: deskOf(ctl), Log: cfg.Log, Secure: cfg.TLSCert != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +267,7 @@ func bootstrap(ctx context.Context, cfg Config, st *store.Store) error {
 		_, err := st.APITokenByHash(ctx, hash)
 		switch {
 		case errors.Is(err, store.ErrAPITokenRevoked):
-			return errors.New("the configured --admin-token was revoked through the API: configure a new one")
+			return setting.Errorf("the configured {AdminToken} was revoked through the API: configure a new one")
 		case errors.Is(err, store.ErrNotFound):
 			// Named by its hash, so a replaced token never collides with the
 			// one it replaces (revoke that one through the API).

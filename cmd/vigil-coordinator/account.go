@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/account"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 const accountUsage = `usage: vigil-coordinator account add --name NAME --role admin|supervisor|agent [--data-dir DIR]
@@ -75,7 +76,7 @@ func runAccount(args []string, stdin io.Reader, stdout io.Writer) error {
 	case errors.Is(err, account.ErrInvalid):
 		return errors.New(strings.TrimPrefix(err.Error(), account.ErrInvalid.Error()+": "))
 	case errors.Is(err, store.ErrDuplicate):
-		return fmt.Errorf("an account named %q exists already", account.Name(*name))
+		return fmt.Errorf("an account named %q exists already", username.Fold(*name))
 	case err != nil:
 		return err
 	}

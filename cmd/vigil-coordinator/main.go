@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/coordinator/setting"
 )
 
 func main() {
@@ -67,9 +68,41 @@ func run(args []string) error {
 	defer stop()
 	srv, err := coordinator.Open(ctx, cfg)
 	if err != nil {
-		return err
+		return namingFlags(err)
 	}
 	return srv.Run(ctx)
+}
+
+// flags names each coordinator.Config setting by its flag.
+var flags = map[string]string{
+	"Listen":            "--listen",
+	"DataDir":           "--data-dir",
+	"AdminToken":        "--admin-token",
+	"TLSCert":           "--tls-cert",
+	"TLSKey":            "--tls-key",
+	"Heartbeat":         "--heartbeat",
+	"Grace":             "--grace",
+	"RequireApproval":   "--require-approval",
+	"Controller":        "--controller",
+	"WebhookURL":        "--webhook-url",
+	"WebhookSecret":     "--webhook-secret",
+	"WebhookSecretNext": "--webhook-secret-next",
+}
+
+// namingFlags rewords a configuration error (a *setting.Error, perhaps
+// wrapped) so that it names the flags the user gave.
+func namingFlags(err error) error {
+	var se *setting.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	named := se.Named(func(s string) string {
+		if f, ok := flags[s]; ok {
+			return f
+		}
+		return s
+	})
+	return errors.New(strings.Replace(err.Error(), se.Error(), named, 1))
 }
 
 // fromEnv sets every flag not given on the command line from its VIGIL_*

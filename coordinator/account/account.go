@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // Password bounds. bcrypt reads at most 72 bytes; a longer password would
@@ -38,10 +39,6 @@ var ErrInvalid = errors.New("invalid account")
 func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
-
-// Name is the canonical form of an account name: trimmed and lower case
-// (names are case-insensitive, as Agent Desk user names are).
-func Name(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // CheckName reports what is wrong with a canonical account name.
 func CheckName(name string) error {
@@ -119,10 +116,10 @@ func randomFrom(alphabet string, n int) string {
 
 // New checks name, role and password, hashes the password and stores the
 // account with an "account.created" audit entry naming actor. name is
-// canonicalised (Name). Errors: ErrInvalid (with what to fix),
+// canonicalised (username.Fold). Errors: ErrInvalid (with what to fix),
 // store.ErrDuplicate (the name is taken).
 func New(ctx context.Context, st *store.Store, now time.Time, actor, name, role, password string) (store.Account, error) {
-	name = Name(name)
+	name = username.Fold(name)
 	if err := CheckName(name); err != nil {
 		return store.Account{}, err
 	}

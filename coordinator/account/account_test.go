@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 func TestChecks(t *testing.T) {
@@ -26,7 +27,7 @@ func TestChecks(t *testing.T) {
 		{"carol", "supervisor", "short", "password must be 10 to 72"},
 		{"carol", "supervisor", strings.Repeat("p", 73), "password must be 10 to 72"},
 	} {
-		name := Name(tc.name)
+		name := username.Fold(tc.name)
 		err := errors.Join(CheckName(name), func() error { _, err := ParseRole(tc.role); return err }(), CheckPassword(tc.pw))
 		switch {
 		case tc.want == "" && err != nil:

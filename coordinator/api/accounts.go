@@ -7,14 +7,14 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/account"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // registerAccounts adds the web accounts' routes (docs/web.md): people who
 // sign in to the admin pages and the reference Agent Desk.
 func (a *API) registerAccounts(mux *http.ServeMux) {
-	admin := []store.Role{store.RoleAdmin}
-	a.route(mux, "GET /api/v1/accounts", admin, a.listAccounts)
-	a.route(mux, "POST /api/v1/accounts", admin, a.createAccount)
+	a.route(mux, "GET /api/v1/accounts", admins, a.listAccounts)
+	a.route(mux, "POST /api/v1/accounts", admins, a.createAccount)
 }
 
 // Account is a web account as the API shows it (never its password hash).
@@ -30,14 +30,9 @@ type Account struct {
 
 func (a *API) listAccounts(r *http.Request, _ actor) (any, error) {
 	as, err := a.Store.Accounts(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Account, 0, len(as))
-	for _, x := range as {
-		out = append(out, Account{Name: x.Name, Role: string(x.Role), CreatedAt: x.CreatedAt, Disabled: x.Disabled()})
-	}
-	return out, nil
+	return views(as, err, func(x store.Account) Account {
+		return Account{Name: x.Name, Role: string(x.Role), CreatedAt: x.CreatedAt, Disabled: x.Disabled()}
+	})
 }
 
 // createAccount makes a named account. Without a password one is generated
@@ -62,7 +57,7 @@ func (a *API) createAccount(r *http.Request, who actor) (any, error) {
 	case errors.Is(err, account.ErrInvalid):
 		return nil, errorf(http.StatusBadRequest, "%s", err.Error())
 	case errors.Is(err, store.ErrDuplicate):
-		return nil, errorf(http.StatusConflict, "an account named %q exists; pick another name", account.Name(b.Name))
+		return nil, errorf(http.StatusConflict, "an account named %q exists; pick another name", username.Fold(b.Name))
 	case err != nil:
 		return nil, err
 	}

@@ -9,11 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook"
 	"github.com/vigil-cc/vigil/coordinator/core"
+	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/policy"
 	"github.com/vigil-cc/vigil/coordinator/secret"
@@ -25,6 +28,8 @@ const maxBody = 64 << 10
 
 // API serves /api/v1.
 type API struct {
+	// Admin makes the changes the API shares with the web pages.
+	Admin  *admin.Admin
 	Store  *store.Store
 	Core   *core.Core
 	Hub    *hub.Hub
@@ -60,43 +65,100 @@ type actor struct {
 	name string // for the audit: "admin:<token name>"
 }
 
-// Register adds every route to mux.
-func (a *API) Register(mux *http.ServeMux) {
-	admin := []store.Role{store.RoleAdmin}
-	read := []store.Role{store.RoleAdmin, store.RoleSupervisor}
-	platform := []store.Role{store.RoleAdmin, store.RoleIntegration}
+// Who may call a route.
+var (
+	admins   = []store.Role{store.RoleAdmin}
+	staff    = []store.Role{store.RoleAdmin, store.RoleSupervisor}
+	platform = []store.Role{store.RoleAdmin, store.RoleIntegration}
+	anyRole  = []store.Role{store.RoleAdmin, store.RoleSupervisor, store.RoleIntegration}
+)
 
+// Register adds every route to mux. Everything under /api/v1/ answers
+// JSON, even a path or a method it has no route for (see routerErrors).
+func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	a.route(mux, "GET /api/v1/settings", read, a.getSettings)
-	a.route(mux, "PUT /api/v1/settings", admin, a.putSettings)
-	a.route(mux, "GET /api/v1/users", read, a.listUsers)
-	a.route(mux, "GET /api/v1/users/{user}", read, a.getUser)
-	a.route(mux, "PUT /api/v1/users/{user}/call", platform, a.putCall)
-	a.route(mux, "POST /api/v1/desk/login", platform, a.deskLogin)
-	a.route(mux, "POST /api/v1/desk/logout", platform, a.deskLogout)
-	a.route(mux, "GET /api/v1/mappings", read, a.listMappings)
-	a.route(mux, "PUT /api/v1/mappings/{os_user}", admin, a.putMapping)
-	a.route(mux, "DELETE /api/v1/mappings/{os_user}", admin, a.deleteMapping)
-	a.route(mux, "GET /api/v1/unmapped", read, a.listUnmapped)
-	a.route(mux, "GET /api/v1/devices", read, a.listDevices)
-	a.route(mux, "POST /api/v1/devices/{id}/approve", admin, a.approveDevice)
-	a.route(mux, "POST /api/v1/devices/{id}/revoke", admin, a.revokeDevice)
-	a.route(mux, "GET /api/v1/enrollment-tokens", admin, a.listEnrollments)
-	a.route(mux, "POST /api/v1/enrollment-tokens", admin, a.createEnrollment)
-	a.route(mux, "DELETE /api/v1/enrollment-tokens/{id}", admin, a.revokeEnrollment)
-	a.route(mux, "GET /api/v1/tokens", admin, a.listTokens)
-	a.route(mux, "POST /api/v1/tokens", admin, a.createToken)
-	a.route(mux, "DELETE /api/v1/tokens/{id}", admin, a.revokeToken)
-	a.route(mux, "GET /api/v1/audit", read, a.listAudit)
 	a.registerDebug(mux)
-	a.registerControllers(mux)
-	a.registerAccounts(mux)
+	v1 := http.NewServeMux()
+	mux.Handle("/api/v1/", routerErrors(v1))
+	a.route(v1, "GET /api/v1/settings", staff, a.getSettings)
+	a.route(v1, "PUT /api/v1/settings", admins, a.putSettings)
+	a.route(v1, "GET /api/v1/users", staff, a.listUsers)
+	a.route(v1, "GET /api/v1/users/{user}", staff, a.getUser)
+	a.route(v1, "PUT /api/v1/users/{user}/call", platform, a.putCall)
+	a.route(v1, "POST /api/v1/desk/login", platform, a.deskLogin)
+	a.route(v1, "POST /api/v1/desk/logout", platform, a.deskLogout)
+	a.route(v1, "GET /api/v1/mappings", staff, a.listMappings)
+	a.route(v1, "PUT /api/v1/mappings/{os_user}", admins, a.putMapping)
+	a.route(v1, "DELETE /api/v1/mappings/{os_user}", admins, a.deleteMapping)
+	a.route(v1, "GET /api/v1/unmapped", staff, a.listUnmapped)
+	a.route(v1, "GET /api/v1/devices", staff, a.listDevices)
+	a.route(v1, "POST /api/v1/devices/{id}/approve", admins, a.approveDevice)
+	a.route(v1, "POST /api/v1/devices/{id}/revoke", admins, a.revokeDevice)
+	a.route(v1, "GET /api/v1/enrollment-tokens", admins, a.listEnrollments)
+	a.route(v1, "POST /api/v1/enrollment-tokens", admins, a.createEnrollment)
+	a.route(v1, "DELETE /api/v1/enrollment-tokens/{id}", admins, a.revokeEnrollment)
+	a.route(v1, "GET /api/v1/tokens", admins, a.listTokens)
+	a.route(v1, "POST /api/v1/tokens", admins, a.createToken)
+	a.route(v1, "DELETE /api/v1/tokens/{id}", admins, a.revokeToken)
+	a.route(v1, "GET /api/v1/audit", staff, a.listAudit)
+	a.registerControllers(v1)
+	a.registerAccounts(v1)
 	// The enrollment token in the body is the credential here.
-	mux.HandleFunc("POST /api/v1/enroll", func(w http.ResponseWriter, r *http.Request) {
+	v1.HandleFunc("POST /api/v1/enroll", func(w http.ResponseWriter, r *http.Request) {
 		a.serve(w, r, actor{}, a.enroll)
 	})
+}
+
+// routerErrors serves v1, answering what it has no route for in the API's
+// JSON instead of the router's plain text: an unknown path 404, a known
+// path with another method 405 with an Allow header.
+func routerErrors(v1 *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := v1.Handler(r); pattern != "" {
+			v1.ServeHTTP(w, r)
+			return
+		}
+		// The router's own answer, kept for its status and Allow header.
+		var router statusRecorder
+		v1.ServeHTTP(&router, r)
+		switch router.status {
+		case http.StatusNotFound:
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such endpoint: %s %s (see docs/api.md)", r.Method, r.URL.Path)})
+		case http.StatusMethodNotAllowed:
+			allow := router.Header().Get("Allow")
+			w.Header().Set("Allow", allow)
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": fmt.Sprintf("%s %s is not allowed; allowed: %s", r.Method, r.URL.Path, allow)})
+		default: // not seen: the router answers nothing else without a route
+			maps.Copy(w.Header(), router.Header())
+			w.WriteHeader(router.status)
+		}
+	})
+}
+
+// statusRecorder keeps the status and headers written to it, not the body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header {
+	if s.header == nil {
+		s.header = http.Header{}
+	}
+	return s.header
+}
+
+func (s *statusRecorder) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.WriteHeader(http.StatusOK)
+	return len(b), nil
 }
 
 // route wraps h with bearer-token authentication and a role check.
@@ -160,9 +222,9 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, ae.Status, map[string]string{"error": ae.Msg})
 	case errors.As(err, &tooBig):
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("request body over %d bytes", tooBig.Limit)})
-	case errors.Is(err, builtin.ErrInvalid):
+	case errors.Is(err, fault.ErrInvalid):
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-	case errors.Is(err, builtin.ErrConflict):
+	case errors.Is(err, fault.ErrConflict):
 		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 	case errors.Is(err, store.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
@@ -172,6 +234,18 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 		a.Log.Error("API request failed", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error; see the coordinator's log"})
 	}
+}
+
+// views answers a list: each of items as view shows it, or err.
+func views[T, V any](items []T, err error, view func(T) V) ([]V, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]V, 0, len(items))
+	for _, x := range items {
+		out = append(out, view(x))
+	}
+	return out, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

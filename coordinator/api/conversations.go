@@ -7,26 +7,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // registerControllers adds the controllers' routes: the built-in
 // controller's conversations and capacities, and the webhook outbox.
 func (a *API) registerControllers(mux *http.ServeMux) {
-	admin := []store.Role{store.RoleAdmin}
-	read := []store.Role{store.RoleAdmin, store.RoleSupervisor, store.RoleIntegration}
-	platform := []store.Role{store.RoleAdmin, store.RoleIntegration}
-
 	a.route(mux, "POST /api/v1/conversations", platform, a.desk(a.createConversation))
-	a.route(mux, "GET /api/v1/conversations", read, a.desk(a.listConversations))
-	a.route(mux, "GET /api/v1/conversations/{id}", read, a.desk(a.getConversation))
+	a.route(mux, "GET /api/v1/conversations", anyRole, a.desk(a.listConversations))
+	a.route(mux, "GET /api/v1/conversations/{id}", anyRole, a.desk(a.getConversation))
 	a.route(mux, "POST /api/v1/conversations/{id}/accept", platform, a.desk(a.acceptConversation))
 	a.route(mux, "POST /api/v1/conversations/{id}/end", platform, a.desk(a.endConversation))
-	a.route(mux, "GET /api/v1/agents", read, a.desk(a.listAgents))
-	a.route(mux, "GET /api/v1/users/{user}/capacity", read, a.desk(a.getCapacity))
+	a.route(mux, "GET /api/v1/agents", anyRole, a.desk(a.listAgents))
+	a.route(mux, "GET /api/v1/users/{user}/capacity", anyRole, a.desk(a.getCapacity))
 	a.route(mux, "PUT /api/v1/users/{user}/capacity", platform, a.desk(a.putCapacity))
-	a.route(mux, "GET /api/v1/outbox", admin, a.getOutbox)
+	a.route(mux, "GET /api/v1/outbox", admins, a.getOutbox)
 }
 
 // desk refuses the built-in controller's routes when the webhook
@@ -89,7 +87,7 @@ func (a *API) createConversation(r *http.Request, who actor) (any, error) {
 
 func (a *API) listConversations(r *http.Request, _ actor) (any, error) {
 	q := r.URL.Query()
-	f := store.ConversationFilter{User: deskName(q.Get("user"))}
+	f := store.ConversationFilter{User: username.Fold(q.Get("user"))}
 	switch s := q.Get("state"); s {
 	case "":
 	case "open":
@@ -114,14 +112,7 @@ func (a *API) listConversations(r *http.Request, _ actor) (any, error) {
 		f.AfterSeq = n
 	}
 	cs, err := a.Store.Conversations(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Conversation, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, conversationOf(c))
-	}
-	return out, nil
+	return views(cs, err, conversationOf)
 }
 
 func (a *API) getConversation(r *http.Request, _ actor) (any, error) {
@@ -163,25 +154,20 @@ func agentOf(g builtin.Agent) Agent {
 }
 
 func (a *API) listAgents(r *http.Request, _ actor) (any, error) {
-	gs := a.Desk.Agents()
-	out := make([]Agent, 0, len(gs))
-	for _, g := range gs {
-		out = append(out, agentOf(g))
-	}
-	return out, nil
+	return views(a.Desk.Agents(), nil, agentOf)
 }
 
 func (a *API) getCapacity(r *http.Request, _ actor) (any, error) {
-	name := deskName(r.PathValue("user"))
-	if err := checkName("user", name); err != nil {
+	name := username.Fold(r.PathValue("user"))
+	if err := admin.CheckName("user", name); err != nil {
 		return nil, err
 	}
 	return agentOf(a.Desk.Agent(name)), nil
 }
 
 func (a *API) putCapacity(r *http.Request, who actor) (any, error) {
-	name := deskName(r.PathValue("user"))
-	if err := checkName("user", name); err != nil {
+	name := username.Fold(r.PathValue("user"))
+	if err := admin.CheckName("user", name); err != nil {
 		return nil, err
 	}
 	var b struct {

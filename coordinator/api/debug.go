@@ -3,8 +3,6 @@ package api
 import (
 	"net/http"
 	"net/http/pprof"
-
-	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
 // registerDebug serves Go's profiler to admins, for diagnosing a live
@@ -13,7 +11,7 @@ import (
 // /debug/pprof/heap?gc=1 collects garbage first.
 func (a *API) registerDebug(mux *http.ServeMux) {
 	mux.HandleFunc("GET /debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := a.authenticate(r, []store.Role{store.RoleAdmin}); err != nil {
+		if _, err := a.authenticate(r, admins); err != nil {
 			a.writeError(w, err)
 			return
 		}

@@ -8,31 +8,21 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 	"github.com/vigil-cc/vigil/protocol"
-)
-
-// Enrollment token defaults: a week, and enough uses for a floor of
-// workstations installed from one package.
-const (
-	defaultEnrollmentTTL  = 7 * 24 * time.Hour
-	defaultEnrollmentUses = 100
 )
 
 func (a *API) listDevices(r *http.Request, _ actor) (any, error) {
 	devs, err := a.Store.Devices(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(devs))
-	for _, d := range devs {
-		out = append(out, map[string]any{
+	return views(devs, err, func(d store.Device) map[string]any {
+		return map[string]any{
 			"id": d.ID, "host": d.Host, "os": d.OS, "status": d.Status,
 			"enrolled_at": d.CreatedAt, "last_seen_at": d.LastSeenAt,
-		})
-	}
-	return out, nil
+		}
+	})
 }
 
 func (a *API) approveDevice(r *http.Request, who actor) (any, error) {
@@ -45,7 +35,7 @@ func (a *API) revokeDevice(r *http.Request, who actor) (any, error) {
 
 func (a *API) setDeviceStatus(r *http.Request, who actor, status store.DeviceStatus) (any, error) {
 	id := r.PathValue("id")
-	if err := a.SetDeviceStatus(r.Context(), who.name, id, status); err != nil {
+	if err := a.Admin.SetDeviceStatus(r.Context(), who.name, id, status); err != nil {
 		return nil, err
 	}
 	return map[string]any{"id": id, "status": status}, nil
@@ -53,19 +43,10 @@ func (a *API) setDeviceStatus(r *http.Request, who actor, status store.DeviceSta
 
 func (a *API) listEnrollments(r *http.Request, _ actor) (any, error) {
 	es, err := a.Store.Enrollments(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(es))
-	for _, e := range es {
-		m := map[string]any{"id": e.ID, "note": e.Note, "created_by": e.CreatedBy, "created_at": e.CreatedAt,
-			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses, "uses": e.Uses}
-		if !e.RevokedAt.IsZero() {
-			m["revoked_at"] = e.RevokedAt
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return views(es, err, func(e store.Enrollment) map[string]any {
+		return revocable(map[string]any{"id": e.ID, "note": e.Note, "created_by": e.CreatedBy, "created_at": e.CreatedAt,
+			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses, "uses": e.Uses}, e.RevokedAt)
+	})
 }
 
 func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
@@ -77,7 +58,7 @@ func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return nil, err
 	}
-	ttl, uses := defaultEnrollmentTTL, defaultEnrollmentUses
+	ttl, uses := admin.DefaultEnrollmentTTL, admin.DefaultEnrollmentUses
 	if b.ExpiresInS != nil {
 		if *b.ExpiresInS < 60 || *b.ExpiresInS > 365*24*3600 {
 			return nil, errorf(http.StatusBadRequest, "expires_in_s must be from 60 to 31536000 (a year)")
@@ -85,12 +66,12 @@ func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
 		ttl = time.Duration(*b.ExpiresInS) * time.Second
 	}
 	if b.MaxUses != nil {
-		if *b.MaxUses < 1 || *b.MaxUses > MaxEnrollmentUses {
+		if *b.MaxUses < 1 || *b.MaxUses > admin.MaxEnrollmentUses {
 			return nil, errorf(http.StatusBadRequest, "max_uses must be from 1 to 100000")
 		}
 		uses = *b.MaxUses
 	}
-	e, token, err := a.CreateEnrollment(r.Context(), who.name, b.Note, ttl, uses)
+	e, token, err := a.Admin.CreateEnrollment(r.Context(), who.name, b.Note, ttl, uses)
 	if err != nil {
 		return nil, err
 	}
@@ -98,23 +79,22 @@ func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
 }
 
 func (a *API) revokeEnrollment(r *http.Request, who actor) (any, error) {
-	return nil, a.RevokeEnrollment(r.Context(), who.name, r.PathValue("id"))
+	return nil, a.Admin.RevokeEnrollment(r.Context(), who.name, r.PathValue("id"))
 }
 
 func (a *API) listTokens(r *http.Request, _ actor) (any, error) {
 	ts, err := a.Store.APITokens(r.Context())
-	if err != nil {
-		return nil, err
+	return views(ts, err, func(t store.APIToken) map[string]any {
+		return revocable(map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "created_at": t.CreatedAt}, t.RevokedAt)
+	})
+}
+
+// revocable is m with revoked_at if it was revoked.
+func revocable(m map[string]any, revokedAt time.Time) map[string]any {
+	if !revokedAt.IsZero() {
+		m["revoked_at"] = revokedAt
 	}
-	out := make([]map[string]any, 0, len(ts))
-	for _, t := range ts {
-		m := map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "created_at": t.CreatedAt}
-		if !t.RevokedAt.IsZero() {
-			m["revoked_at"] = t.RevokedAt
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return m
 }
 
 func (a *API) createToken(r *http.Request, who actor) (any, error) {
@@ -130,7 +110,7 @@ func (a *API) createToken(r *http.Request, who actor) (any, error) {
 	default:
 		return nil, errorf(http.StatusBadRequest, "role must be admin, supervisor or integration")
 	}
-	if err := checkName("name", b.Name); err != nil {
+	if err := admin.CheckName("name", b.Name); err != nil {
 		return nil, err
 	}
 	token, hash := secret.New(secret.PrefixAPI)
@@ -139,7 +119,7 @@ func (a *API) createToken(r *http.Request, who actor) (any, error) {
 		if err := tx.CreateAPIToken(r.Context(), t); err != nil {
 			return err
 		}
-		_, err := tx.Audit(r.Context(), a.entry(who, "token.created", "", map[string]any{"id": t.ID, "name": t.Name, "role": t.Role}))
+		_, err := tx.Audit(r.Context(), a.Admin.Entry(who.name, "token.created", "", map[string]any{"id": t.ID, "name": t.Name, "role": t.Role}))
 		return err
 	})
 	if errors.Is(err, store.ErrDuplicate) {
@@ -157,14 +137,14 @@ func (a *API) revokeToken(r *http.Request, who actor) (any, error) {
 		if err := tx.RevokeAPIToken(r.Context(), id); err != nil {
 			return err
 		}
-		_, err := tx.Audit(r.Context(), a.entry(who, "token.revoked", "", map[string]string{"id": id}))
+		_, err := tx.Audit(r.Context(), a.Admin.Entry(who.name, "token.revoked", "", map[string]string{"id": id}))
 		return err
 	})
 }
 
 func (a *API) listAudit(r *http.Request, _ actor) (any, error) {
 	q := r.URL.Query()
-	f := store.AuditFilter{User: deskName(q.Get("user")), Kind: q.Get("kind")}
+	f := store.AuditFilter{User: username.Fold(q.Get("user")), Kind: q.Get("kind")}
 	var err error
 	if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {
 		return nil, err
@@ -183,14 +163,9 @@ func (a *API) listAudit(r *http.Request, _ actor) (any, error) {
 		}
 	}
 	entries, err := a.Store.AuditEntries(r.Context(), f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]AuditEntry, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, AuditEntry{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Kind: e.Kind, User: e.User, Detail: e.Detail})
-	}
-	return out, nil
+	return views(entries, err, func(e store.AuditEntry) AuditEntry {
+		return AuditEntry{ID: e.ID, At: e.At.UTC(), Actor: e.Actor, Kind: e.Kind, User: e.User, Detail: e.Detail}
+	})
 }
 
 // AuditEntry is one audit log entry as the API shows it.

@@ -6,11 +6,12 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // User is one Agent Desk user's live state.
@@ -83,23 +84,13 @@ func (a *API) getUser(r *http.Request, _ actor) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := deskName(r.PathValue("user"))
+	name := username.Fold(r.PathValue("user"))
 	for _, u := range users {
 		if u.User == name {
 			return u, nil
 		}
 	}
 	return nil, errorf(http.StatusNotFound, "no Agent Desk user %q", name)
-}
-
-// deskName is the canonical Agent Desk user name: names are case-insensitive.
-func deskName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-func checkName(what, s string) error {
-	if s == "" || len(s) > 256 || strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return errorf(http.StatusBadRequest, "%s must be 1 to 256 characters with no control characters", what)
-	}
-	return nil
 }
 
 type userBody struct {
@@ -111,8 +102,8 @@ func (a *API) readUser(r *http.Request) (string, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return "", err
 	}
-	name := deskName(b.User)
-	return name, checkName("user", name)
+	name := username.Fold(b.User)
+	return name, admin.CheckName("user", name)
 }
 
 func (a *API) deskLogin(r *http.Request, who actor) (any, error) {
@@ -120,7 +111,7 @@ func (a *API) deskLogin(r *http.Request, who actor) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.DeskLogin(r.Context(), who.name, name)
+	return nil, a.Admin.DeskLogin(r.Context(), who.name, name)
 }
 
 func (a *API) deskLogout(r *http.Request, who actor) (any, error) {
@@ -128,7 +119,7 @@ func (a *API) deskLogout(r *http.Request, who actor) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.DeskLogout(r.Context(), who.name, name)
+	return nil, a.Admin.DeskLogout(r.Context(), who.name, name)
 }
 
 func (a *API) putCall(r *http.Request, who actor) (any, error) {
@@ -141,8 +132,8 @@ func (a *API) putCall(r *http.Request, who actor) (any, error) {
 	if b.Active == nil {
 		return nil, errorf(http.StatusBadRequest, "active must be true or false")
 	}
-	name, active := deskName(r.PathValue("user")), *b.Active
-	if err := checkName("user", name); err != nil {
+	name, active := username.Fold(r.PathValue("user")), *b.Active
+	if err := admin.CheckName("user", name); err != nil {
 		return nil, err
 	}
 	a.Core.Do(name, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Call(now, name, active) })
@@ -151,14 +142,9 @@ func (a *API) putCall(r *http.Request, who actor) (any, error) {
 
 func (a *API) listMappings(r *http.Request, _ actor) (any, error) {
 	ms, err := a.Store.Mappings(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]string, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, map[string]string{"os_user": m.OSUser, "desk_user": m.DeskUser})
-	}
-	return out, nil
+	return views(ms, err, func(m store.Mapping) map[string]string {
+		return map[string]string{"os_user": m.OSUser, "desk_user": m.DeskUser}
+	})
 }
 
 func (a *API) putMapping(r *http.Request, who actor) (any, error) {
@@ -168,7 +154,7 @@ func (a *API) putMapping(r *http.Request, who actor) (any, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return nil, err
 	}
-	m, err := a.SetMapping(r.Context(), who.name, r.PathValue("os_user"), b.DeskUser)
+	m, err := a.Admin.SetMapping(r.Context(), who.name, r.PathValue("os_user"), b.DeskUser)
 	if err != nil {
 		return nil, err
 	}
@@ -176,28 +162,14 @@ func (a *API) putMapping(r *http.Request, who actor) (any, error) {
 }
 
 func (a *API) deleteMapping(r *http.Request, who actor) (any, error) {
-	return nil, a.DeleteMapping(r.Context(), who.name, r.PathValue("os_user"))
+	return nil, a.Admin.DeleteMapping(r.Context(), who.name, r.PathValue("os_user"))
 }
 
 func (a *API) listUnmapped(r *http.Request, _ actor) (any, error) {
 	us, err := a.Store.Unmapped(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := make([]map[string]any, 0, len(us))
-	for _, u := range us {
-		out = append(out, map[string]any{"os_user": u.OSUser, "host": u.Host, "first_seen_at": u.FirstSeenAt, "last_seen_at": u.LastSeenAt})
-	}
-	return out, nil
-}
-
-// entry is an audit entry for something who did now.
-func (a *API) entry(who actor, kind, user string, detail any) store.AuditEntry {
-	e := store.AuditEntry{At: a.Core.Now(), Actor: who.name, Kind: kind, User: user}
-	if detail != nil {
-		e.Detail = mustJSON(detail)
-	}
-	return e
+	return views(us, err, func(u store.UnmappedUser) map[string]any {
+		return map[string]any{"os_user": u.OSUser, "host": u.Host, "first_seen_at": u.FirstSeenAt, "last_seen_at": u.LastSeenAt}
+	})
 }
 
 // mustJSON marshals values built here (maps of plain values), which cannot fail.
@@ -207,9 +179,4 @@ func mustJSON(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
-}
-
-func (a *API) audit(r *http.Request, who actor, kind, user string, detail any) error {
-	_, err := a.Store.Audit(r.Context(), a.entry(who, kind, user, detail))
-	return err
 }

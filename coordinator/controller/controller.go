@@ -16,13 +16,14 @@ package controller
 
 import (
 	"context"
-	"fmt"
+	"slices"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/setting"
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
-// Kind names a controller implementation, as --controller takes it.
+// Kind names a controller implementation.
 type Kind string
 
 const (
@@ -30,7 +31,8 @@ const (
 	Webhook Kind = "webhook"
 )
 
-// ParseKind checks a --controller value; empty means Builtin.
+// ParseKind checks the Controller setting; empty means Builtin. Its error
+// is a *setting.Error naming Controller.
 func ParseKind(s string) (Kind, error) {
 	switch Kind(s) {
 	case "", Builtin:
@@ -38,13 +40,11 @@ func ParseKind(s string) (Kind, error) {
 	case Webhook:
 		return Webhook, nil
 	}
-	return "", fmt.Errorf("--controller must be builtin or webhook, got %q", s)
+	return "", setting.Errorf("{Controller} must be builtin or webhook, got %q", s)
 }
 
 // Controller acts on the engine's decisions for the contact-center side.
 type Controller interface {
-	// Kind says which implementation this is.
-	Kind() Kind
 	// Outbox returns the outbox events that report d. The recorder enqueues
 	// them in the transaction that audits d, so a decision is never stored
 	// without its events nor an event without its decision. It must be
@@ -56,4 +56,15 @@ type Controller interface {
 	Decisions(ds []engine.Decision)
 	// Run does the controller's background work until ctx ends.
 	Run(ctx context.Context) error
+}
+
+// Any reports whether any of ds is of one of kinds: a controller's
+// Decisions wakes its Run only for the kinds it acts on.
+func Any(ds []engine.Decision, kinds ...engine.DecisionKind) bool {
+	for _, d := range ds {
+		if slices.Contains(kinds, d.Kind) {
+			return true
+		}
+	}
+	return false
 }

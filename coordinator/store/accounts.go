@@ -33,7 +33,7 @@ func (a Account) Disabled() bool { return !a.DisabledAt.IsZero() }
 
 const accountCols = "name, role, password_hash, created_at, disabled_at"
 
-func scanAccount(sc interface{ Scan(...any) error }) (Account, error) {
+func scanAccount(sc scanner) (Account, error) {
 	var a Account
 	var created int64
 	var disabled sql.NullInt64
@@ -60,7 +60,7 @@ func (s *Store) CreateAccount(ctx context.Context, a Account, audit AuditEntry) 
 		a.CreatedAt = s.now()
 	}
 	return s.write(ctx, fmt.Sprintf("create account %q", a.Name), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q("INSERT INTO accounts ("+accountCols+") VALUES (?, ?, ?, ?, ?)"),
+		_, err := tx.ExecContext(ctx, "INSERT INTO accounts ("+accountCols+") VALUES (?, ?, ?, ?, ?)",
 			a.Name, string(a.Role), a.PasswordHash, toMS(a.CreatedAt), nullMS(a.DisabledAt))
 		if err != nil {
 			return dup(err, "an account has this name")
@@ -72,38 +72,18 @@ func (s *Store) CreateAccount(ctx context.Context, a Account, audit AuditEntry) 
 
 // Account returns the account called name. ErrNotFound if there is none.
 func (s *Store) Account(ctx context.Context, name string) (Account, error) {
-	a, err := scanAccount(s.rdb.QueryRowContext(ctx, s.q("SELECT "+accountCols+" FROM accounts WHERE name = ?"), name))
-	if err != nil {
-		return Account{}, fmt.Errorf("store: account %q: %w", name, notFound(err))
-	}
-	return a, nil
+	return queryRow(ctx, s.rdb, fmt.Sprintf("account %q", name), scanAccount, "SELECT "+accountCols+" FROM accounts WHERE name = ?", name)
 }
 
 // Accounts returns every account by name.
 func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT "+accountCols+" FROM accounts ORDER BY name"))
-	if err != nil {
-		return nil, fmt.Errorf("store: list accounts: %w", err)
-	}
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list accounts: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list accounts: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "list accounts", scanAccount, "SELECT "+accountCols+" FROM accounts ORDER BY name")
 }
 
 // HasAdminAccount reports whether an admin account that may sign in exists.
 func (s *Store) HasAdminAccount(ctx context.Context) (bool, error) {
 	var n int
-	err := s.rdb.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM accounts WHERE role = ? AND disabled_at IS NULL"),
+	err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM accounts WHERE role = ? AND disabled_at IS NULL",
 		string(RoleAdmin)).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: look for an admin account: %w", err)
@@ -132,7 +112,7 @@ func (s *Store) CreateWebSession(ctx context.Context, ws WebSession) error {
 		ws.CreatedAt = s.now()
 	}
 	return s.write(ctx, fmt.Sprintf("create web session for %q", ws.Account), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q("INSERT INTO web_sessions (id_hash, account, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"),
+		_, err := tx.ExecContext(ctx, "INSERT INTO web_sessions (id_hash, account, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
 			ws.IDHash, ws.Account, ws.CSRF, toMS(ws.CreatedAt), toMS(ws.ExpiresAt))
 		return dup(err, "the session id is taken")
 	})
@@ -142,10 +122,10 @@ func (s *Store) CreateWebSession(ctx context.Context, ws WebSession) error {
 // session has not expired by now and the account may sign in. ErrNotFound
 // otherwise.
 func (s *Store) WebSession(ctx context.Context, idHash []byte, now time.Time) (WebSession, Account, error) {
-	row := s.rdb.QueryRowContext(ctx, s.q(`SELECT ws.id_hash, ws.account, ws.csrf, ws.created_at, ws.expires_at,
+	row := s.rdb.QueryRowContext(ctx, `SELECT ws.id_hash, ws.account, ws.csrf, ws.created_at, ws.expires_at,
 	a.name, a.role, a.password_hash, a.created_at, a.disabled_at
 FROM web_sessions ws JOIN accounts a ON a.name = ws.account
-WHERE ws.id_hash = ? AND ws.expires_at > ? AND a.disabled_at IS NULL`), idHash, toMS(now))
+WHERE ws.id_hash = ? AND ws.expires_at > ? AND a.disabled_at IS NULL`, idHash, toMS(now))
 	var ws WebSession
 	var a Account
 	var wsCreated, wsExpires, aCreated int64
@@ -164,11 +144,7 @@ WHERE ws.id_hash = ? AND ws.expires_at > ? AND a.disabled_at IS NULL`), idHash, 
 // none.
 func (s *Store) DeleteWebSession(ctx context.Context, idHash []byte) error {
 	return s.write(ctx, "delete web session", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("DELETE FROM web_sessions WHERE id_hash = ?"), idHash)
-		if err != nil {
-			return err
-		}
-		return affected(res)
+		return execOne(ctx, tx, "DELETE FROM web_sessions WHERE id_hash = ?", idHash)
 	})
 }
 
@@ -176,7 +152,7 @@ func (s *Store) DeleteWebSession(ctx context.Context, idHash []byte) error {
 func (s *Store) PruneWebSessions(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := s.write(ctx, "prune web sessions", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("DELETE FROM web_sessions WHERE expires_at <= ?"), toMS(now))
+		res, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE expires_at <= ?", toMS(now))
 		if err != nil {
 			return err
 		}

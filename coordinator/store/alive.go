@@ -13,7 +13,7 @@ import (
 // crash the engine's clocks are played forward to it.
 func (s *Store) AliveUntil(ctx context.Context) (time.Time, error) {
 	var ms int64
-	err := s.rdb.QueryRowContext(ctx, s.q("SELECT alive_until FROM coordinator_state WHERE id = 1")).Scan(&ms)
+	err := s.rdb.QueryRowContext(ctx, "SELECT alive_until FROM coordinator_state WHERE id = 1").Scan(&ms)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
@@ -29,9 +29,9 @@ func (t *Tx) SetAliveUntil(ctx context.Context, at time.Time) error {
 	if at.IsZero() {
 		return nil
 	}
-	_, err := t.tx.ExecContext(ctx, t.s.q(`INSERT INTO coordinator_state (id, alive_until) VALUES (1, ?)
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO coordinator_state (id, alive_until) VALUES (1, ?)
 ON CONFLICT (id) DO UPDATE SET alive_until = excluded.alive_until
-WHERE excluded.alive_until > coordinator_state.alive_until`), toMS(at))
+WHERE excluded.alive_until > coordinator_state.alive_until`, toMS(at))
 	if err != nil {
 		return fmt.Errorf("store: set alive mark: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -59,8 +58,8 @@ func (s *Store) insertAudit(ctx context.Context, q querier, e AuditEntry) (int64
 		e.At = s.now()
 	}
 	var id int64
-	err := q.QueryRowContext(ctx, s.q(`INSERT INTO audit (at, actor, kind, user_name, detail)
-VALUES (?, ?, ?, ?, ?) RETURNING id`),
+	err := q.QueryRowContext(ctx, `INSERT INTO audit (at, actor, kind, user_name, detail)
+VALUES (?, ?, ?, ?, ?) RETURNING id`,
 		toMS(e.At), e.Actor, e.Kind, e.User, nullText(string(e.Detail))).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("append audit entry: %w", err)
@@ -71,56 +70,31 @@ VALUES (?, ?, ?, ?, ?) RETURNING id`),
 // AuditEntries returns the entries f selects, newest first. For the next
 // page, set f.BeforeID to the last entry's ID.
 func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	var where []string
-	var args []any
-	if f.User != "" {
-		where, args = append(where, "user_name = ?"), append(args, f.User)
-	}
-	if f.Kind != "" {
-		where, args = append(where, "kind = ?"), append(args, f.Kind)
-	}
-	if !f.Since.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, toMS(f.Since))
-	}
-	if !f.Until.IsZero() {
-		where, args = append(where, "at < ?"), append(args, toMS(f.Until))
-	}
-	if f.BeforeID > 0 {
-		where, args = append(where, "id < ?"), append(args, f.BeforeID)
-	}
+	var w where
+	w.add(f.User != "", "user_name = ?", f.User)
+	w.add(f.Kind != "", "kind = ?", f.Kind)
+	w.add(!f.Since.IsZero(), "at >= ?", toMS(f.Since))
+	w.add(!f.Until.IsZero(), "at < ?", toMS(f.Until))
+	w.add(f.BeforeID > 0, "id < ?", f.BeforeID)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultAuditLimit
 	}
 	limit = min(limit, MaxAuditLimit)
-	query := "SELECT id, at, actor, kind, user_name, detail FROM audit"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit)
+	query := "SELECT id, at, actor, kind, user_name, detail FROM audit" + w.clause() + " ORDER BY id DESC LIMIT ?"
+	args := append(w.args, limit)
 
-	rows, err := s.rdb.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: read audit: %w", err)
-	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
+	return queryRows(ctx, s.rdb, "read audit", func(sc scanner) (AuditEntry, error) {
 		var e AuditEntry
 		var at int64
 		var detail sql.NullString
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Kind, &e.User, &detail); err != nil {
-			return nil, fmt.Errorf("store: read audit: %w", err)
+		if err := sc.Scan(&e.ID, &at, &e.Actor, &e.Kind, &e.User, &detail); err != nil {
+			return AuditEntry{}, err
 		}
 		e.At = fromMS(at)
 		if detail.Valid {
 			e.Detail = json.RawMessage(detail.String)
 		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: read audit: %w", err)
-	}
-	return out, nil
+		return e, nil
+	}, query, args...)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -70,7 +69,7 @@ type ConversationFilter struct {
 const conversationCols = `id, seq, channel, customer, state, user_name, created_at, updated_at,
 assigned_at, accepted_at, ended_at, rerouted_from, logout_audit_id, reroutes`
 
-func scanConversation(sc interface{ Scan(...any) error }) (Conversation, error) {
+func scanConversation(sc scanner) (Conversation, error) {
 	var c Conversation
 	var state string
 	var created, updated int64
@@ -107,12 +106,12 @@ func (t *Tx) PutConversation(ctx context.Context, c Conversation) error {
 	if c.LogoutAuditID > 0 {
 		logout = sql.NullInt64{Int64: c.LogoutAuditID, Valid: true}
 	}
-	_, err := t.tx.ExecContext(ctx, t.s.q(`INSERT INTO conversations (`+conversationCols+`)
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO conversations (`+conversationCols+`)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET channel = excluded.channel, customer = excluded.customer, state = excluded.state,
 user_name = excluded.user_name, updated_at = excluded.updated_at, assigned_at = excluded.assigned_at,
 accepted_at = excluded.accepted_at, ended_at = excluded.ended_at, rerouted_from = excluded.rerouted_from,
-logout_audit_id = excluded.logout_audit_id, reroutes = excluded.reroutes`),
+logout_audit_id = excluded.logout_audit_id, reroutes = excluded.reroutes`,
 		c.ID, c.Seq, c.Channel, c.Customer, string(c.State), c.User, toMS(c.CreatedAt), toMS(c.UpdatedAt),
 		nullMS(c.AssignedAt), nullMS(c.AcceptedAt), nullMS(c.EndedAt), c.ReroutedFrom, logout, c.Reroutes)
 	if err != nil {
@@ -123,34 +122,18 @@ logout_audit_id = excluded.logout_audit_id, reroutes = excluded.reroutes`),
 
 // Conversation returns conversation id.
 func (s *Store) Conversation(ctx context.Context, id string) (Conversation, error) {
-	c, err := scanConversation(s.rdb.QueryRowContext(ctx, s.q("SELECT "+conversationCols+" FROM conversations WHERE id = ?"), id))
-	if err != nil {
-		return Conversation{}, fmt.Errorf("store: conversation %s: %w", id, notFound(err))
-	}
-	return c, nil
+	return queryRow(ctx, s.rdb, "conversation "+id, scanConversation, "SELECT "+conversationCols+" FROM conversations WHERE id = ?", id)
 }
 
 // Conversations returns the conversations f selects in arrival order.
 func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]Conversation, error) {
-	var where []string
-	var args []any
-	if f.User != "" {
-		where, args = append(where, "user_name = ?"), append(args, f.User)
-	}
-	if f.State != "" {
-		where, args = append(where, "state = ?"), append(args, string(f.State))
-	}
-	if f.OpenOnly {
-		where = append(where, "state <> 'ended'")
-	}
-	if f.AfterSeq > 0 {
-		where, args = append(where, "seq > ?"), append(args, f.AfterSeq)
-	}
-	query := "SELECT " + conversationCols + " FROM conversations"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY seq"
+	var w where
+	w.add(f.User != "", "user_name = ?", f.User)
+	w.add(f.State != "", "state = ?", string(f.State))
+	w.add(f.OpenOnly, "state <> 'ended'")
+	w.add(f.AfterSeq > 0, "seq > ?", f.AfterSeq)
+	query := "SELECT " + conversationCols + " FROM conversations" + w.clause() + " ORDER BY seq"
+	args := w.args
 	if f.Limit >= 0 {
 		limit := f.Limit
 		if limit == 0 {
@@ -159,23 +142,7 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]Conv
 		query += " LIMIT ?"
 		args = append(args, min(limit, 1000))
 	}
-	rows, err := s.rdb.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: conversations: %w", err)
-	}
-	defer rows.Close()
-	var out []Conversation
-	for rows.Next() {
-		c, err := scanConversation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: conversations: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: conversations: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "conversations", scanConversation, query, args...)
 }
 
 // MaxConversationSeq is the highest Seq given so far (0 for none).
@@ -190,23 +157,19 @@ func (s *Store) MaxConversationSeq(ctx context.Context) (int64, error) {
 // LastEnded returns, for every user who ended a conversation, when their
 // last one ended.
 func (s *Store) LastEnded(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT user_name, MAX(ended_at) FROM conversations
-WHERE state = 'ended' AND user_name <> '' AND ended_at IS NOT NULL GROUP BY user_name`))
-	if err != nil {
-		return nil, fmt.Errorf("store: last ended conversations: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]time.Time{}
-	for rows.Next() {
+	err := eachRow(ctx, s.rdb, "last ended conversations", func(sc scanner) error {
 		var user string
 		var ms int64
-		if err := rows.Scan(&user, &ms); err != nil {
-			return nil, fmt.Errorf("store: last ended conversations: %w", err)
+		if err := sc.Scan(&user, &ms); err != nil {
+			return err
 		}
 		out[user] = fromMS(ms)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: last ended conversations: %w", err)
+		return nil
+	}, `SELECT user_name, MAX(ended_at) FROM conversations
+WHERE state = 'ended' AND user_name <> '' AND ended_at IS NOT NULL GROUP BY user_name`)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -220,8 +183,8 @@ func (t *Tx) SetCapacity(ctx context.Context, user string, capacity int, at time
 	if at.IsZero() {
 		at = t.s.now()
 	}
-	_, err := t.tx.ExecContext(ctx, t.s.q(`INSERT INTO desk_capacity (user_name, capacity, updated_at) VALUES (?, ?, ?)
-ON CONFLICT (user_name) DO UPDATE SET capacity = excluded.capacity, updated_at = excluded.updated_at`),
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO desk_capacity (user_name, capacity, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (user_name) DO UPDATE SET capacity = excluded.capacity, updated_at = excluded.updated_at`,
 		user, capacity, toMS(at))
 	if err != nil {
 		return fmt.Errorf("store: set capacity of %q: %w", user, err)
@@ -232,22 +195,18 @@ ON CONFLICT (user_name) DO UPDATE SET capacity = excluded.capacity, updated_at =
 // Capacities returns every capacity set; users without one have the
 // default.
 func (s *Store) Capacities(ctx context.Context) (map[string]int, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT user_name, capacity FROM desk_capacity")
-	if err != nil {
-		return nil, fmt.Errorf("store: capacities: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]int{}
-	for rows.Next() {
+	err := eachRow(ctx, s.rdb, "capacities", func(sc scanner) error {
 		var user string
 		var n int
-		if err := rows.Scan(&user, &n); err != nil {
-			return nil, fmt.Errorf("store: capacities: %w", err)
+		if err := sc.Scan(&user, &n); err != nil {
+			return err
 		}
 		out[user] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: capacities: %w", err)
+		return nil
+	}, "SELECT user_name, capacity FROM desk_capacity")
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -50,7 +50,7 @@ type Device struct {
 
 const enrollmentCols = "id, hash, note, created_by, created_at, expires_at, max_uses, uses, revoked_at"
 
-func scanEnrollment(sc interface{ Scan(...any) error }) (Enrollment, error) {
+func scanEnrollment(sc scanner) (Enrollment, error) {
 	var e Enrollment
 	var created, expires int64
 	var revoked sql.NullInt64
@@ -85,39 +85,19 @@ func (s *Store) createEnrollment(ctx context.Context, q querier, e Enrollment) e
 	if e.ID == "" {
 		e.ID = NewID()
 	}
-	_, err := q.ExecContext(ctx, s.q("INSERT INTO enrollments ("+enrollmentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL)"),
+	_, err := q.ExecContext(ctx, "INSERT INTO enrollments ("+enrollmentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL)",
 		e.ID, e.Hash, e.Note, e.CreatedBy, toMS(e.CreatedAt), toMS(e.ExpiresAt), e.MaxUses)
 	return dup(err, "the id or hash is taken")
 }
 
 // Enrollment returns enrollment id.
 func (s *Store) Enrollment(ctx context.Context, id string) (Enrollment, error) {
-	e, err := scanEnrollment(s.rdb.QueryRowContext(ctx, s.q("SELECT "+enrollmentCols+" FROM enrollments WHERE id = ?"), id))
-	if err != nil {
-		return Enrollment{}, fmt.Errorf("store: enrollment %s: %w", id, notFound(err))
-	}
-	return e, nil
+	return queryRow(ctx, s.rdb, "enrollment "+id, scanEnrollment, "SELECT "+enrollmentCols+" FROM enrollments WHERE id = ?", id)
 }
 
 // Enrollments returns every enrollment token, oldest first.
 func (s *Store) Enrollments(ctx context.Context) ([]Enrollment, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT "+enrollmentCols+" FROM enrollments ORDER BY created_at, id"))
-	if err != nil {
-		return nil, fmt.Errorf("store: list enrollments: %w", err)
-	}
-	defer rows.Close()
-	var out []Enrollment
-	for rows.Next() {
-		e, err := scanEnrollment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list enrollments: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list enrollments: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "list enrollments", scanEnrollment, "SELECT "+enrollmentCols+" FROM enrollments ORDER BY created_at, id")
 }
 
 // RevokeEnrollment revokes enrollment id; devices already enrolled with it
@@ -177,7 +157,7 @@ func (s *Store) enroll(ctx context.Context, q querier, enrollmentHash []byte, no
 	}
 	dev.CreatedAt, dev.LastSeenAt = fromMS(toMS(now)), fromMS(toMS(now))
 
-	e, err := scanEnrollment(q.QueryRowContext(ctx, s.q("SELECT "+enrollmentCols+" FROM enrollments WHERE hash = ?"), enrollmentHash))
+	e, err := scanEnrollment(q.QueryRowContext(ctx, "SELECT "+enrollmentCols+" FROM enrollments WHERE hash = ?", enrollmentHash))
 	if err != nil {
 		return Device{}, fmt.Errorf("enrollment token: %w", notFound(err))
 	}
@@ -187,8 +167,8 @@ func (s *Store) enroll(ctx context.Context, q querier, enrollmentHash []byte, no
 	// The WHERE repeats the checks, so uses can never pass max_uses even
 	// where another transaction could interleave (PostgreSQL, READ
 	// COMMITTED: the UPDATE waits for the other's row lock, then re-checks).
-	res, err := q.ExecContext(ctx, s.q(`UPDATE enrollments SET uses = uses + 1
-WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND uses < max_uses`), e.ID, toMS(now))
+	res, err := q.ExecContext(ctx, `UPDATE enrollments SET uses = uses + 1
+WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND uses < max_uses`, e.ID, toMS(now))
 	if err != nil {
 		return Device{}, err
 	}
@@ -199,7 +179,7 @@ WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND uses < max_uses`), e.
 		return Device{}, fmt.Errorf("enrollment %s: %w", e.ID, err)
 	}
 	dev.EnrollmentID = e.ID
-	if _, err := q.ExecContext(ctx, s.q("INSERT INTO devices ("+deviceCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+	if _, err := q.ExecContext(ctx, "INSERT INTO devices ("+deviceCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		dev.ID, dev.Host, dev.OS, dev.TokenHash, string(dev.Status), nullText(dev.EnrollmentID),
 		toMS(dev.CreatedAt), toMS(dev.LastSeenAt)); err != nil {
 		return Device{}, dup(err, "the device id or token hash is taken")
@@ -209,7 +189,7 @@ WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND uses < max_uses`), e.
 
 const deviceCols = "id, host, os, token_hash, status, enrollment_id, created_at, last_seen_at"
 
-func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
+func scanDevice(sc scanner) (Device, error) {
 	var d Device
 	var enrollment sql.NullString
 	var created, seen int64
@@ -223,41 +203,17 @@ func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
 // DeviceByTokenHash returns the device whose token hashes to hash, whatever
 // its status: the caller refuses pending and revoked devices.
 func (s *Store) DeviceByTokenHash(ctx context.Context, hash []byte) (Device, error) {
-	d, err := scanDevice(s.rdb.QueryRowContext(ctx, s.q("SELECT "+deviceCols+" FROM devices WHERE token_hash = ?"), hash))
-	if err != nil {
-		return Device{}, fmt.Errorf("store: device by token: %w", notFound(err))
-	}
-	return d, nil
+	return queryRow(ctx, s.rdb, "device by token", scanDevice, "SELECT "+deviceCols+" FROM devices WHERE token_hash = ?", hash)
 }
 
 // Device returns device id.
 func (s *Store) Device(ctx context.Context, id string) (Device, error) {
-	d, err := scanDevice(s.rdb.QueryRowContext(ctx, s.q("SELECT "+deviceCols+" FROM devices WHERE id = ?"), id))
-	if err != nil {
-		return Device{}, fmt.Errorf("store: device %s: %w", id, notFound(err))
-	}
-	return d, nil
+	return queryRow(ctx, s.rdb, "device "+id, scanDevice, "SELECT "+deviceCols+" FROM devices WHERE id = ?", id)
 }
 
 // Devices returns every device, oldest first.
 func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT "+deviceCols+" FROM devices ORDER BY created_at, id"))
-	if err != nil {
-		return nil, fmt.Errorf("store: list devices: %w", err)
-	}
-	defer rows.Close()
-	var out []Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list devices: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list devices: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "list devices", scanDevice, "SELECT "+deviceCols+" FROM devices ORDER BY created_at, id")
 }
 
 // SetDeviceStatus sets device id's status and appends audit in one
@@ -267,14 +223,10 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, status DeviceSta
 		return fmt.Errorf("store: set device %s status: %w", id, invalid("unknown status %q", status))
 	}
 	return s.write(ctx, fmt.Sprintf("set device %s %s", id, status), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("UPDATE devices SET status = ? WHERE id = ?"), string(status), id)
-		if err != nil {
+		if err := execOne(ctx, tx, "UPDATE devices SET status = ? WHERE id = ?", string(status), id); err != nil {
 			return err
 		}
-		if err := affected(res); err != nil {
-			return err
-		}
-		_, err = s.insertAudit(ctx, tx, audit)
+		_, err := s.insertAudit(ctx, tx, audit)
 		return err
 	})
 }
@@ -283,12 +235,8 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, status DeviceSta
 // back. ErrNotFound if there is no such device.
 func (s *Store) TouchDevice(ctx context.Context, id string, at time.Time) error {
 	return s.write(ctx, "touch device "+id, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE devices
-SET last_seen_at = CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?`),
+		return execOne(ctx, tx, `UPDATE devices
+SET last_seen_at = CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?`,
 			toMS(at), toMS(at), id)
-		if err != nil {
-			return err
-		}
-		return affected(res)
 	})
 }

@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // DeskUser is an Agent Desk user the coordinator knows. Names are kept as
@@ -23,7 +24,7 @@ func (s *Store) EnsureDeskUser(ctx context.Context, name string) error {
 		return fmt.Errorf("store: ensure desk user: %w", invalid("no name"))
 	}
 	return s.write(ctx, fmt.Sprintf("ensure desk user %q", name), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q("INSERT INTO desk_users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+		_, err := tx.ExecContext(ctx, "INSERT INTO desk_users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
 			name, toMS(s.now()))
 		return err
 	})
@@ -31,31 +32,21 @@ func (s *Store) EnsureDeskUser(ctx context.Context, name string) error {
 
 // DeskUsers returns the known Agent Desk users by name.
 func (s *Store) DeskUsers(ctx context.Context) ([]DeskUser, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT name, created_at FROM desk_users ORDER BY name"))
-	if err != nil {
-		return nil, fmt.Errorf("store: list desk users: %w", err)
-	}
-	defer rows.Close()
-	var out []DeskUser
-	for rows.Next() {
+	return queryRows(ctx, s.rdb, "list desk users", func(sc scanner) (DeskUser, error) {
 		var u DeskUser
 		var created int64
-		if err := rows.Scan(&u.Name, &created); err != nil {
-			return nil, fmt.Errorf("store: list desk users: %w", err)
+		if err := sc.Scan(&u.Name, &created); err != nil {
+			return DeskUser{}, err
 		}
 		u.CreatedAt = fromMS(created)
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list desk users: %w", err)
-	}
-	return out, nil
+		return u, nil
+	}, "SELECT name, created_at FROM desk_users ORDER BY name")
 }
 
 // DeskUserExists reports whether name is a known Agent Desk user.
 func (s *Store) DeskUserExists(ctx context.Context, name string) (bool, error) {
 	var one int
-	err := s.rdb.QueryRowContext(ctx, s.q("SELECT 1 FROM desk_users WHERE name = ?"), name).Scan(&one)
+	err := s.rdb.QueryRowContext(ctx, "SELECT 1 FROM desk_users WHERE name = ?", name).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -65,16 +56,10 @@ func (s *Store) DeskUserExists(ctx context.Context, name string) (bool, error) {
 	return true, nil
 }
 
-// FoldOSUser is the form OS user names are keyed by: case-folded, nothing
-// else changed (a mapping for `CORP\jdoe` matches `corp\JDoe`, not `jdoe`).
-// Stripping DOMAIN\ and @domain is the default mapping's business, not the
-// key's.
-func FoldOSUser(osUser string) string { return strings.ToLower(osUser) }
-
 // Mapping is an explicit OS user → Agent Desk user mapping, overriding the
 // default (same name, case-folded, DOMAIN\ and @domain stripped).
 type Mapping struct {
-	OSUser    string // stored case-folded (FoldOSUser)
+	OSUser    string // stored as username.Fold: the domain kept
 	DeskUser  string
 	CreatedAt time.Time // when the mapping was last set; the store's clock if zero
 }
@@ -82,45 +67,32 @@ type Mapping struct {
 // Mapping returns the explicit mapping for osUser (matched case-
 // insensitively). ErrNotFound if there is none.
 func (s *Store) Mapping(ctx context.Context, osUser string) (Mapping, error) {
-	var m Mapping
-	var created int64
-	err := s.rdb.QueryRowContext(ctx, s.q("SELECT os_user, desk_user, created_at FROM identity_mappings WHERE os_user = ?"),
-		FoldOSUser(osUser)).Scan(&m.OSUser, &m.DeskUser, &created)
-	if err != nil {
-		return Mapping{}, fmt.Errorf("store: mapping for %q: %w", osUser, notFound(err))
-	}
-	m.CreatedAt = fromMS(created)
-	return m, nil
+	return queryRow(ctx, s.rdb, fmt.Sprintf("mapping for %q", osUser), scanMapping, "SELECT "+mappingCols+" FROM identity_mappings WHERE os_user = ?",
+		username.Fold(osUser))
 }
 
 // Mappings returns every explicit mapping by OS user.
 func (s *Store) Mappings(ctx context.Context) ([]Mapping, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT os_user, desk_user, created_at FROM identity_mappings ORDER BY os_user"))
-	if err != nil {
-		return nil, fmt.Errorf("store: list mappings: %w", err)
+	return queryRows(ctx, s.rdb, "list mappings", scanMapping, "SELECT "+mappingCols+" FROM identity_mappings ORDER BY os_user")
+}
+
+const mappingCols = "os_user, desk_user, created_at"
+
+func scanMapping(sc scanner) (Mapping, error) {
+	var m Mapping
+	var created int64
+	if err := sc.Scan(&m.OSUser, &m.DeskUser, &created); err != nil {
+		return Mapping{}, err
 	}
-	defer rows.Close()
-	var out []Mapping
-	for rows.Next() {
-		var m Mapping
-		var created int64
-		if err := rows.Scan(&m.OSUser, &m.DeskUser, &created); err != nil {
-			return nil, fmt.Errorf("store: list mappings: %w", err)
-		}
-		m.CreatedAt = fromMS(created)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list mappings: %w", err)
-	}
-	return out, nil
+	m.CreatedAt = fromMS(created)
+	return m, nil
 }
 
 // SetMapping creates or replaces the mapping for m.OSUser and appends audit,
 // in one transaction. The OS user is no longer unmapped, so it also leaves
 // the unmapped list.
 func (s *Store) SetMapping(ctx context.Context, m Mapping, audit AuditEntry) error {
-	m.OSUser = FoldOSUser(m.OSUser)
+	m.OSUser = username.Fold(m.OSUser)
 	if m.OSUser == "" || m.DeskUser == "" {
 		return fmt.Errorf("store: set mapping: %w", invalid("mapping needs an OS user and a desk user (%q → %q)", m.OSUser, m.DeskUser))
 	}
@@ -128,12 +100,12 @@ func (s *Store) SetMapping(ctx context.Context, m Mapping, audit AuditEntry) err
 		m.CreatedAt = s.now()
 	}
 	return s.write(ctx, fmt.Sprintf("set mapping %q → %q", m.OSUser, m.DeskUser), func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO identity_mappings (os_user, desk_user, created_at) VALUES (?, ?, ?)
-ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at = excluded.created_at`),
+		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_mappings (os_user, desk_user, created_at) VALUES (?, ?, ?)
+ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at = excluded.created_at`,
 			m.OSUser, m.DeskUser, toMS(m.CreatedAt)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM unmapped_os_users WHERE os_user = ?"), m.OSUser); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM unmapped_os_users WHERE os_user = ?", m.OSUser); err != nil {
 			return err
 		}
 		_, err := s.insertAudit(ctx, tx, audit)
@@ -146,14 +118,10 @@ ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at =
 // is none.
 func (s *Store) DeleteMapping(ctx context.Context, osUser string, audit AuditEntry) error {
 	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("DELETE FROM identity_mappings WHERE os_user = ?"), FoldOSUser(osUser))
-		if err != nil {
+		if err := execOne(ctx, tx, "DELETE FROM identity_mappings WHERE os_user = ?", username.Fold(osUser)); err != nil {
 			return err
 		}
-		if err := affected(res); err != nil {
-			return err
-		}
-		_, err = s.insertAudit(ctx, tx, audit)
+		_, err := s.insertAudit(ctx, tx, audit)
 		return err
 	})
 }
@@ -171,14 +139,14 @@ type UnmappedUser struct {
 // Agent Desk user. Seeing it again updates host and last seen (never
 // backwards).
 func (s *Store) NoteUnmapped(ctx context.Context, osUser, host string, at time.Time) error {
-	u := FoldOSUser(osUser)
+	u := username.Fold(osUser)
 	if u == "" {
 		return fmt.Errorf("store: note unmapped user: %w", invalid("no OS user"))
 	}
 	return s.write(ctx, fmt.Sprintf("note unmapped user %q", u), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO unmapped_os_users (os_user, host, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO unmapped_os_users (os_user, host, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (os_user) DO UPDATE SET host = excluded.host, last_seen_at = excluded.last_seen_at
-WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`),
+WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`,
 			u, host, toMS(at), toMS(at))
 		return err
 	})
@@ -186,36 +154,22 @@ WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`),
 
 // Unmapped returns the unmapped OS users, most recently seen first.
 func (s *Store) Unmapped(ctx context.Context) ([]UnmappedUser, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT os_user, host, first_seen_at, last_seen_at FROM unmapped_os_users
-ORDER BY last_seen_at DESC, os_user`))
-	if err != nil {
-		return nil, fmt.Errorf("store: list unmapped users: %w", err)
-	}
-	defer rows.Close()
-	var out []UnmappedUser
-	for rows.Next() {
+	return queryRows(ctx, s.rdb, "list unmapped users", func(sc scanner) (UnmappedUser, error) {
 		var u UnmappedUser
 		var first, last int64
-		if err := rows.Scan(&u.OSUser, &u.Host, &first, &last); err != nil {
-			return nil, fmt.Errorf("store: list unmapped users: %w", err)
+		if err := sc.Scan(&u.OSUser, &u.Host, &first, &last); err != nil {
+			return UnmappedUser{}, err
 		}
 		u.FirstSeenAt, u.LastSeenAt = fromMS(first), fromMS(last)
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list unmapped users: %w", err)
-	}
-	return out, nil
+		return u, nil
+	}, `SELECT os_user, host, first_seen_at, last_seen_at FROM unmapped_os_users
+ORDER BY last_seen_at DESC, os_user`)
 }
 
 // ForgetUnmapped removes osUser (matched case-insensitively) from the
 // unmapped list. ErrNotFound if it is not listed.
 func (s *Store) ForgetUnmapped(ctx context.Context, osUser string) error {
 	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("DELETE FROM unmapped_os_users WHERE os_user = ?"), FoldOSUser(osUser))
-		if err != nil {
-			return err
-		}
-		return affected(res)
+		return execOne(ctx, tx, "DELETE FROM unmapped_os_users WHERE os_user = ?", username.Fold(osUser))
 	})
 }

@@ -55,11 +55,11 @@ func (s *Store) enqueue(ctx context.Context, q querier, e OutboxEvent) (int64, e
 		e.NextAttemptAt = e.CreatedAt
 	}
 	var id int64
-	err := q.QueryRowContext(ctx, s.q(`INSERT INTO outbox (idem_key, kind, payload, created_at, next_attempt_at)
-VALUES (?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id`),
+	err := q.QueryRowContext(ctx, `INSERT INTO outbox (idem_key, kind, payload, created_at, next_attempt_at)
+VALUES (?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id`,
 		e.Key, e.Kind, string(e.Payload), toMS(e.CreatedAt), toMS(e.NextAttemptAt)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) { // the key was there already
-		err = q.QueryRowContext(ctx, s.q("SELECT id FROM outbox WHERE idem_key = ?"), e.Key).Scan(&id)
+		err = q.QueryRowContext(ctx, "SELECT id FROM outbox WHERE idem_key = ?", e.Key).Scan(&id)
 	}
 	if err != nil {
 		return 0, err
@@ -69,7 +69,7 @@ VALUES (?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id`),
 
 const outboxCols = "id, idem_key, kind, payload, created_at, attempts, next_attempt_at, delivered_at, last_error"
 
-func scanOutbox(sc interface{ Scan(...any) error }) (OutboxEvent, error) {
+func scanOutbox(sc scanner) (OutboxEvent, error) {
 	var e OutboxEvent
 	var payload string
 	var created, next int64
@@ -84,11 +84,7 @@ func scanOutbox(sc interface{ Scan(...any) error }) (OutboxEvent, error) {
 
 // OutboxEvent returns outbox event id.
 func (s *Store) OutboxEvent(ctx context.Context, id int64) (OutboxEvent, error) {
-	e, err := scanOutbox(s.rdb.QueryRowContext(ctx, s.q("SELECT "+outboxCols+" FROM outbox WHERE id = ?"), id))
-	if err != nil {
-		return OutboxEvent{}, fmt.Errorf("store: outbox event %d: %w", id, notFound(err))
-	}
-	return e, nil
+	return queryRow(ctx, s.rdb, fmt.Sprintf("outbox event %d", id), scanOutbox, "SELECT "+outboxCols+" FROM outbox WHERE id = ?", id)
 }
 
 // DueOutbox returns up to limit undelivered events whose next attempt is at
@@ -98,24 +94,8 @@ func (s *Store) DueOutbox(ctx context.Context, now time.Time, limit int) ([]Outb
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT "+outboxCols+` FROM outbox
-WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`), toMS(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: due outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []OutboxEvent
-	for rows.Next() {
-		e, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: due outbox: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: due outbox: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "due outbox", scanOutbox, "SELECT "+outboxCols+` FROM outbox
+WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, toMS(now), limit)
 }
 
 // MarkDelivered records that event id was delivered at at, counting the
@@ -123,14 +103,14 @@ WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id
 // event.
 func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
 	return s.write(ctx, fmt.Sprintf("mark outbox event %d delivered", id), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = ''
-WHERE id = ? AND delivered_at IS NULL`), toMS(at), id)
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = ''
+WHERE id = ? AND delivered_at IS NULL`, toMS(at), id)
 		if err != nil {
 			return err
 		}
 		if err := affected(res); errors.Is(err, ErrNotFound) {
 			var one int
-			return notFound(tx.QueryRowContext(ctx, s.q("SELECT 1 FROM outbox WHERE id = ?"), id).Scan(&one))
+			return notFound(tx.QueryRowContext(ctx, "SELECT 1 FROM outbox WHERE id = ?", id).Scan(&one))
 		} else if err != nil {
 			return err
 		}
@@ -142,19 +122,15 @@ WHERE id = ? AND delivered_at IS NULL`), toMS(at), id)
 // when to try again. ErrNotFound if there is no such undelivered event.
 func (s *Store) MarkFailed(ctx context.Context, id int64, errText string, next time.Time) error {
 	return s.write(ctx, fmt.Sprintf("mark outbox event %d failed", id), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
-WHERE id = ? AND delivered_at IS NULL`), errText, toMS(next), id)
-		if err != nil {
-			return err
-		}
-		return affected(res)
+		return execOne(ctx, tx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+WHERE id = ? AND delivered_at IS NULL`, errText, toMS(next), id)
 	})
 }
 
 // OutboxBacklog counts undelivered events.
 func (s *Store) OutboxBacklog(ctx context.Context) (int, error) {
 	var n int
-	if err := s.rdb.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")).Scan(&n); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: outbox backlog: %w", err)
 	}
 	return n, nil

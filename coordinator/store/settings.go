@@ -26,7 +26,7 @@ func DefaultSettings() Settings {
 func (s *Store) Settings(ctx context.Context) (Settings, error) {
 	var st Settings
 	var enabled int64
-	err := s.rdb.QueryRowContext(ctx, s.q("SELECT enabled, timeout_seconds, title_pattern FROM settings WHERE id = 1")).
+	err := s.rdb.QueryRowContext(ctx, "SELECT enabled, timeout_seconds, title_pattern FROM settings WHERE id = 1").
 		Scan(&enabled, &st.TimeoutSeconds, &st.TitlePattern)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DefaultSettings(), nil
@@ -45,10 +45,10 @@ func (s *Store) SaveSettings(ctx context.Context, st Settings, audit AuditEntry)
 		return fmt.Errorf("store: save settings: %w", invalid("timeout %d s is not positive", st.TimeoutSeconds))
 	}
 	return s.write(ctx, "save settings", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO settings (id, enabled, timeout_seconds, title_pattern, updated_at)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (id, enabled, timeout_seconds, title_pattern, updated_at)
 VALUES (1, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, timeout_seconds = excluded.timeout_seconds,
-	title_pattern = excluded.title_pattern, updated_at = excluded.updated_at`),
+	title_pattern = excluded.title_pattern, updated_at = excluded.updated_at`,
 			b2i(st.Enabled), st.TimeoutSeconds, st.TitlePattern, toMS(s.now())); err != nil {
 			return err
 		}

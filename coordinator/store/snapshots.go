@@ -21,8 +21,8 @@ func (s *Store) saveSnapshots(ctx context.Context, tx *sql.Tx, snaps []engine.Sn
 	if len(snaps) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO engine_snapshots (user_name, taken_at, data) VALUES (?, ?, ?)
-ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = excluded.data`))
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO engine_snapshots (user_name, taken_at, data) VALUES (?, ?, ?)
+ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = excluded.data`)
 	if err != nil {
 		return err
 	}
@@ -44,27 +44,17 @@ ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = exclu
 
 // Snapshots returns every stored snapshot, by user.
 func (s *Store) Snapshots(ctx context.Context) ([]engine.Snapshot, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT user_name, data FROM engine_snapshots ORDER BY user_name"))
-	if err != nil {
-		return nil, fmt.Errorf("store: read snapshots: %w", err)
-	}
-	defer rows.Close()
-	var out []engine.Snapshot
-	for rows.Next() {
+	return queryRows(ctx, s.rdb, "read snapshots", func(sc scanner) (engine.Snapshot, error) {
 		var user, data string
-		if err := rows.Scan(&user, &data); err != nil {
-			return nil, fmt.Errorf("store: read snapshots: %w", err)
+		if err := sc.Scan(&user, &data); err != nil {
+			return engine.Snapshot{}, err
 		}
 		var sn engine.Snapshot
 		if err := json.Unmarshal([]byte(data), &sn); err != nil {
-			return nil, fmt.Errorf("store: read snapshot of %q: %w", user, err)
+			return engine.Snapshot{}, fmt.Errorf("snapshot of %q: %w", user, err)
 		}
-		out = append(out, sn)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: read snapshots: %w", err)
-	}
-	return out, nil
+		return sn, nil
+	}, "SELECT user_name, data FROM engine_snapshots ORDER BY user_name")
 }
 
 // DeleteSnapshot removes user's snapshot. ErrNotFound if there is none.
@@ -75,9 +65,5 @@ func (s *Store) DeleteSnapshot(ctx context.Context, user string) error {
 }
 
 func (s *Store) deleteSnapshot(ctx context.Context, q querier, user string) error {
-	res, err := q.ExecContext(ctx, s.q("DELETE FROM engine_snapshots WHERE user_name = ?"), user)
-	if err != nil {
-		return err
-	}
-	return affected(res)
+	return execOne(ctx, q, "DELETE FROM engine_snapshots WHERE user_name = ?", user)
 }

@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,9 +66,7 @@ type Store struct {
 	db   *sql.DB // writes: one connection, so writers queue here, not on SQLITE_BUSY
 	rdb  *sql.DB // reads: WAL lets several run beside the writer
 	path string
-	// dollar: placeholders are $1, $2, … (PostgreSQL); false: ? (SQLite).
-	dollar bool
-	now    func() time.Time
+	now  func() time.Time
 }
 
 // querier is what *sql.DB and *sql.Tx have in common.
@@ -79,42 +76,90 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface{ Scan(dest ...any) error }
+
+// eachRow runs query on q and calls each for every row; what names the
+// query in errors.
+func eachRow(ctx context.Context, q querier, what string, each func(scanner) error, query string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return fmt.Errorf("store: %s: %w", what, err)
+		}
+	}
+	return wrap(what, rows.Err())
+}
+
+// queryRows runs query on q and scans every row with scan.
+func queryRows[T any](ctx context.Context, q querier, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := eachRow(ctx, q, what, func(sc scanner) error {
+		v, err := scan(sc)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	}, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// queryRow runs query on q and scans its one row with scan; no row is
+// ErrNotFound. what names the row in errors.
+func queryRow[T any](ctx context.Context, q querier, what string, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	v, err := scan(q.QueryRowContext(ctx, query, args...))
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("store: %s: %w", what, notFound(err))
+	}
+	return v, nil
+}
+
+// execOne runs a statement on q that must change a row: ErrNotFound if it
+// changed none.
+func execOne(ctx context.Context, q querier, query string, args ...any) error {
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+// where gathers the conditions of a filter that apply.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add adds cond with its args if applies.
+func (w *where) add(applies bool, cond string, args ...any) {
+	if applies {
+		w.conds, w.args = append(w.conds, cond), append(w.args, args...)
+	}
+}
+
+// clause is " WHERE …" with every condition, or "" for none.
+func (w *where) clause() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database. Calls in flight fail.
 func (s *Store) Close() error {
 	return errors.Join(s.rdb.Close(), s.db.Close())
-}
-
-// q returns query with its ? placeholders in the dialect's form.
-func (s *Store) q(query string) string {
-	if s.dollar {
-		return rebindDollar(query)
-	}
-	return query
-}
-
-// rebindDollar rewrites ? placeholders as $1, $2, … for PostgreSQL. A ?
-// inside a single-quoted literal is left alone.
-func rebindDollar(query string) string {
-	var b strings.Builder
-	b.Grow(len(query) + 8)
-	n, quoted := 0, false
-	for i := 0; i < len(query); i++ {
-		c := query[i]
-		switch {
-		case c == '\'':
-			quoted = !quoted // '' inside a literal toggles twice
-		case c == '?' && !quoted:
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }
 
 // write runs fn in one write transaction and commits it; what names the
@@ -128,10 +173,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 	if err := fn(tx); err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: %s: commit: %w", what, err)
-	}
-	return nil
+	return wrap(what+": commit", tx.Commit())
 }
 
 // Tx is a write transaction open through (*Store).Tx: what the coordinator
@@ -156,10 +198,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := fn(&Tx{s: s, tx: tx}); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit transaction: %w", err)
-	}
-	return nil
+	return wrap("commit transaction", tx.Commit())
 }
 
 // Audit appends e to the audit log within the transaction.
@@ -173,19 +212,13 @@ func (t *Tx) Audit(ctx context.Context, e AuditEntry) (int64, error) {
 
 // SaveSnapshots upserts engine snapshots within the transaction.
 func (t *Tx) SaveSnapshots(ctx context.Context, snaps []engine.Snapshot) error {
-	if err := t.s.saveSnapshots(ctx, t.tx, snaps); err != nil {
-		return fmt.Errorf("store: save snapshots: %w", err)
-	}
-	return nil
+	return wrap("save snapshots", t.s.saveSnapshots(ctx, t.tx, snaps))
 }
 
 // DeleteSnapshot removes user's snapshot within the transaction (ErrNotFound
 // if there is none).
 func (t *Tx) DeleteSnapshot(ctx context.Context, user string) error {
-	if err := t.s.deleteSnapshot(ctx, t.tx, user); err != nil {
-		return fmt.Errorf("store: delete snapshot %q: %w", user, err)
-	}
-	return nil
+	return wrap(fmt.Sprintf("delete snapshot %q", user), t.s.deleteSnapshot(ctx, t.tx, user))
 }
 
 // Enqueue adds an event to the outbox within the transaction; see
@@ -200,37 +233,25 @@ func (t *Tx) Enqueue(ctx context.Context, e OutboxEvent) (int64, error) {
 
 // CreateAPIToken stores t within the transaction; see (*Store).CreateAPIToken.
 func (t *Tx) CreateAPIToken(ctx context.Context, tok APIToken) error {
-	if err := t.s.createAPIToken(ctx, t.tx, tok); err != nil {
-		return fmt.Errorf("store: create api token %q: %w", tok.Name, err)
-	}
-	return nil
+	return wrap(fmt.Sprintf("create api token %q", tok.Name), t.s.createAPIToken(ctx, t.tx, tok))
 }
 
 // RevokeAPIToken revokes token id within the transaction; see
 // (*Store).RevokeAPIToken.
 func (t *Tx) RevokeAPIToken(ctx context.Context, id string) error {
-	if err := t.s.revoke(ctx, t.tx, "api_tokens", id); err != nil {
-		return fmt.Errorf("store: revoke api token %s: %w", id, err)
-	}
-	return nil
+	return wrap("revoke api token "+id, t.s.revoke(ctx, t.tx, "api_tokens", id))
 }
 
 // CreateEnrollment stores e within the transaction; see
 // (*Store).CreateEnrollment.
 func (t *Tx) CreateEnrollment(ctx context.Context, e Enrollment) error {
-	if err := t.s.createEnrollment(ctx, t.tx, e); err != nil {
-		return fmt.Errorf("store: create enrollment %s: %w", e.ID, err)
-	}
-	return nil
+	return wrap("create enrollment "+e.ID, t.s.createEnrollment(ctx, t.tx, e))
 }
 
 // RevokeEnrollment revokes enrollment id within the transaction; see
 // (*Store).RevokeEnrollment.
 func (t *Tx) RevokeEnrollment(ctx context.Context, id string) error {
-	if err := t.s.revoke(ctx, t.tx, "enrollments", id); err != nil {
-		return fmt.Errorf("store: revoke enrollment %s: %w", id, err)
-	}
-	return nil
+	return wrap("revoke enrollment "+id, t.s.revoke(ctx, t.tx, "enrollments", id))
 }
 
 // Enroll enrolls a device within the transaction; see (*Store).Enroll. If
@@ -307,6 +328,14 @@ func affected(res sql.Result) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// wrap is err with what the store was doing, or nil.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
 }
 
 // notFound maps sql.ErrNoRows to ErrNotFound.

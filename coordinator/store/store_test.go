@@ -170,18 +170,6 @@ func TestLoadMigrationsChecksNumbering(t *testing.T) {
 	}
 }
 
-func TestRebindDollar(t *testing.T) {
-	for in, want := range map[string]string{
-		"SELECT 1":                                "SELECT 1",
-		"UPDATE t SET a = ? WHERE b = ? AND c=?":  "UPDATE t SET a = $1 WHERE b = $2 AND c=$3",
-		"SELECT '?', ? FROM t WHERE x = 'it''s?'": "SELECT '?', $1 FROM t WHERE x = 'it''s?'",
-	} {
-		if got := rebindDollar(in); got != want {
-			t.Errorf("rebindDollar(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // The audit is append-only: no method changes or removes an entry, and the
 // schema refuses it too.
 func TestAuditIsAppendOnly(t *testing.T) {

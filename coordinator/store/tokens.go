@@ -37,7 +37,7 @@ func (t APIToken) Revoked() bool { return !t.RevokedAt.IsZero() }
 
 const apiTokenCols = "id, name, role, hash, created_at, revoked_at"
 
-func scanAPIToken(sc interface{ Scan(...any) error }) (APIToken, error) {
+func scanAPIToken(sc scanner) (APIToken, error) {
 	var t APIToken
 	var created int64
 	var revoked sql.NullInt64
@@ -72,7 +72,7 @@ func (s *Store) createAPIToken(ctx context.Context, q querier, t APIToken) error
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.now()
 	}
-	_, err := q.ExecContext(ctx, s.q("INSERT INTO api_tokens ("+apiTokenCols+") VALUES (?, ?, ?, ?, ?, NULL)"),
+	_, err := q.ExecContext(ctx, "INSERT INTO api_tokens ("+apiTokenCols+") VALUES (?, ?, ?, ?, ?, NULL)",
 		t.ID, t.Name, string(t.Role), t.Hash, toMS(t.CreatedAt))
 	return dup(err, "a live token has this name, or the id or hash is taken")
 }
@@ -82,7 +82,7 @@ func (s *Store) createAPIToken(ctx context.Context, q querier, t APIToken) error
 // matches ErrNotFound (so "no usable token" is one check), together with the
 // token so the caller can log which one was tried; it must not be honoured.
 func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, error) {
-	t, err := scanAPIToken(s.rdb.QueryRowContext(ctx, s.q("SELECT "+apiTokenCols+" FROM api_tokens WHERE hash = ?"), hash))
+	t, err := scanAPIToken(s.rdb.QueryRowContext(ctx, "SELECT "+apiTokenCols+" FROM api_tokens WHERE hash = ?", hash))
 	if err != nil {
 		return APIToken{}, fmt.Errorf("store: api token by hash: %w", notFound(err))
 	}
@@ -94,23 +94,7 @@ func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, erro
 
 // APITokens returns every token, live and revoked, oldest first.
 func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
-	rows, err := s.rdb.QueryContext(ctx, s.q("SELECT "+apiTokenCols+" FROM api_tokens ORDER BY created_at, id"))
-	if err != nil {
-		return nil, fmt.Errorf("store: list api tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []APIToken
-	for rows.Next() {
-		t, err := scanAPIToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list api tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list api tokens: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.rdb, "list api tokens", scanAPIToken, "SELECT "+apiTokenCols+" FROM api_tokens ORDER BY created_at, id")
 }
 
 // RevokeAPIToken revokes token id. Revoking a revoked token changes
@@ -125,7 +109,7 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id string) error {
 // revoke sets revoked_at on row id of table (api_tokens or enrollments)
 // unless it is set already.
 func (s *Store) revoke(ctx context.Context, q querier, table, id string) error {
-	res, err := q.ExecContext(ctx, s.q("UPDATE "+table+" SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+	res, err := q.ExecContext(ctx, "UPDATE "+table+" SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
 		toMS(s.now()), id)
 	if err != nil {
 		return err
@@ -134,5 +118,5 @@ func (s *Store) revoke(ctx context.Context, q querier, table, id string) error {
 		return err
 	}
 	var one int
-	return notFound(q.QueryRowContext(ctx, s.q("SELECT 1 FROM "+table+" WHERE id = ?"), id).Scan(&one))
+	return notFound(q.QueryRowContext(ctx, "SELECT 1 FROM "+table+" WHERE id = ?", id).Scan(&one))
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/account"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // Cookies. The admin pages and the Agent Desk have separate sessions, so an
@@ -124,21 +125,39 @@ func csrfOK(r *http.Request, want string) bool {
 
 const csrfRefused = "This form is out of date or did not come from this site (its security token is missing or wrong). Reload the page and try again."
 
+// sessionAndForm reads the session in cookie (nil if none) and, for a
+// POST, the form. If either fails it has answered (500, or badForm) and
+// returns false.
+func (w *Web) sessionAndForm(rw http.ResponseWriter, r *http.Request, cookie string, badForm func()) (*session, bool) {
+	s, err := w.sessionFrom(r, cookie)
+	if err != nil {
+		w.internal(rw, r, err)
+		return nil, false
+	}
+	if r.Method == http.MethodPost {
+		if err := parseForm(rw, r); err != nil {
+			badForm()
+			return nil, false
+		}
+	}
+	return s, true
+}
+
+// sessionHandler serves a page or endpoint to a signed-in session.
+type sessionHandler = func(http.ResponseWriter, *http.Request, *session)
+
 // staff wraps an admin page: it needs a session of one of roles; a POST
 // also needs the session's CSRF token. Without a session a GET goes to the
 // sign-in page and a POST is refused.
-func (w *Web) staff(roles []store.Role, h func(http.ResponseWriter, *http.Request, *session)) http.Handler {
+func (w *Web) staff(roles []store.Role, h sessionHandler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		s, err := w.sessionFrom(r, adminCookie)
-		if err != nil {
-			w.internal(rw, r, err)
+		s, ok := w.sessionAndForm(rw, r, adminCookie, func() {
+			w.fail(rw, r, http.StatusBadRequest, "The form could not be read.")
+		})
+		if !ok {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := parseForm(rw, r); err != nil {
-				w.fail(rw, r, http.StatusBadRequest, "The form could not be read.")
-				return
-			}
 			if s == nil {
 				w.fail(rw, r, http.StatusForbidden, "Sign in first: your session has ended.")
 				return
@@ -215,7 +234,7 @@ func (w *Web) checkLogin(rw http.ResponseWriter, r *http.Request) (store.Account
 	if err != nil || !csrfOK(r, c.Value) {
 		return store.Account{}, http.StatusForbidden, csrfRefused
 	}
-	name := account.Name(r.PostFormValue("name"))
+	name := username.Fold(r.PostFormValue("name"))
 	now := w.cfg.Core.Now()
 	if wait := w.limits.check(now, clientIP(r), name); wait > 0 {
 		return store.Account{}, http.StatusTooManyRequests,

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
@@ -177,7 +177,7 @@ func (w *Web) deskLogin(rw http.ResponseWriter, r *http.Request) {
 		w.deskSignIn(rw, r, status, v)
 		return
 	}
-	if err := w.cfg.API.DeskLogin(r.Context(), "account:"+acct.Name, acct.Name); err != nil {
+	if err := w.cfg.Admin.DeskLogin(r.Context(), "account:"+acct.Name, acct.Name); err != nil {
 		w.internal(rw, r, err)
 		return
 	}
@@ -190,18 +190,13 @@ func (w *Web) deskLogin(rw http.ResponseWriter, r *http.Request) {
 
 // agent wraps a desk endpoint: it needs an agent's desk session, and a
 // POST its CSRF token (form field or X-CSRF-Token header).
-func (w *Web) agent(h func(http.ResponseWriter, *http.Request, *session)) http.Handler {
+func (w *Web) agent(h sessionHandler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		s, err := w.sessionFrom(r, deskCookie)
-		if err != nil {
-			w.internal(rw, r, err)
+		s, ok := w.sessionAndForm(rw, r, deskCookie, func() {
+			http.Error(rw, "the form could not be read", http.StatusBadRequest)
+		})
+		if !ok {
 			return
-		}
-		if r.Method == http.MethodPost {
-			if err := parseForm(rw, r); err != nil {
-				http.Error(rw, "the form could not be read", http.StatusBadRequest)
-				return
-			}
 		}
 		if s == nil || s.account.Role != store.RoleAgent {
 			deskError(rw, r, http.StatusUnauthorized, "signed_out", "Your Agent Desk session has ended; sign in again.")
@@ -236,7 +231,7 @@ func writeJSON(rw http.ResponseWriter, status int, v any) {
 }
 
 func (w *Web) deskLogout(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.DeskLogout(r.Context(), s.actor(), s.account.Name); err != nil {
+	if err := w.cfg.Admin.DeskLogout(r.Context(), s.actor(), s.account.Name); err != nil {
 		w.internal(rw, r, err)
 		return
 	}
@@ -303,7 +298,7 @@ func (w *Web) deskConversation(rw http.ResponseWriter, r *http.Request, s *sessi
 		return
 	}
 	switch {
-	case errors.Is(err, builtin.ErrConflict), errors.Is(err, builtin.ErrInvalid):
+	case errors.Is(err, fault.ErrConflict), errors.Is(err, fault.ErrInvalid):
 		deskError(rw, r, http.StatusConflict, "conflict", err.Error())
 		return
 	case err != nil:

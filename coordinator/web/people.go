@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/account"
-	"github.com/vigil-cc/vigil/coordinator/identity"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // people is the People and devices page.
@@ -67,7 +67,7 @@ func (w *Web) people(r *http.Request, s *session) (people, error) {
 		return p, err
 	}
 	for _, u := range unmapped {
-		p.Unmapped = append(p.Unmapped, unmappedRow{u, identity.Normalize(u.OSUser)})
+		p.Unmapped = append(p.Unmapped, unmappedRow{u, username.Bare(u.OSUser)})
 	}
 	users, err := w.cfg.Store.DeskUsers(ctx)
 	if err != nil {
@@ -125,6 +125,22 @@ func done(rw http.ResponseWriter, r *http.Request, code string) {
 	http.Redirect(rw, r, "/admin/people?done="+code, http.StatusSeeOther)
 }
 
+// answer ends a form's change: back to the page with notice code if err is
+// nil, else as failed.
+func (w *Web) answer(rw http.ResponseWriter, r *http.Request, s *session, err error, code string, set func(p *people, msg string)) {
+	if err != nil {
+		w.failed(rw, r, s, err, set)
+		return
+	}
+	done(rw, r, code)
+}
+
+// Where each form's error shows.
+func mappingError(p *people, msg string)    { p.MappingError = msg }
+func deviceError(p *people, msg string)     { p.DeviceError = msg }
+func enrollmentError(p *people, msg string) { p.EnrollmentError = msg }
+func accountError(p *people, msg string)    { p.AccountError = msg }
+
 // failed shows the page with err's message next to the form that failed,
 // or fails with 500 if err is not one a person can act on.
 func (w *Web) failed(rw http.ResponseWriter, r *http.Request, s *session, err error, set func(p *people, msg string)) {
@@ -150,42 +166,26 @@ func (w *Web) refused(rw http.ResponseWriter, r *http.Request, s *session, msg s
 }
 
 func (w *Web) addMapping(rw http.ResponseWriter, r *http.Request, s *session) {
-	_, err := w.cfg.API.SetMapping(r.Context(), s.actor(), r.PostFormValue("os_user"), r.PostFormValue("desk_user"))
-	if err != nil {
-		w.failed(rw, r, s, err, func(p *people, msg string) { p.MappingError = msg })
-		return
-	}
-	done(rw, r, "mapped")
+	_, err := w.cfg.Admin.SetMapping(r.Context(), s.actor(), r.PostFormValue("os_user"), r.PostFormValue("desk_user"))
+	w.answer(rw, r, s, err, "mapped", mappingError)
 }
 
 func (w *Web) deleteMapping(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.DeleteMapping(r.Context(), s.actor(), r.PostFormValue("os_user")); err != nil {
-		w.failed(rw, r, s, err, func(p *people, msg string) { p.MappingError = msg })
-		return
-	}
-	done(rw, r, "unmapped")
+	w.answer(rw, r, s, w.cfg.Admin.DeleteMapping(r.Context(), s.actor(), r.PostFormValue("os_user")), "unmapped", mappingError)
 }
 
 func (w *Web) approveDevice(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceApproved); err != nil {
-		w.failed(rw, r, s, err, func(p *people, msg string) { p.DeviceError = msg })
-		return
-	}
-	done(rw, r, "approved")
+	w.answer(rw, r, s, w.cfg.Admin.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceApproved), "approved", deviceError)
 }
 
 func (w *Web) revokeDevice(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceRevoked); err != nil {
-		w.failed(rw, r, s, err, func(p *people, msg string) { p.DeviceError = msg })
-		return
-	}
-	done(rw, r, "revoked")
+	w.answer(rw, r, s, w.cfg.Admin.SetDeviceStatus(r.Context(), s.actor(), r.PathValue("id"), store.DeviceRevoked), "revoked", deviceError)
 }
 
 // createEnrollment makes a token and shows it once, on this answer only.
 func (w *Web) createEnrollment(rw http.ResponseWriter, r *http.Request, s *session) {
 	fail := func(msg string) {
-		w.refused(rw, r, s, msg, func(p *people, msg string) { p.EnrollmentError = msg })
+		w.refused(rw, r, s, msg, enrollmentError)
 	}
 	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("expires_days")))
 	if err != nil || days < 1 || days > 365 {
@@ -197,21 +197,17 @@ func (w *Web) createEnrollment(rw http.ResponseWriter, r *http.Request, s *sessi
 		fail("Uses must be a whole number from 1 to 100000.")
 		return
 	}
-	_, token, err := w.cfg.API.CreateEnrollment(r.Context(), s.actor(), strings.TrimSpace(r.PostFormValue("note")),
+	_, token, err := w.cfg.Admin.CreateEnrollment(r.Context(), s.actor(), strings.TrimSpace(r.PostFormValue("note")),
 		time.Duration(days)*24*time.Hour, uses)
 	if err != nil {
-		w.failed(rw, r, s, err, func(p *people, msg string) { p.EnrollmentError = msg })
+		w.failed(rw, r, s, err, enrollmentError)
 		return
 	}
 	w.showPeople(rw, r, s, http.StatusOK, func(p *people) { p.NewToken = token })
 }
 
 func (w *Web) revokeEnrollment(rw http.ResponseWriter, r *http.Request, s *session) {
-	if err := w.cfg.API.RevokeEnrollment(r.Context(), s.actor(), r.PathValue("id")); err != nil {
-		w.failed(rw, r, s, err, func(p *people, msg string) { p.EnrollmentError = msg })
-		return
-	}
-	done(rw, r, "token-revoked")
+	w.answer(rw, r, s, w.cfg.Admin.RevokeEnrollment(r.Context(), s.actor(), r.PathValue("id")), "token-revoked", enrollmentError)
 }
 
 func (w *Web) createAccount(rw http.ResponseWriter, r *http.Request, s *session) {
@@ -228,7 +224,7 @@ func (w *Web) createAccount(rw http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	if msg != "" {
-		w.refused(rw, r, s, msg, func(p *people, msg string) { p.AccountError = msg })
+		w.refused(rw, r, s, msg, accountError)
 		return
 	}
 	done(rw, r, "account-created")

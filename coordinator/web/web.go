@@ -5,7 +5,7 @@
 // Pages are rendered on the server from templates embedded in the binary,
 // with a little vanilla JavaScript (no build step) for the live parts,
 // which arrive over Server-Sent Events. Every change goes through the same
-// code as the JSON API (coordinator/api's shared operations, policy.Update),
+// code as the JSON API (coordinator/admin, policy.Update),
 // so the store, the engine and the agents stay in step and the audit names
 // the account.
 package web
@@ -21,10 +21,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-cc/vigil/coordinator/api"
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/policy"
 	"github.com/vigil-cc/vigil/coordinator/store"
@@ -42,9 +43,9 @@ type Config struct {
 	Core   *core.Core
 	Hub    *hub.Hub
 	Policy *policy.Policy
-	// API holds the changes the pages share with the JSON API (mappings,
+	// Admin makes the changes the pages share with the JSON API (mappings,
 	// devices, enrollment tokens, desk login and logout).
-	API *api.API
+	Admin *admin.Admin
 	// Desk is the built-in controller; nil when a platform routes
 	// conversations (the webhook controller): the desk then shows none.
 	Desk *builtin.Controller
@@ -119,19 +120,24 @@ func (w *Web) Register(mux *http.ServeMux) {
 	w.handle(mux, "POST /login", http.HandlerFunc(w.login))
 	w.handle(mux, "POST /logout", http.HandlerFunc(w.logout))
 	w.handle(mux, "GET /admin/{$}", http.RedirectHandler("/admin/dashboard", http.StatusSeeOther))
-	w.handle(mux, "GET /admin/dashboard", w.staff(staff, w.dashboardPage))
-	w.handle(mux, "GET /admin/dashboard/events", w.staff(staff, w.dashboardEvents))
-	w.handle(mux, "GET /admin/settings", w.staff(staff, w.settingsPage))
-	w.handle(mux, "POST /admin/settings", w.staff(admin, w.saveSettings))
-	w.handle(mux, "GET /admin/people", w.staff(staff, w.peoplePage))
-	w.handle(mux, "POST /admin/people/mappings", w.staff(admin, w.addMapping))
-	w.handle(mux, "POST /admin/people/mappings/delete", w.staff(admin, w.deleteMapping))
-	w.handle(mux, "POST /admin/people/devices/{id}/approve", w.staff(admin, w.approveDevice))
-	w.handle(mux, "POST /admin/people/devices/{id}/revoke", w.staff(admin, w.revokeDevice))
-	w.handle(mux, "POST /admin/people/enrollments", w.staff(admin, w.createEnrollment))
-	w.handle(mux, "POST /admin/people/enrollments/{id}/revoke", w.staff(admin, w.revokeEnrollment))
-	w.handle(mux, "POST /admin/people/accounts", w.staff(admin, w.createAccount))
-	w.handle(mux, "GET /admin/audit", w.staff(staff, w.auditPage))
+	// The admin pages by who may use them: staff read, admins change.
+	w.staffRoutes(mux, staff, map[string]sessionHandler{
+		"GET /admin/dashboard":        w.dashboardPage,
+		"GET /admin/dashboard/events": w.dashboardEvents,
+		"GET /admin/settings":         w.settingsPage,
+		"GET /admin/people":           w.peoplePage,
+		"GET /admin/audit":            w.auditPage,
+	})
+	w.staffRoutes(mux, admin, map[string]sessionHandler{
+		"POST /admin/settings":                       w.saveSettings,
+		"POST /admin/people/mappings":                w.addMapping,
+		"POST /admin/people/mappings/delete":         w.deleteMapping,
+		"POST /admin/people/devices/{id}/approve":    w.approveDevice,
+		"POST /admin/people/devices/{id}/revoke":     w.revokeDevice,
+		"POST /admin/people/enrollments":             w.createEnrollment,
+		"POST /admin/people/enrollments/{id}/revoke": w.revokeEnrollment,
+		"POST /admin/people/accounts":                w.createAccount,
+	})
 	w.handle(mux, "GET /desk/{$}", http.HandlerFunc(w.deskPage))
 	w.handle(mux, "POST /desk/login", http.HandlerFunc(w.deskLogin))
 	w.handle(mux, "POST /desk/logout", w.agent(w.deskLogout))
@@ -140,6 +146,13 @@ func (w *Web) Register(mux *http.ServeMux) {
 	w.handle(mux, "POST /desk/conversations/{id}/{action}", w.agent(w.deskConversation))
 	static, _ := fs.Sub(staticFS, "static")
 	w.handle(mux, "GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+}
+
+// staffRoutes registers admin pages for roles.
+func (w *Web) staffRoutes(mux *http.ServeMux, roles []store.Role, routes map[string]sessionHandler) {
+	for pattern, h := range routes {
+		w.handle(mux, pattern, w.staff(roles, h))
+	}
 }
 
 // contentPolicy allows only the coordinator's own scripts, styles and
@@ -219,12 +232,11 @@ func (w *Web) internal(rw http.ResponseWriter, r *http.Request, err error) {
 	w.fail(rw, r, http.StatusInternalServerError, "Something went wrong on the coordinator; its log says what.")
 }
 
-// userMessage is err's text if a person can act on it (the API's 4xx
-// errors), and "" otherwise.
+// userMessage is err's text if a person can act on it (invalid input or a
+// conflict, see coordinator/fault), and "" otherwise.
 func userMessage(err error) string {
-	var ae *api.Error
-	if errors.As(err, &ae) && ae.Status < 500 {
-		return ae.Msg
+	if errors.Is(err, fault.ErrInvalid) || errors.Is(err, fault.ErrConflict) {
+		return err.Error()
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return "It no longer exists; reload the page."

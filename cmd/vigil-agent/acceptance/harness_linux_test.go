@@ -15,9 +15,9 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator"
 	"github.com/vigil-cc/vigil/coordinator/hub"
-	"github.com/vigil-cc/vigil/coordinator/identity"
 	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
+	"github.com/vigil-cc/vigil/internal/username"
 	"github.com/vigil-cc/vigil/platform/x11"
 )
 
@@ -261,7 +261,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.user = identity.Normalize(me.Username)
+	r.user = username.Bare(me.Username)
 	r.co.deskLogin(r.user)
 	addr := r.co.addr
 	if o.via != nil {

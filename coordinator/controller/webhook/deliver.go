@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-cc/vigil/coordinator/setting"
 	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/backoff"
 )
@@ -46,32 +46,33 @@ type Config struct {
 	Log     *slog.Logger
 }
 
-// Validate says what to fix, naming the flags.
+// Validate says what to fix. Its errors are *setting.Error naming URL,
+// Secret (Secrets[0]) and SecretNext (Secrets[1]).
 func (c *Config) Validate() error {
 	if c.URL == "" {
-		return errors.New("--webhook-url is required with --controller webhook")
+		return setting.Errorf("{URL} is required for webhook delivery")
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("--webhook-url must be an absolute http(s) URL, got %q", c.URL)
+		return setting.Errorf("{URL} must be an absolute http(s) URL, got %q", c.URL)
 	}
 	if u.Scheme == "http" && !loopback(u.Hostname()) {
-		return fmt.Errorf("--webhook-url must use https (plain http only to a loopback address), got %q", c.URL)
+		return setting.Errorf("{URL} must use https (plain http only to a loopback address), got %q", c.URL)
 	}
 	if len(c.Secrets) == 0 {
-		return errors.New("--webhook-secret is required with --controller webhook")
+		return setting.Errorf("{Secret} is required for webhook delivery")
 	}
 	for i, s := range c.Secrets {
 		if len(s) < MinSecretLen {
-			flag := "--webhook-secret"
+			name := "{Secret}"
 			if i > 0 {
-				flag = "--webhook-secret-next"
+				name = "{SecretNext}"
 			}
-			return fmt.Errorf("%s must be at least %d characters", flag, MinSecretLen)
+			return setting.Errorf(name+" must be at least %d characters", MinSecretLen)
 		}
 	}
 	if len(c.Secrets) == 2 && c.Secrets[0] == c.Secrets[1] {
-		return errors.New("--webhook-secret-next must differ from --webhook-secret")
+		return setting.Errorf("{SecretNext} must differ from {Secret}")
 	}
 	return nil
 }

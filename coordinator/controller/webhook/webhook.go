@@ -26,21 +26,14 @@ func New(st *store.Store, cfg Config) (*Controller, error) {
 	return &Controller{Deliverer: d}, nil
 }
 
-// Kind is controller.Webhook.
-func (c *Controller) Kind() controller.Kind { return controller.Webhook }
-
 // Outbox returns the events reporting d; see Events.
 func (c *Controller) Outbox(d engine.Decision) ([]store.OutboxEvent, error) { return Events(d) }
 
 // Decisions wakes the deliverer when a decision made events (they are
 // committed by the time handlers run). A core.Handler: it never blocks.
 func (c *Controller) Decisions(ds []engine.Decision) {
-	for _, d := range ds {
-		switch d.Kind {
-		case engine.DecisionWarn, engine.DecisionWithdraw, engine.DecisionLogout:
-			c.Notify()
-			return
-		}
+	if controller.Any(ds, engine.DecisionWarn, engine.DecisionWithdraw, engine.DecisionLogout) {
+		c.Notify()
 	}
 }
 

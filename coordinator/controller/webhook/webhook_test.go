@@ -104,13 +104,13 @@ func TestConfigValidate(t *testing.T) {
 		cfg  webhook.Config
 		want string
 	}{
-		{webhook.Config{Secrets: []string{secret}}, "--webhook-url is required"},
+		{webhook.Config{Secrets: []string{secret}}, "URL is required"},
 		{webhook.Config{URL: "ftp://x", Secrets: []string{secret}}, "absolute http(s) URL"},
 		{webhook.Config{URL: "/relative", Secrets: []string{secret}}, "absolute http(s) URL"},
 		{webhook.Config{URL: "http://platform.example.com/hook", Secrets: []string{secret}}, "must use https"},
-		{webhook.Config{URL: "https://platform.example.com/hook"}, "--webhook-secret is required"},
+		{webhook.Config{URL: "https://platform.example.com/hook"}, "Secret is required"},
 		{webhook.Config{URL: "https://platform.example.com/hook", Secrets: []string{"short"}}, "at least 16"},
-		{webhook.Config{URL: "https://platform.example.com/hook", Secrets: []string{secret, "short"}}, "--webhook-secret-next must be at least 16"},
+		{webhook.Config{URL: "https://platform.example.com/hook", Secrets: []string{secret, "short"}}, "SecretNext must be at least 16"},
 		{webhook.Config{URL: "https://platform.example.com/hook", Secrets: []string{secret, secret}}, "must differ"},
 		{webhook.Config{URL: "https://platform.example.com/hook", Secrets: []string{secret, nextSecret}}, ""},
 		{webhook.Config{URL: "http://127.0.0.1:9000/hook", Secrets: []string{secret}}, ""},
