@@ -3,7 +3,8 @@ package service
 import (
 	"errors"
 	"net"
-	"strings"
+
+	"github.com/vigil-cc/vigil/internal/username"
 )
 
 // Peer is who is at the other end of a local connection, as the OS says.
@@ -18,18 +19,8 @@ type Peer struct {
 // account: case-insensitive, and DOMAIN\user or user@domain match user
 // (on either side; Windows peers are DOMAIN\user).
 func SameUser(claimed, local string) bool {
-	c, l := bareUser(claimed), bareUser(local)
-	return c != "" && strings.EqualFold(c, l)
-}
-
-func bareUser(u string) string {
-	if i := strings.LastIndexByte(u, '\\'); i >= 0 {
-		u = u[i+1:]
-	}
-	if i := strings.IndexByte(u, '@'); i >= 0 {
-		u = u[:i]
-	}
-	return u
+	c := username.Bare(claimed)
+	return c != "" && c == username.Bare(local)
 }
 
 // socketControl runs fn on the file descriptor (socket handle) of a Unix
