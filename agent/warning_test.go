@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
 // fakeNotifier records what was shown, stamped with the (bubble's) clock.
@@ -193,7 +195,7 @@ func TestWarningsStopAndNoService(t *testing.T) {
 		var shown []string
 		broken := newFakeNotifier()
 		broken.err = errors.New("no desktop notification service")
-		var logged logBuf
+		var logged testrig.Buffer
 		w = &Warnings{Notifier: broken, Log: newTextLog(&logged), OnShow: func(b string) { shown = append(shown, b) }}
 		ctx, cancel = context.WithCancel(t.Context())
 		defer cancel()

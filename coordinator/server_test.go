@@ -6,17 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/coordtest"
+	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/protocol"
 )
 
@@ -24,55 +23,28 @@ const adminToken = "vgl_api_test-admin-token"
 
 // testServer is a real coordinator on a loopback port.
 type testServer struct {
-	t       *testing.T
-	dir     string
-	addr    string
-	stop    context.CancelFunc
-	stopped chan error
-	srv     *coordinator.Server
+	t    *testing.T
+	dir  string
+	addr string
+	srv  *coordtest.Server
 }
 
 func startServer(t *testing.T, dir string) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return startOn(t, dir, ln)
+	return startOn(t, dir, nil)
 }
 
+// startOn serves a coordinator with its data in dir on ln (nil: a free
+// port).
 func startOn(t *testing.T, dir string, ln net.Listener) *testServer {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := coordinator.Open(ctx, coordinator.Config{
-		Listen: ln.Addr().String(), DataDir: dir, AdminToken: adminToken,
-		Heartbeat: 20 * time.Second, Grace: 45 * time.Second, Log: log,
-	})
-	if err != nil {
-		cancel()
-		t.Fatalf("opening the coordinator: %v", err)
-	}
-	s := &testServer{t: t, dir: dir, addr: ln.Addr().String(), stop: cancel, stopped: make(chan error, 1), srv: srv}
-	go func() {
-		err := srv.Serve(ctx, ln)
-		srv.Store.Close()
-		s.stopped <- err
-	}()
-	t.Cleanup(s.shutdown)
-	return s
+	srv := coordtest.Start(t, coordtest.Config(dir, adminToken), ln)
+	return &testServer{t: t, dir: dir, addr: srv.Addr, srv: srv}
 }
 
+// shutdown stops the coordinator and waits for it.
 func (s *testServer) shutdown() {
-	if s.stop == nil {
-		return
-	}
-	s.stop()
-	s.stop = nil
-	if err := <-s.stopped; err != nil {
+	if err := s.srv.Close(); err != nil {
 		s.t.Errorf("coordinator stopped with: %v", err)
 	}
 }
@@ -609,26 +581,15 @@ func TestUnmappedUsersAreListedAndBoundOnceMapped(t *testing.T) {
 	s.setTimeout(30)
 	a := mustDial(t, s, s.enrollDevice("ws-u"))
 	a.open("1", `CORP\mary.k`, 0)
-	waitFor(t, 5*time.Second, func() bool {
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		_, _, list := s.call("GET", "/api/v1/unmapped", adminToken, nil)
-		return strings.Contains(fmt.Sprint(list), `corp\mary.k`)
-	}, "the unmapped OS user to be listed")
+		return strings.Contains(fmt.Sprint(list), `corp\mary.k`), "the unmapped OS user to be listed"
+	})
 	s.mustCall("POST", "/api/v1/desk/login", map[string]string{"user": "mary"})
 	s.mustCall("PUT", "/api/v1/mappings/CORP%5Cmary.k", map[string]string{"desk_user": "mary"})
-	waitFor(t, 5*time.Second, func() bool {
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		_, u, _ := s.call("GET", "/api/v1/users/mary", adminToken, nil)
 		sensor, _ := u["sensor"].(map[string]any)
-		return sensor["host"] == "ws-1"
-	}, "mary's sensor to be bound")
-}
-
-func waitFor(t *testing.T, d time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return sensor["host"] == "ws-1", "mary's sensor to be bound"
+	})
 }

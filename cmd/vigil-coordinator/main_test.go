@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/vigil-cc/vigil/coordinator"
 	"github.com/vigil-cc/vigil/coordinator/secret"
+	"github.com/vigil-cc/vigil/internal/coordtest"
 )
 
 func TestInvalidConfigurationStopsWithAMessage(t *testing.T) {
@@ -52,16 +48,7 @@ func TestFlagBeatsEnvironment(t *testing.T) {
 
 func TestFirstStartMakesTokensOnce(t *testing.T) {
 	dir := t.TempDir()
-	open := func() {
-		t.Helper()
-		cfg := coordinator.Config{Listen: "127.0.0.1:0", DataDir: dir, Heartbeat: 20 * time.Second, Grace: 45 * time.Second,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		srv, err := coordinator.Open(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Store.Close()
-	}
+	open := func() { coordtest.Open(t, coordtest.Config(dir, "")).Close() }
 	open()
 	read := func(name string) string {
 		t.Helper()
@@ -88,18 +75,11 @@ func TestFirstStartMakesTokensOnce(t *testing.T) {
 
 func TestConfiguredAdminTokenCanBeReplaced(t *testing.T) {
 	dir := t.TempDir()
-	open := func(token string) error {
-		cfg := coordinator.Config{Listen: "127.0.0.1:0", DataDir: dir, AdminToken: token, Heartbeat: 20 * time.Second,
-			Grace: 45 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		srv, err := coordinator.Open(context.Background(), cfg)
-		if err == nil {
-			srv.Store.Close()
-		}
-		return err
-	}
 	for _, token := range []string{"vgl_api_first", "vgl_api_second", "vgl_api_first"} {
-		if err := open(token); err != nil {
-			t.Fatalf("starting with admin token %q: %v", token, err)
-		}
+		t.Run("starting with admin token "+token, func(t *testing.T) {
+			if err := coordtest.Open(t, coordtest.Config(dir, token)).Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

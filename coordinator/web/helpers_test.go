@@ -2,11 +2,8 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -18,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/coordtest"
 )
 
 const adminToken = "vgl_api_web-test-admin-token"
@@ -36,44 +34,13 @@ func requireApproval(c *coordinator.Config) { c.RequireApproval = true }
 
 func start(t *testing.T, opts ...option) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
 	dir := t.TempDir()
-	cfg := coordinator.Config{Listen: ln.Addr().String(), DataDir: dir, AdminToken: adminToken,
-		Heartbeat: 20 * time.Second, Grace: 45 * time.Second, Log: log}
+	cfg := coordtest.Config(dir, adminToken)
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := coordinator.Open(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatalf("opening the coordinator: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		err := srv.Serve(ctx, ln)
-		srv.Store.Close()
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("coordinator stopped with: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("the coordinator did not stop within 15 s")
-		}
-	})
-	return &server{t: t, srv: srv, dir: dir, base: "http://" + ln.Addr().String()}
+	srv := coordtest.Start(t, cfg, nil)
+	return &server{t: t, srv: srv.Server, dir: dir, base: "http://" + srv.Addr}
 }
 
 // adminPassword is the first start's password for the account "admin".

@@ -241,7 +241,7 @@ func Kinds(es []AuditEntry) string {
 // Agent is a vigil-agent subprocess.
 type Agent struct {
 	Cmd    *exec.Cmd
-	Out    Buffer // stdout and stderr
+	Out    testrig.Buffer // stdout and stderr
 	Exited chan struct{}
 	Err    error // from Wait, once Exited is closed
 }
@@ -305,24 +305,6 @@ func (a *Agent) Stop(t testing.TB, clean bool) {
 		<-a.Exited
 		t.Errorf("vigil-agent did not stop within 10 s of SIGTERM")
 	}
-}
-
-// Buffer is a bytes.Buffer for concurrent writers and readers.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *Buffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *Buffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Tail is the last lines of s.

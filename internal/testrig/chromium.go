@@ -65,7 +65,7 @@ func Chromium(t testing.TB, x *X, url string) *Browser {
 	stopOnCleanup(t, pr, 5*time.Second)
 	b := &Browser{Pid: pr.pid(), LogDir: dir}
 
-	last, ok := poll(startTimeout, func() (bool, string) {
+	last, ok := Poll(startTimeout, func() (bool, string) {
 		if done, err := pr.exited(); done {
 			return false, fmt.Sprintf("chromium exited: %v", err)
 		}

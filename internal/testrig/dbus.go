@@ -40,7 +40,7 @@ func SessionBus(t testing.TB) *Bus {
 		t.Fatalf("%v", err)
 	}
 	stopOnCleanup(t, pr, 5*time.Second)
-	last, ok := poll(startTimeout, func() (bool, string) {
+	last, ok := Poll(startTimeout, func() (bool, string) {
 		if done, err := pr.exited(); done {
 			return false, fmt.Sprintf("dbus-daemon exited: %v", err)
 		}

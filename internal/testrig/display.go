@@ -103,7 +103,7 @@ func startDisplay(t testing.TB) (*X, error) {
 
 	// openbox sets _NET_SUPPORTING_WM_CHECK on the root window once it
 	// manages the screen.
-	last, ok := poll(startTimeout, func() (bool, string) {
+	last, ok := Poll(startTimeout, func() (bool, string) {
 		if done, err := ob.exited(); done {
 			return false, fmt.Sprintf("openbox exited: %v", err)
 		}

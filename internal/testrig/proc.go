@@ -79,7 +79,7 @@ func (p *proc) stop(grace time.Duration) error {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	}
 	<-p.done
-	last, ok := poll(5*time.Second, func() (bool, string) {
+	last, ok := Poll(5*time.Second, func() (bool, string) {
 		left := groupMembers(pgid)
 		return len(left) == 0, fmt.Sprint(left)
 	})

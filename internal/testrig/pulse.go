@@ -108,7 +108,7 @@ func startPulse(t testing.TB, paced bool) (*PulseAudio, error) {
 	}
 	stopOnCleanup(t, pa, 5*time.Second)
 
-	last, ok := poll(startTimeout, func() (bool, string) {
+	last, ok := Poll(startTimeout, func() (bool, string) {
 		if done, err := pa.exited(); done {
 			return false, fmt.Sprintf("pulseaudio exited: %v", err)
 		}
