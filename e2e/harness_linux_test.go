@@ -129,7 +129,7 @@ func (r *rig) signIn(er *e2etest.Rig) {
 			t.Fatalf("the desk sign-in did not take after %d attempts: %+v", attempt, r.Co.User(agentName))
 		}
 		t.Logf("the desk sign-in did not take (attempt %d); again", attempt)
-		e2etest.Activate(t, r.X, r.Browser.Window)
+		r.X.Activate(t, r.Browser.Window)
 	}
 	r.waitJS(`!!document.getElementById('policy') && document.readyState === 'complete' && document.title.startsWith('Agent Desk')`, 15*time.Second)
 }

@@ -11,9 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -203,13 +201,7 @@ func TestOtherWindowInFrontIsNotCounted(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
 	pausedScenario(t, r, func() time.Time {
-		cmd := exec.Command("xmessage", "-geometry", "300x100+1000+100", "-title", "Other window", "another application")
-		cmd.Env = e2etest.AgentEnv(r.X.Env())
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		r.X.Run(t, "xmessage", "-geometry", "300x100+1000+100", "-title", "Other window", "another application")
 		// The window manager gives the new window the focus when it maps:
 		// the switch is between the last check that still saw the Agent
 		// Desk active and the first that did not.
@@ -334,7 +326,7 @@ func midst(f func()) time.Time {
 // returns when that happened.
 func (r *rig) reactivate() time.Time {
 	at := midst(func() { r.X.MustXdotool(r.T, "windowactivate", "--sync", r.Browser.Window) })
-	e2etest.Activate(r.T, r.X, r.Browser.Window)
+	r.X.Activate(r.T, r.Browser.Window)
 	return at
 }
 

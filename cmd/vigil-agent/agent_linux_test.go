@@ -261,22 +261,6 @@ func (w *watcher) describe(from int) string {
 	return b.String()
 }
 
-// activate makes window id active and waits until the window manager says
-// so. An activation asked for before the window manager manages a new
-// window is lost, and windowactivate --sync can return before
-// _NET_ACTIVE_WINDOW is set, so it asks again until it is.
-func activate(t *testing.T, x *testrig.X, id string) {
-	t.Helper()
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		out, err := x.Xdotool("getactivewindow")
-		if err == nil && out == id {
-			return true, ""
-		}
-		_, _ = x.Xdotool("windowactivate", id)
-		return false, fmt.Sprintf("active window %q (%v), want %s", out, err, id)
-	})
-}
-
 // sh runs a fixture-making command.
 func sh(t *testing.T, name string, args ...string) {
 	t.Helper()

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -203,25 +202,13 @@ func TestDoctorAgentDeskWindowAndPrivacy(t *testing.T) {
 
 	// Another window in front.
 	from = w.mark()
-	other := exec.Command("xmessage", "-title", "Other window", "hello")
-	other.Env = env
-	other.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := other.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
-	var otherID string
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		id, err := x.Xdotool("search", "--name", "^Other window$")
-		otherID = id
-		return err == nil && id != "", fmt.Sprintf("%q %v", id, err)
-	})
-	activate(t, x, otherID)
+	otherID := x.XMessage(t, "Other window")
+	x.Activate(t, otherID)
 	w.waitFor(from, 10*time.Second, "another window in front", func(o doctorOutput) bool {
 		return !o.AgentDeskForeground && !o.AgentDeskMinimized && o.ForegroundPID != b.Pid
 	})
 	from = w.mark()
-	activate(t, x, b.Window)
+	x.Activate(t, b.Window)
 	w.waitFor(from, 10*time.Second, "the desk window in front again", isDesk)
 
 	// Minimized, then restored.
@@ -231,7 +218,7 @@ func TestDoctorAgentDeskWindowAndPrivacy(t *testing.T) {
 		return o.AgentDeskMinimized && !o.AgentDeskForeground
 	})
 	from = w.mark()
-	activate(t, x, b.Window)
+	x.Activate(t, b.Window)
 	w.waitFor(from, 10*time.Second, "the desk restored", isDesk)
 
 	// Privacy: the title is in Chromium's window, and nowhere in what the

@@ -409,21 +409,6 @@ func Tail(s string, lines int) string {
 
 // ---- the rig ----
 
-// Activate makes window id active and waits until the window manager says
-// so (an activation asked for before the window is managed is lost).
-// Activation is not input.
-func Activate(t testing.TB, x *testrig.X, id string) {
-	t.Helper()
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		out, err := x.Xdotool("getactivewindow")
-		if err == nil && out == id {
-			return true, ""
-		}
-		_, _ = x.Xdotool("windowactivate", id)
-		return false, fmt.Sprintf("active window %q (%v), want %s", out, err, id)
-	})
-}
-
 // SleepUntil sleeps until t.
 func SleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
 

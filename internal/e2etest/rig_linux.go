@@ -83,7 +83,7 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	// pointer could make Chromium synthesize some.
 	r.X.MustXdotool(t, "windowsize", "--sync", r.Browser.Window, "1000", "700")
 	r.X.MustXdotool(t, "windowmove", "--sync", r.Browser.Window, "0", "0")
-	Activate(t, r.X, r.Browser.Window)
+	r.X.Activate(t, r.Browser.Window)
 	r.X.MustXdotool(t, "mousemove", "--sync", "1200", "780")
 
 	if o.SignIn != nil {

@@ -15,7 +15,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/protocol"
 )
@@ -61,7 +60,7 @@ func TestPrivacyEverythingTheAgentSends(t *testing.T) {
 	// Minimized and back, then input.
 	r.X.MustXdotool(t, "windowminimize", "--sync", r.Browser.Window)
 	time.Sleep(600 * time.Millisecond) // longer than a poll
-	e2etest.Activate(t, r.X, r.Browser.Window)
+	r.X.Activate(t, r.Browser.Window)
 	r.Input("key")
 	time.Sleep(300 * time.Millisecond)
 	r.Input("mouse")

@@ -141,7 +141,7 @@ func TestTimingMinimized(t *testing.T) {
 	r.X.MustXdotool(t, "windowminimize", "--sync", r.Browser.Window)
 	e2etest.SleepUntil(t0.Add(17 * time.Second))
 	restoredAt := time.Now()
-	e2etest.Activate(t, r.X, r.Browser.Window)
+	r.X.Activate(t, r.Browser.Window)
 	if idle := r.Idle(); idle < time.Since(t0)-time.Second {
 		t.Errorf("X idle %v after minimizing and restoring, want about %v: they are not input", idle, time.Since(t0))
 	}
