@@ -1,7 +1,6 @@
 package coordinator_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,31 +51,13 @@ func (s *testServer) shutdown() {
 // call makes an API request and decodes the JSON answer.
 func (s *testServer) call(method, path, token string, body any) (int, map[string]any, []any) {
 	s.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, "http://"+s.addr+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	code, raw := coordtest.Call(s.t, "http://"+s.addr, token, method, path, body)
 	var obj map[string]any
 	var list []any
 	if json.Unmarshal(raw, &obj) != nil {
 		json.Unmarshal(raw, &list)
 	}
-	return resp.StatusCode, obj, list
+	return code, obj, list
 }
 
 func (s *testServer) mustCall(method, path string, body any) map[string]any {

@@ -10,12 +10,33 @@ import (
 	"github.com/vigil-cc/vigil/internal/coordtest"
 )
 
+// badConfig is a configuration run must refuse, with an error naming want.
+type badConfig struct {
+	args []string
+	env  map[string]string
+	want string
+}
+
+// refuses checks that run refuses each of cases (given args after the
+// case's own).
+func refuses(t *testing.T, cases []badConfig, args ...string) {
+	t.Helper()
+	for _, tc := range cases {
+		for k, v := range tc.env {
+			t.Setenv(k, v)
+		}
+		err := run(append(tc.args, args...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run(%q, env %v) = %v, want an error naming %q", tc.args, tc.env, err, tc.want)
+		}
+		for k := range tc.env {
+			os.Unsetenv(k)
+		}
+	}
+}
+
 func TestInvalidConfigurationStopsWithAMessage(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		env  map[string]string
-		want string
-	}{
+	refuses(t, []badConfig{
 		{[]string{"--listen", "nowhere"}, nil, "--listen must be host:port"},
 		{nil, map[string]string{"VIGIL_LISTEN": "nowhere"}, "--listen must be host:port"},
 		{[]string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key go together"},
@@ -24,18 +45,7 @@ func TestInvalidConfigurationStopsWithAMessage(t *testing.T) {
 		{nil, map[string]string{"VIGIL_HEARTBEAT": "often"}, "VIGIL_HEARTBEAT"},
 		{[]string{"--log-level", "loud"}, nil, "--log-level"},
 		{[]string{"--data-dir", ""}, nil, "--data-dir must name a directory"},
-	} {
-		for k, v := range tc.env {
-			t.Setenv(k, v)
-		}
-		err := run(tc.args)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("run(%q, env %v) = %v, want an error naming %q", tc.args, tc.env, err, tc.want)
-		}
-		for k := range tc.env {
-			os.Unsetenv(k)
-		}
-	}
+	})
 }
 
 func TestFlagBeatsEnvironment(t *testing.T) {

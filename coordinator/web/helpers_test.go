@@ -1,14 +1,11 @@
 package web_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,38 +41,19 @@ func start(t *testing.T, opts ...option) *server {
 }
 
 // adminPassword is the first start's password for the account "admin".
-func (s *server) adminPassword() string {
-	s.t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.dir, coordinator.AdminPasswordFile))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
+func (s *server) adminPassword() string { return coordtest.AdminPassword(s.t, s.dir) }
 
 // api calls the JSON API as the admin token and decodes the answer into out
 // (if not nil); it returns the status.
 func (s *server) api(method, path string, body any, out any) int {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, s.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	code, raw := coordtest.Call(s.t, s.base, adminToken, method, path, body)
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, code, raw, err)
 		}
 	}
-	return resp.StatusCode
+	return code
 }
 
 func (s *server) mustAPI(method, path string, body any, out any) {

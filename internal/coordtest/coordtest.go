@@ -5,10 +5,16 @@
 package coordtest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,4 +136,42 @@ func (s *Server) Stop(within time.Duration) (done bool, err error) {
 func (s *Server) Close() error {
 	_, err := s.Stop(0)
 	return err
+}
+
+// Call calls the API at base (http://HOST:PORT) with the bearer token
+// (none if empty) and returns the status and body. body is sent as is if
+// it is a string, as JSON otherwise (nothing if nil).
+func Call(t testing.TB, base, token, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+// AdminPassword is the password a first start in dir wrote for the account
+// "admin".
+func AdminPassword(t testing.TB, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, coordinator.AdminPasswordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }

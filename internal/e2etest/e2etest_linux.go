@@ -3,14 +3,12 @@
 package e2etest
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -24,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-cc/vigil/coordinator"
 	"github.com/vigil-cc/vigil/internal/coordtest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
@@ -164,7 +161,7 @@ func StartCoord(t testing.TB, dir string, ln net.Listener) *Coord {
 // not nil); it returns the status and body.
 func (c *Coord) Call(method, path string, body, out any) (int, []byte) {
 	c.T.Helper()
-	code, raw := Call(c.T, c.Base, AdminToken, method, path, body)
+	code, raw := coordtest.Call(c.T, c.Base, AdminToken, method, path, body)
 	if out != nil && code/100 == 2 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			c.T.Fatalf("%s %s: %v: %s", method, path, err, raw)
@@ -206,14 +203,7 @@ func (c *Coord) EnrollmentToken(maxUses int) string {
 }
 
 // AdminPassword is the first start's password for the account "admin".
-func (c *Coord) AdminPassword() string {
-	c.T.Helper()
-	b, err := os.ReadFile(filepath.Join(c.Dir, coordinator.AdminPasswordFile))
-	if err != nil {
-		c.T.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
+func (c *Coord) AdminPassword() string { return coordtest.AdminPassword(c.T, c.Dir) }
 
 // User is user as the API shows it (zero if the API does not know it).
 func (c *Coord) User(name string) User {
@@ -236,26 +226,6 @@ func (c *Coord) Audit(user string) []AuditEntry {
 func (c *Coord) WaitAudit(user, kind string, from int64, within time.Duration) AuditEntry {
 	c.T.Helper()
 	return WaitAudit(c.T, func() []AuditEntry { return c.Audit(user) }, kind, from, within)
-}
-
-// Call calls the API at base (http://HOST:PORT) with the bearer token and
-// returns the status and body.
-func Call(t testing.TB, base, token, method, path string, body any) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
 }
 
 // User is a user as the API shows it.
