@@ -426,14 +426,7 @@ func TestAgentSession(t *testing.T) {
 	// Stopping: session_close, then close 1000.
 	ta.stop()
 	c.next(protocol.TypeSessionClose, 2*time.Second)
-	select {
-	case code := <-c.closed:
-		if code != websocket.StatusNormalClosure {
-			t.Errorf("closed with %d, want 1000", code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("connection not closed")
-	}
+	c.wantClose(websocket.StatusNormalClosure, 5*time.Second)
 	if err := <-ta.done; err != nil {
 		t.Errorf("Run returned %v", err)
 	}
@@ -525,14 +518,7 @@ func TestAgentAuthFailures(t *testing.T) {
 				_ = c.ws.Close(protocol.CloseDeviceRevoked, "device revoked")
 			case "no common subprotocol":
 				c := f.conn(5 * time.Second)
-				select {
-				case code := <-c.closed:
-					if code != protocol.CloseUnsupportedVersion {
-						t.Errorf("the agent closed with %d, want 4004", code)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatal("the agent did not close")
-				}
+				c.wantClose(protocol.CloseUnsupportedVersion, 5*time.Second)
 			}
 			testrig.Eventually(t, 5*time.Second, func() (bool, string) { return strings.Contains(ta.logText(), tc.log), "the failure logged" })
 			f.noConn(500 * time.Millisecond)
@@ -598,5 +584,19 @@ func TestSamplerPattern(t *testing.T) {
 	}
 	if s.SetPattern(regexp.MustCompile("^Desk")) != g+1 {
 		t.Error("a new pattern kept the generation")
+	}
+}
+
+// wantClose fails the test unless the agent closes the connection with
+// code within d.
+func (c *fakeConn) wantClose(code websocket.StatusCode, d time.Duration) {
+	c.t.Helper()
+	select {
+	case got := <-c.closed:
+		if got != code {
+			c.t.Errorf("the agent closed with %d, want %d", got, code)
+		}
+	case <-time.After(d):
+		c.t.Fatalf("the agent did not close within %v", d)
 	}
 }

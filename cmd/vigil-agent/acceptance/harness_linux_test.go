@@ -27,12 +27,6 @@ func TestMain(m *testing.M) {
 	e2etest.Main(m, builder, &timings, "Agent ↔ coordinator timing (ideal and observed, seconds after t0):", " s")
 }
 
-// long marks a test that takes 30-60 s of real time (see e2etest.Long).
-func long(t *testing.T) {
-	t.Helper()
-	e2etest.Long(t, nil)
-}
-
 // startCoordinator runs a coordinator with its data in a temporary
 // directory on a free port (heartbeat 20 s, grace 45 s, as in production).
 func startCoordinator(t testing.TB) *e2etest.Coord {
@@ -79,6 +73,16 @@ func newRig(t testing.TB, o rigOptions) *e2etest.Rig {
 		Page: func(*e2etest.Coord) string { return deskPage(o.title) },
 		Via:  o.via, Args: o.args, Unpaced: o.unpaced, Clean: true,
 	})
+}
+
+// startTiming marks a test that takes 30-60 s of real time (e2etest.Long),
+// starts its rig (default options) and makes the first input, the
+// scenario's t0.
+func startTiming(t *testing.T) (*e2etest.Rig, time.Time) {
+	t.Helper()
+	e2etest.Long(t, nil)
+	r := newRig(t, rigOptions{})
+	return r, r.Input("mouse")
 }
 
 // ---- timing records ----

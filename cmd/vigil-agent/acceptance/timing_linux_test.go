@@ -28,10 +28,8 @@ const tolerance = 500 * time.Millisecond
 // No input with the Agent Desk in front: warning at 24 s, logout at 30 s,
 // and both on screen.
 func TestTimingNoInput(t *testing.T) {
-	long(t)
 	const name = "no input"
-	r := newRig(t, rigOptions{})
-	t0 := r.Input("mouse")
+	r, t0 := startTiming(t)
 	warned := r.WaitAudit("user.warned", 0, 35*time.Second)
 	record(t, name, "warning", t0, t0.Add(24*time.Second), warned.At, tolerance)
 	out := r.WaitAudit("user.logged_out", warned.ID, 15*time.Second)
@@ -92,10 +90,8 @@ func TestTimingNoInput(t *testing.T) {
 
 // A key at 26 s dismisses the warning at once and the next one comes at 50 s.
 func TestTimingKeyDismisses(t *testing.T) {
-	long(t)
 	const name = "key at 26 s dismisses"
-	r := newRig(t, rigOptions{})
-	t0 := r.Input("mouse")
+	r, t0 := startTiming(t)
 	w1 := r.WaitAudit("user.warned", 0, 35*time.Second)
 	record(t, name, "warning", t0, t0.Add(24*time.Second), w1.At, tolerance)
 
@@ -132,10 +128,8 @@ func TestTimingKeyDismisses(t *testing.T) {
 // Minimized from 10 s to 17 s (xdotool windowminimize / windowactivate,
 // which are not input): the warning comes at 31 s.
 func TestTimingMinimized(t *testing.T) {
-	long(t)
 	const name = "minimized 10-17 s"
-	r := newRig(t, rigOptions{})
-	t0 := r.Input("mouse")
+	r, t0 := startTiming(t)
 	e2etest.SleepUntil(t0.Add(10 * time.Second))
 	minimizedAt := time.Now()
 	r.X.MustXdotool(t, "windowminimize", "--sync", r.Browser.Window)
@@ -156,7 +150,7 @@ func TestTimingMinimized(t *testing.T) {
 
 // A short utterance ending at S while counting: the warning at S + 24 s.
 func TestTimingSpeech(t *testing.T) {
-	long(t)
+	e2etest.Long(t, nil)
 	const name = "utterance ending at S"
 	wav, dur := utterance(t)
 	r := newRig(t, rigOptions{})
@@ -179,10 +173,8 @@ func TestTimingSpeech(t *testing.T) {
 // address and data): the agent is back within 5 s, and the downtime brings
 // no false warning or logout; the clock resumes where it stopped.
 func TestTimingCoordinatorRestart(t *testing.T) {
-	long(t)
 	const name = "coordinator restart at 8 s"
-	r := newRig(t, rigOptions{})
-	t0 := r.Input("mouse")
+	r, t0 := startTiming(t)
 	e2etest.SleepUntil(t0.Add(8 * time.Second))
 	stoppedAt := time.Now()
 	stopped := r.Co
