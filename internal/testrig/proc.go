@@ -130,6 +130,27 @@ func stopOnCleanup(t testing.TB, p *proc, grace time.Duration) {
 	})
 }
 
+// launch starts cmd as name (startProc, output to logPath), stops it at
+// t's cleanup (SIGKILL 5 s after SIGTERM), and waits until ready reports
+// it is up, failing early if it exits; the error says what ready last saw.
+func launch(t testing.TB, name string, cmd *exec.Cmd, logPath string, ready func() (bool, string)) (*proc, error) {
+	p, err := startProc(name, cmd, logPath)
+	if err != nil {
+		return nil, err
+	}
+	stopOnCleanup(t, p, 5*time.Second)
+	last, ok := Poll(startTimeout, func() (bool, string) {
+		if done, err := p.exited(); done {
+			return false, fmt.Sprintf("%s exited: %v", name, err)
+		}
+		return ready()
+	})
+	if !ok {
+		return p, fmt.Errorf("waiting for %s: %s", name, last)
+	}
+	return p, nil
+}
+
 // tail returns the last lines of a log file for failure messages, leaving
 // out lines that contain any of skip (known noise).
 func tail(path string, skip ...string) string {

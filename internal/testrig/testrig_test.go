@@ -96,11 +96,7 @@ func TestPulseToneReachesMonitor(t *testing.T) {
 	pa := Pulse(t)
 	dir := t.TempDir()
 
-	tone := filepath.Join(dir, "tone.wav")
-	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone,
-		"synth", "1", "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
-		t.Fatalf("generating tone: %v: %s", err, out)
-	}
+	tone := Tone(t, "1")
 
 	// Record the default source (the sink's monitor) as raw s16le mono.
 	recPath := filepath.Join(dir, "rec.raw")
@@ -180,11 +176,7 @@ func TestALSAPulsePluginRecordsFromDaemon(t *testing.T) {
 	Require(t, "sox", "arecord")
 	pa := Pulse(t)
 	dir := t.TempDir()
-	tone := filepath.Join(dir, "tone.wav")
-	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone,
-		"synth", "1.5", "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
-		t.Fatalf("generating tone: %v: %s", err, out)
-	}
+	tone := Tone(t, "1.5")
 	played := pa.PlayAsync(t, tone)
 
 	recPath := filepath.Join(dir, "rec.raw")
