@@ -29,15 +29,22 @@ func usePulse(t *testing.T) *testrig.PulseAudio {
 	return p
 }
 
-func TestCaptureFromPulseAndLoss(t *testing.T) {
-	p := usePulse(t)
-	tone := testrig.Tone(t, "1")
-
+// openCapture opens the default device, closed at cleanup.
+func openCapture(t *testing.T) *audio.Capture {
+	t.Helper()
 	c, err := audio.Open("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestCaptureFromPulseAndLoss(t *testing.T) {
+	p := usePulse(t)
+	tone := testrig.Tone(t, "1")
+
+	c := openCapture(t)
 	if c.Name() == "" {
 		t.Error("no device name")
 	}
@@ -147,11 +154,7 @@ func wakeups(ch <-chan heard, d time.Duration) int {
 func TestCaptureBatchesWhileResting(t *testing.T) {
 	p := usePulse(t)
 	tone := testrig.Tone(t, "0.5")
-	c, err := audio.Open("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openCapture(t)
 	ch := reader(t, c)
 
 	wakeups(ch, 200*time.Millisecond) // started
