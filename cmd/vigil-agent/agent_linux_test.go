@@ -179,21 +179,11 @@ func startWatch(t *testing.T, env []string, args ...string) *watcher {
 
 // stop interrupts the watcher and checks it exited cleanly.
 func (w *watcher) stop() {
-	select {
-	case <-w.exited:
-		return
-	default:
-	}
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-w.exited:
-		if w.err != nil {
-			w.t.Errorf("doctor --watch exited with %v after SIGTERM\n%s", w.err, w.output())
-		}
-	case <-time.After(5 * time.Second):
-		_ = w.cmd.Process.Kill()
-		<-w.exited
+	switch signaled, inTime := testrig.Terminate(w.cmd, w.exited, 5*time.Second); {
+	case !inTime:
 		w.t.Errorf("doctor --watch did not stop within 5 s of SIGTERM")
+	case signaled && w.err != nil:
+		w.t.Errorf("doctor --watch exited with %v after SIGTERM\n%s", w.err, w.output())
 	}
 }
 

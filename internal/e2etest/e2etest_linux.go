@@ -350,21 +350,11 @@ func (a *Agent) Pid() int { return a.Cmd.Process.Pid }
 // exit (then kills it and fails t). With clean, an exit after SIGTERM
 // with an error fails t too.
 func (a *Agent) Stop(t testing.TB, clean bool) {
-	select {
-	case <-a.Exited:
-		return
-	default:
-	}
-	_ = a.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.Exited:
-		if clean && a.Err != nil {
-			t.Errorf("vigil-agent exited with %v after SIGTERM", a.Err)
-		}
-	case <-time.After(10 * time.Second):
-		_ = a.Cmd.Process.Kill()
-		<-a.Exited
+	switch signaled, inTime := testrig.Terminate(a.Cmd, a.Exited, 10*time.Second); {
+	case !inTime:
 		t.Errorf("vigil-agent did not stop within 10 s of SIGTERM")
+	case signaled && clean && a.Err != nil:
+		t.Errorf("vigil-agent exited with %v after SIGTERM", a.Err)
 	}
 }
 

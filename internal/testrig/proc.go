@@ -196,3 +196,24 @@ func run(env []string, name string, args ...string) (string, error) {
 	}
 	return strings.TrimSpace(stdout.String()), nil
 }
+
+// Terminate stops cmd, a child whose Wait closes exited: unless it has
+// exited already, it sends SIGTERM and waits up to grace, then kills it.
+// signaled is whether SIGTERM was sent; inTime is false if it had to be
+// killed.
+func Terminate(cmd *exec.Cmd, exited <-chan struct{}, grace time.Duration) (signaled, inTime bool) {
+	select {
+	case <-exited:
+		return false, true
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		return true, true
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-exited
+		return true, false
+	}
+}
