@@ -202,6 +202,15 @@ func (a *agent) none(typ string, d time.Duration) {
 	}
 }
 
+// wantClose fails the test unless the coordinator closes a's connection
+// with code within 5 s.
+func (a *agent) wantClose(code websocket.StatusCode) {
+	a.t.Helper()
+	if c := a.closeStatus(5 * time.Second); c != code {
+		a.t.Errorf("closed with %d, want %d", c, code)
+	}
+}
+
 func (a *agent) closeStatus(within time.Duration) websocket.StatusCode {
 	a.t.Helper()
 	select {
@@ -309,9 +318,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	time.Sleep(time.Until(start.Add(20 * time.Second)))
 	addr := s.addr
 	s.shutdown()
-	if c := a.closeStatus(5 * time.Second); c != websocket.StatusGoingAway {
-		t.Errorf("agents were closed with %d, want 1001 going away", c)
-	}
+	a.wantClose(websocket.StatusGoingAway)
 	time.Sleep(3 * time.Second)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -477,23 +484,17 @@ func TestAgentBadInput(t *testing.T) {
 	t.Run("frame over the read limit", func(t *testing.T) {
 		a := mustDial(t, s, s.enrollDevice("ws-big"))
 		_ = a.sendRaw([]byte(`{"type":"hello","agent_version":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}`))
-		if c := a.closeStatus(5 * time.Second); c != websocket.StatusMessageTooBig {
-			t.Errorf("closed with %d, want 1009", c)
-		}
+		a.wantClose(websocket.StatusMessageTooBig)
 	})
 	t.Run("malformed message", func(t *testing.T) {
 		a := mustDial(t, s, s.enrollDevice("ws-bad"))
 		_ = a.sendRaw([]byte(`{"type":"hello","agent_version":"1","os":"linux","host":"h","title":"secret"}`))
-		if c := a.closeStatus(5 * time.Second); c != protocol.ClosePolicyViolation {
-			t.Errorf("closed with %d, want 1008", c)
-		}
+		a.wantClose(protocol.ClosePolicyViolation)
 	})
 	t.Run("reading before hello", func(t *testing.T) {
 		a := mustDial(t, s, s.enrollDevice("ws-order"))
 		a.send(reading("1", 0))
-		if c := a.closeStatus(5 * time.Second); c != protocol.CloseProtocolError {
-			t.Errorf("closed with %d, want 1002", c)
-		}
+		a.wantClose(protocol.CloseProtocolError)
 	})
 	t.Run("a session this connection did not open", func(t *testing.T) {
 		owner := mustDial(t, s, s.enrollDevice("ws-owner"))
@@ -501,9 +502,7 @@ func TestAgentBadInput(t *testing.T) {
 		other := mustDial(t, s, s.enrollDevice("ws-other"))
 		other.send(protocol.Hello{AgentVersion: "test", OS: "linux", Host: "ws-other"})
 		other.send(reading("7", 0))
-		if c := other.closeStatus(5 * time.Second); c != protocol.CloseProtocolError {
-			t.Errorf("closed with %d, want 1002", c)
-		}
+		other.wantClose(protocol.CloseProtocolError)
 	})
 	t.Run("second device claiming a bound user", func(t *testing.T) {
 		first := mustDial(t, s, s.enrollDevice("ws-a"))
@@ -532,9 +531,7 @@ func TestAgentBadInput(t *testing.T) {
 			}
 		}
 		s.mustCall("POST", "/api/v1/devices/"+id+"/revoke", nil)
-		if c := a.closeStatus(5 * time.Second); c != protocol.CloseDeviceRevoked {
-			t.Errorf("live connection closed with %d, want 4003", c)
-		}
+		a.wantClose(protocol.CloseDeviceRevoked)
 		_, resp, err := dial(t, s, token)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 			t.Errorf("revoked device dialing: %v, want 403", err)
