@@ -7,6 +7,11 @@ require github.com/jezek/xgb v1.3.1
 require github.com/kardianos/service v1.3.0
 
 require (
+	github.com/kr/text v0.2.0 // indirect
+	go.uber.org/goleak v1.3.0
+)
+
+require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/vigil-cc/vigil/internal/backoff"
+	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/platform/desktop"
 	"github.com/vigil-cc/vigil/protocol"
 	"github.com/vigil-cc/vigil/sensors"
@@ -255,7 +256,7 @@ type testAgent struct {
 	*Agent
 	desk  *fakeDesktop
 	notes *fakeNotifier
-	log   *logBuf
+	log   *testrig.Buffer
 	token atomic.Value
 	stop  context.CancelFunc
 	done  chan error
@@ -267,7 +268,7 @@ func startTestAgent(t *testing.T, f *fakeCoordinator, desk *fakeDesktop, mod ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	ta := &testAgent{desk: desk, notes: newFakeNotifier(), log: &logBuf{}, done: make(chan error, 1)}
+	ta := &testAgent{desk: desk, notes: newFakeNotifier(), log: &testrig.Buffer{}, done: make(chan error, 1)}
 	ta.token.Store("vgl_dev_good")
 	log := newTextLog(ta.log)
 	ta.Agent = &Agent{
@@ -401,19 +402,21 @@ func TestAgentSession(t *testing.T) {
 	desk.input()
 	c.nextReading(400 * time.Millisecond)
 	c.send(protocol.Withdraw{Session: "display:9", Reason: protocol.ReasonDismissed})
-	waitUntil(t, time.Second, "the notification closed", func() bool { return ta.notes.onScreen() == 0 && !ta.Warn.Showing() })
+	testrig.Eventually(t, time.Second, func() (bool, string) {
+		return ta.notes.onScreen() == 0 && !ta.Warn.Showing(), "the notification closed"
+	})
 
 	// Warned again, then logged out: the countdown becomes the notice.
 	server = time.Now().UnixMilli()
 	c.send(protocol.Warn{Session: "display:9", DeadlineMS: server + 3000, ServerTimeMS: server})
 	c.send(protocol.LoggedOut{Session: "display:9", Reason: protocol.ReasonInactivity, AtMS: server + 3000})
-	waitUntil(t, 2*time.Second, "the logout notice", func() bool {
+	testrig.Eventually(t, 2*time.Second, func() (bool, string) {
 		for len(shown) > 0 {
 			if <-shown == LoggedOutBody {
-				return true
+				return true, "the logout notice"
 			}
 		}
-		return false
+		return false, "the logout notice"
 	})
 	// Messages for other sessions are ignored.
 	c.send(protocol.Warn{Session: "other", DeadlineMS: server + 3000, ServerTimeMS: server})
@@ -425,29 +428,11 @@ func TestAgentSession(t *testing.T) {
 	// Stopping: session_close, then close 1000.
 	ta.stop()
 	c.next(protocol.TypeSessionClose, 2*time.Second)
-	select {
-	case code := <-c.closed:
-		if code != websocket.StatusNormalClosure {
-			t.Errorf("closed with %d, want 1000", code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("connection not closed")
-	}
+	c.wantClose(websocket.StatusNormalClosure, 5*time.Second)
 	if err := <-ta.done; err != nil {
 		t.Errorf("Run returned %v", err)
 	}
 	ta.done <- nil
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // A dropped connection is reopened with backoff; the session starts again
@@ -461,7 +446,7 @@ func TestAgentReconnects(t *testing.T) {
 	open(t, c)
 	server := time.Now().UnixMilli()
 	c.send(protocol.Warn{Session: "display:9", DeadlineMS: server + 20000, ServerTimeMS: server})
-	waitUntil(t, time.Second, "the warning", ta.Warn.Showing)
+	testrig.Eventually(t, time.Second, func() (bool, string) { return ta.Warn.Showing(), "the warning" })
 
 	_ = c.ws.Close(websocket.StatusGoingAway, "coordinator stopping")
 	c = f.conn(2 * time.Second)
@@ -469,12 +454,12 @@ func TestAgentReconnects(t *testing.T) {
 	if !ta.Warn.Showing() {
 		t.Error("the warning went down at the reconnect, before the coordinator had a say")
 	}
-	waitUntil(t, 2*time.Second, "the unconfirmed warning taken down", func() bool { return !ta.Warn.Showing() })
+	testrig.Eventually(t, 2*time.Second, func() (bool, string) { return !ta.Warn.Showing(), "the unconfirmed warning taken down" })
 
 	// Confirmed after a reconnect: it stays.
 	server = time.Now().UnixMilli()
 	c.send(protocol.Warn{Session: "display:9", DeadlineMS: server + 20000, ServerTimeMS: server})
-	waitUntil(t, time.Second, "the warning", ta.Warn.Showing)
+	testrig.Eventually(t, time.Second, func() (bool, string) { return ta.Warn.Showing(), "the warning" })
 	c.ws.CloseNow() // a dropped connection, no close frame
 	c = f.conn(2 * time.Second)
 	open(t, c)
@@ -535,16 +520,9 @@ func TestAgentAuthFailures(t *testing.T) {
 				_ = c.ws.Close(protocol.CloseDeviceRevoked, "device revoked")
 			case "no common subprotocol":
 				c := f.conn(5 * time.Second)
-				select {
-				case code := <-c.closed:
-					if code != protocol.CloseUnsupportedVersion {
-						t.Errorf("the agent closed with %d, want 4004", code)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatal("the agent did not close")
-				}
+				c.wantClose(protocol.CloseUnsupportedVersion, 5*time.Second)
 			}
-			waitUntil(t, 5*time.Second, "the failure logged", func() bool { return strings.Contains(ta.logText(), tc.log) })
+			testrig.Eventually(t, 5*time.Second, func() (bool, string) { return strings.Contains(ta.logText(), tc.log), "the failure logged" })
 			f.noConn(500 * time.Millisecond)
 
 			// Fixed on the coordinator's side and a new token: back at once.
@@ -608,5 +586,19 @@ func TestSamplerPattern(t *testing.T) {
 	}
 	if s.SetPattern(regexp.MustCompile("^Desk")) != g+1 {
 		t.Error("a new pattern kept the generation")
+	}
+}
+
+// wantClose fails the test unless the agent closes the connection with
+// code within d.
+func (c *fakeConn) wantClose(code websocket.StatusCode, d time.Duration) {
+	c.t.Helper()
+	select {
+	case got := <-c.closed:
+		if got != code {
+			c.t.Errorf("the agent closed with %d, want %d", got, code)
+		}
+	case <-time.After(d):
+		c.t.Fatalf("the agent did not close within %v", d)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
 // fakeNotifier records what was shown, stamped with the (bubble's) clock.
@@ -98,9 +100,7 @@ func TestWarningsCountdownThenLogout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newFakeNotifier()
 		w := &Warnings{Notifier: n}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { _ = w.Run(ctx); close(done) }()
+		stop := runWarnings(t, w)
 
 		// A 6 s deadline received 200 ms past a second boundary.
 		time.Sleep(200 * time.Millisecond)
@@ -122,8 +122,7 @@ func TestWarningsCountdownThenLogout(t *testing.T) {
 			t.Error("Showing after the logout")
 		}
 		// The notice expires by itself: stopping closes nothing more.
-		cancel()
-		<-done
+		stop()
 		wantEvents(t, n.take())
 	})
 }
@@ -134,9 +133,7 @@ func TestWarningsWithdrawMoveAndLinger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newFakeNotifier()
 		w := &Warnings{Notifier: n, Linger: 2 * time.Second}
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		go func() { _ = w.Run(ctx) }()
+		defer runWarnings(t, w)()
 
 		w.Show(time.Now().Add(10 * time.Second))
 		time.Sleep(1500 * time.Millisecond)
@@ -179,13 +176,10 @@ func TestWarningsStopAndNoService(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newFakeNotifier()
 		w := &Warnings{Notifier: n}
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { _ = w.Run(ctx); close(done) }()
+		stop := runWarnings(t, w)
 		w.Show(time.Now().Add(5 * time.Second))
 		synctest.Wait()
-		cancel()
-		<-done
+		stop()
 		if got := n.take(); len(got) != 2 || !strings.HasSuffix(got[1], "close #1") {
 			t.Errorf("stopping with a warning on screen: %q", got)
 		}
@@ -193,11 +187,9 @@ func TestWarningsStopAndNoService(t *testing.T) {
 		var shown []string
 		broken := newFakeNotifier()
 		broken.err = errors.New("no desktop notification service")
-		var logged logBuf
+		var logged testrig.Buffer
 		w = &Warnings{Notifier: broken, Log: newTextLog(&logged), OnShow: func(b string) { shown = append(shown, b) }}
-		ctx, cancel = context.WithCancel(t.Context())
-		defer cancel()
-		go func() { _ = w.Run(ctx) }()
+		defer runWarnings(t, w)()
 		w.Show(time.Now().Add(2 * time.Second))
 		time.Sleep(3 * time.Second)
 		w.LoggedOut()
@@ -211,4 +203,12 @@ func TestWarningsStopAndNoService(t *testing.T) {
 			t.Errorf("log:\n%s", log)
 		}
 	})
+}
+
+// runWarnings runs w until stop, which returns once Run has.
+func runWarnings(t *testing.T, w *Warnings) (stop func()) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
 }

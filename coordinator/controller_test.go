@@ -1,18 +1,16 @@
 package coordinator_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/coordtest"
+	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
 // conversations lists conversations as the API shows them.
@@ -94,7 +92,9 @@ func TestBuiltinControllerEndToEnd(t *testing.T) {
 
 	// alice is logged out at 30 s by the engine. carol is warned then: #1
 	// goes to bob (load 2 < 3), #4 finds nobody and queues.
-	waitFor(t, 40*time.Second, func() bool { return len(s.audit("kind=conversation.rerouted")) == 2 }, "alice's conversations to be rerouted")
+	testrig.Eventually(t, 40*time.Second, func() (bool, string) {
+		return len(s.audit("kind=conversation.rerouted")) == 2, "alice's conversations to be rerouted"
+	})
 	if _, u, _ := s.call("GET", "/api/v1/users/carol", sup, nil); u["state"] != "warned" {
 		t.Fatalf("carol at alice's logout: %v, want warned", u["state"])
 	}
@@ -105,7 +105,9 @@ func TestBuiltinControllerEndToEnd(t *testing.T) {
 	// carol comes back: the warning is withdrawn and the queue served.
 	post("/api/v1/desk/login", map[string]string{"user": "carol"})
 	want = map[string][]string{"bob": {ids[0], ids[1], ids[4]}, "carol": {ids[2], ids[3]}}
-	waitFor(t, 5*time.Second, func() bool { return fmt.Sprint(s.held(sup)) == fmt.Sprint(want) }, "the queue to be served to carol")
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
+		return fmt.Sprint(s.held(sup)) == fmt.Sprint(want), "the queue to be served to carol"
+	})
 
 	// The audit joins alice's logout to where each conversation went.
 	logout := s.audit("user=alice&kind=user.logged_out")
@@ -240,30 +242,10 @@ func TestConversationsAPI(t *testing.T) {
 
 func TestWebhookModeTurnsConversationsOff(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := coordinator.Open(ctx, coordinator.Config{
-		Listen: ln.Addr().String(), DataDir: t.TempDir(), AdminToken: adminToken,
-		Heartbeat: 20 * time.Second, Grace: 45 * time.Second, Log: slog.New(slog.DiscardHandler),
-		Controller: "webhook", WebhookURL: "http://127.0.0.1:9/hook", WebhookSecret: "sixteen-chars-at-least",
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		srv.Store.Close()
-	}()
-	s := &testServer{t: t, addr: ln.Addr().String()}
+	cfg := coordtest.Config(t.TempDir(), adminToken)
+	cfg.Controller, cfg.WebhookURL, cfg.WebhookSecret = "webhook", "http://127.0.0.1:9/hook", "sixteen-chars-at-least"
+	srv := coordtest.Start(t, cfg, nil)
+	s := &testServer{t: t, addr: srv.Addr}
 	code, obj, _ := s.call("POST", "/api/v1/conversations", adminToken, `{"channel":"chat","customer":"x"}`)
 	if code != http.StatusConflict || !strings.Contains(fmt.Sprint(obj["error"]), "--controller webhook") {
 		t.Errorf("creating a conversation in webhook mode: %d %v", code, obj)

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
 // flakyReceiver is a real HTTP receiver on loopback that fails 30 % of the
@@ -117,6 +119,16 @@ func TestNothingLostAcross1000Logouts(t *testing.T) {
 	rec := &recorder{st: st, ctl: ctl}
 	c := core.New(engine.New(engine.Settings{Enabled: true, Timeout: 30 * time.Second}, 0), rec, clock, slog.New(slog.DiscardHandler))
 	c.OnDecisions(ctl.Decisions)
+	defer func() {
+		// The test drives the core by hand and never Runs it; Run with an
+		// ended context is how a core stops: a last flush, and its store
+		// worker goroutine ends (goleak checks it does).
+		ended, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := c.Run(ended); err != nil {
+			t.Errorf("stopping the core: %v", err)
+		}
+	}()
 
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -146,20 +158,13 @@ func TestNothingLostAcross1000Logouts(t *testing.T) {
 	}
 	recorded := time.Since(start)
 
-	deadline := time.Now().Add(45 * time.Second)
-	for {
+	testrig.Eventually(t, 45*time.Second, func() (bool, string) {
 		n, err := st.OutboxBacklog(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("backlog still %d after 45 s", n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return n == 0, fmt.Sprintf("outbox backlog %d", n)
+	})
 	logouts, err := st.AuditEntries(ctx, store.AuditFilter{Kind: "user.logged_out", Limit: store.MaxAuditLimit})
 	if err != nil {
 		t.Fatal(err)

@@ -1,22 +1,20 @@
 package coordinator_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/coordtest"
+	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/protocol"
 )
 
@@ -24,55 +22,28 @@ const adminToken = "vgl_api_test-admin-token"
 
 // testServer is a real coordinator on a loopback port.
 type testServer struct {
-	t       *testing.T
-	dir     string
-	addr    string
-	stop    context.CancelFunc
-	stopped chan error
-	srv     *coordinator.Server
+	t    *testing.T
+	dir  string
+	addr string
+	srv  *coordtest.Server
 }
 
 func startServer(t *testing.T, dir string) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return startOn(t, dir, ln)
+	return startOn(t, dir, nil)
 }
 
+// startOn serves a coordinator with its data in dir on ln (nil: a free
+// port).
 func startOn(t *testing.T, dir string, ln net.Listener) *testServer {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := coordinator.Open(ctx, coordinator.Config{
-		Listen: ln.Addr().String(), DataDir: dir, AdminToken: adminToken,
-		Heartbeat: 20 * time.Second, Grace: 45 * time.Second, Log: log,
-	})
-	if err != nil {
-		cancel()
-		t.Fatalf("opening the coordinator: %v", err)
-	}
-	s := &testServer{t: t, dir: dir, addr: ln.Addr().String(), stop: cancel, stopped: make(chan error, 1), srv: srv}
-	go func() {
-		err := srv.Serve(ctx, ln)
-		srv.Store.Close()
-		s.stopped <- err
-	}()
-	t.Cleanup(s.shutdown)
-	return s
+	srv := coordtest.Start(t, coordtest.Config(dir, adminToken), ln)
+	return &testServer{t: t, dir: dir, addr: srv.Addr, srv: srv}
 }
 
+// shutdown stops the coordinator and waits for it.
 func (s *testServer) shutdown() {
-	if s.stop == nil {
-		return
-	}
-	s.stop()
-	s.stop = nil
-	if err := <-s.stopped; err != nil {
+	if err := s.srv.Close(); err != nil {
 		s.t.Errorf("coordinator stopped with: %v", err)
 	}
 }
@@ -80,31 +51,13 @@ func (s *testServer) shutdown() {
 // call makes an API request and decodes the JSON answer.
 func (s *testServer) call(method, path, token string, body any) (int, map[string]any, []any) {
 	s.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, "http://"+s.addr+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	code, raw := coordtest.Call(s.t, "http://"+s.addr, token, method, path, body)
 	var obj map[string]any
 	var list []any
 	if json.Unmarshal(raw, &obj) != nil {
 		json.Unmarshal(raw, &list)
 	}
-	return resp.StatusCode, obj, list
+	return code, obj, list
 }
 
 func (s *testServer) mustCall(method, path string, body any) map[string]any {
@@ -249,6 +202,15 @@ func (a *agent) none(typ string, d time.Duration) {
 	}
 }
 
+// wantClose fails the test unless the coordinator closes a's connection
+// with code within 5 s.
+func (a *agent) wantClose(code websocket.StatusCode) {
+	a.t.Helper()
+	if c := a.closeStatus(5 * time.Second); c != code {
+		a.t.Errorf("closed with %d, want %d", c, code)
+	}
+}
+
 func (a *agent) closeStatus(within time.Duration) websocket.StatusCode {
 	a.t.Helper()
 	select {
@@ -356,9 +318,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	time.Sleep(time.Until(start.Add(20 * time.Second)))
 	addr := s.addr
 	s.shutdown()
-	if c := a.closeStatus(5 * time.Second); c != websocket.StatusGoingAway {
-		t.Errorf("agents were closed with %d, want 1001 going away", c)
-	}
+	a.wantClose(websocket.StatusGoingAway)
 	time.Sleep(3 * time.Second)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -524,23 +484,17 @@ func TestAgentBadInput(t *testing.T) {
 	t.Run("frame over the read limit", func(t *testing.T) {
 		a := mustDial(t, s, s.enrollDevice("ws-big"))
 		_ = a.sendRaw([]byte(`{"type":"hello","agent_version":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}`))
-		if c := a.closeStatus(5 * time.Second); c != websocket.StatusMessageTooBig {
-			t.Errorf("closed with %d, want 1009", c)
-		}
+		a.wantClose(websocket.StatusMessageTooBig)
 	})
 	t.Run("malformed message", func(t *testing.T) {
 		a := mustDial(t, s, s.enrollDevice("ws-bad"))
 		_ = a.sendRaw([]byte(`{"type":"hello","agent_version":"1","os":"linux","host":"h","title":"secret"}`))
-		if c := a.closeStatus(5 * time.Second); c != protocol.ClosePolicyViolation {
-			t.Errorf("closed with %d, want 1008", c)
-		}
+		a.wantClose(protocol.ClosePolicyViolation)
 	})
 	t.Run("reading before hello", func(t *testing.T) {
 		a := mustDial(t, s, s.enrollDevice("ws-order"))
 		a.send(reading("1", 0))
-		if c := a.closeStatus(5 * time.Second); c != protocol.CloseProtocolError {
-			t.Errorf("closed with %d, want 1002", c)
-		}
+		a.wantClose(protocol.CloseProtocolError)
 	})
 	t.Run("a session this connection did not open", func(t *testing.T) {
 		owner := mustDial(t, s, s.enrollDevice("ws-owner"))
@@ -548,9 +502,7 @@ func TestAgentBadInput(t *testing.T) {
 		other := mustDial(t, s, s.enrollDevice("ws-other"))
 		other.send(protocol.Hello{AgentVersion: "test", OS: "linux", Host: "ws-other"})
 		other.send(reading("7", 0))
-		if c := other.closeStatus(5 * time.Second); c != protocol.CloseProtocolError {
-			t.Errorf("closed with %d, want 1002", c)
-		}
+		other.wantClose(protocol.CloseProtocolError)
 	})
 	t.Run("second device claiming a bound user", func(t *testing.T) {
 		first := mustDial(t, s, s.enrollDevice("ws-a"))
@@ -579,9 +531,7 @@ func TestAgentBadInput(t *testing.T) {
 			}
 		}
 		s.mustCall("POST", "/api/v1/devices/"+id+"/revoke", nil)
-		if c := a.closeStatus(5 * time.Second); c != protocol.CloseDeviceRevoked {
-			t.Errorf("live connection closed with %d, want 4003", c)
-		}
+		a.wantClose(protocol.CloseDeviceRevoked)
 		_, resp, err := dial(t, s, token)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 			t.Errorf("revoked device dialing: %v, want 403", err)
@@ -609,26 +559,15 @@ func TestUnmappedUsersAreListedAndBoundOnceMapped(t *testing.T) {
 	s.setTimeout(30)
 	a := mustDial(t, s, s.enrollDevice("ws-u"))
 	a.open("1", `CORP\mary.k`, 0)
-	waitFor(t, 5*time.Second, func() bool {
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		_, _, list := s.call("GET", "/api/v1/unmapped", adminToken, nil)
-		return strings.Contains(fmt.Sprint(list), `corp\mary.k`)
-	}, "the unmapped OS user to be listed")
+		return strings.Contains(fmt.Sprint(list), `corp\mary.k`), "the unmapped OS user to be listed"
+	})
 	s.mustCall("POST", "/api/v1/desk/login", map[string]string{"user": "mary"})
 	s.mustCall("PUT", "/api/v1/mappings/CORP%5Cmary.k", map[string]string{"desk_user": "mary"})
-	waitFor(t, 5*time.Second, func() bool {
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		_, u, _ := s.call("GET", "/api/v1/users/mary", adminToken, nil)
 		sensor, _ := u["sensor"].(map[string]any)
-		return sensor["host"] == "ws-1"
-	}, "mary's sensor to be bound")
-}
-
-func waitFor(t *testing.T, d time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return sensor["host"] == "ws-1", "mary's sensor to be bound"
+	})
 }

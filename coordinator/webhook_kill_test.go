@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook/verify"
+	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
 // buildCoordinator builds cmd/vigil-coordinator into a temporary directory.
@@ -139,7 +140,7 @@ func TestWebhookDeliveredAfterSIGKILL(t *testing.T) {
 	s := &testServer{t: t, addr: p.addr}
 	s.setTimeout(30)
 	s.mustCall("POST", "/api/v1/desk/login", map[string]string{"user": "jane"})
-	waitFor(t, 40*time.Second, func() bool { return len(s.audit("user=jane&kind=user.logged_out")) == 1 }, "jane's logout")
+	testrig.Eventually(t, 40*time.Second, func() (bool, string) { return len(s.audit("user=jane&kind=user.logged_out")) == 1, "jane's logout" })
 	out := s.mustCall("GET", "/api/v1/outbox", nil)
 	if out["controller"] != "webhook" || out["backlog"] != float64(2) {
 		t.Fatalf("outbox before the kill: %v, want 2 events pending", out)
@@ -154,12 +155,14 @@ func TestWebhookDeliveredAfterSIGKILL(t *testing.T) {
 	close(hang)
 	p = startProcess(t, bin, env)
 	s = &testServer{t: t, addr: p.addr}
-	waitFor(t, 15*time.Second, func() bool {
+	testrig.Eventually(t, 15*time.Second, func() (bool, string) {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(handled) == 2
-	}, "both events after the restart")
-	waitFor(t, 5*time.Second, func() bool { return s.mustCall("GET", "/api/v1/outbox", nil)["backlog"] == float64(0) }, "an empty backlog")
+		return len(handled) == 2, "both events after the restart"
+	})
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
+		return s.mustCall("GET", "/api/v1/outbox", nil)["backlog"] == float64(0), "an empty backlog"
+	})
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -66,7 +66,7 @@ func TestRunScriptWithoutDisplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = cmd.Stdout
-	out := &e2etest.Buffer{}
+	out := &testrig.Buffer{}
 	groups := map[string]int{}
 	var groupsMu sync.Mutex
 	ready := make(chan struct{})

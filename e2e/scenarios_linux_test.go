@@ -11,9 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,21 +29,21 @@ import (
 func TestEnabledWarnsThenLogsOutAndReroutes(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
-	chat := r.co.newConversation("chat", "Customer One")
+	chat := newConversation(r.Co, "chat", "Customer One")
 	if chat.User != agentName {
 		t.Fatalf("the chat went to %q, want %s", chat.User, agentName)
 	}
 	r.waitJS(fmt.Sprintf(`!!document.querySelector('li[data-id=%q]')`, chat.ID), 5*time.Second)
-	t0 := r.input("mouse")
+	t0 := r.Input("mouse")
 
 	// bob logs in half-way: available when ann is logged out, not warned yet.
 	e2etest.SleepUntil(t0.Add(12 * time.Second))
-	r.co.must("POST", "/api/v1/desk/login", map[string]string{"user": "bob"}, nil)
+	r.Co.Must("POST", "/api/v1/desk/login", map[string]string{"user": "bob"}, nil)
 
-	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	warned := r.WaitAudit("user.warned", 0, 30*time.Second)
 	record(t, "warning (24 s)", t0, t0.Add(24*time.Second), warned.At, tolerance)
 	r.waitJS(`!document.getElementById('warning-backdrop').hidden`, 2*time.Second)
-	out := r.waitAudit("user.logged_out", warned.ID, 10*time.Second)
+	out := r.WaitAudit("user.logged_out", warned.ID, 10*time.Second)
 	record(t, "logout (30 s)", t0, t0.Add(30*time.Second), out.At, tolerance)
 	r.waitJS(`!document.getElementById('logged-out').hidden`, 3*time.Second)
 
@@ -66,7 +64,7 @@ func TestEnabledWarnsThenLogsOutAndReroutes(t *testing.T) {
 	if detail.Reason != "inactivity" || !contains(signals, "input") || !contains(signals, "warned") {
 		t.Errorf("the logout's detail: %s", out.Detail)
 	}
-	rr := r.waitAudit("conversation.rerouted", out.ID-1, 5*time.Second)
+	rr := r.WaitAudit("conversation.rerouted", out.ID-1, 5*time.Second)
 	var rd struct {
 		Conversation, From, To string
 		LogoutAuditID          int64 `json:"logout_audit_id"`
@@ -78,7 +76,7 @@ func TestEnabledWarnsThenLogsOutAndReroutes(t *testing.T) {
 		t.Errorf("conversation.rerouted: %s (logout entry %d)", rr.Detail, out.ID)
 	}
 	var c conversation
-	r.co.must("GET", "/api/v1/conversations/"+chat.ID, nil, &c)
+	r.Co.Must("GET", "/api/v1/conversations/"+chat.ID, nil, &c)
 	if c.User != "bob" || c.ReroutedFrom != agentName {
 		t.Errorf("the chat after the logout: %+v", c)
 	}
@@ -89,27 +87,27 @@ func TestEnabledWarnsThenLogsOutAndReroutes(t *testing.T) {
 func TestInputDuringWarningDismissesIt(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
-	t0 := r.input("mouse")
-	w1 := r.waitAudit("user.warned", 0, 30*time.Second)
+	t0 := r.Input("mouse")
+	w1 := r.WaitAudit("user.warned", 0, 30*time.Second)
 	record(t, "warning (24 s)", t0, t0.Add(24*time.Second), w1.At, tolerance)
 
 	e2etest.SleepUntil(t0.Add(26 * time.Second))
-	t1 := r.input("key")
-	wd := r.waitAudit("user.warning_withdrawn", w1.ID, 5*time.Second)
+	t1 := r.Input("key")
+	wd := r.WaitAudit("user.warning_withdrawn", w1.ID, 5*time.Second)
 	if !strings.Contains(string(wd.Detail), `"dismissed"`) {
 		t.Errorf("withdrawn %s, want dismissed", wd.Detail)
 	}
 	record(t, "dismissed (key at 26 s)", t0, t1, wd.At, tolerance)
 	r.waitJS(`document.getElementById('warning-backdrop').hidden`, 2*time.Second)
-	w2 := r.waitAudit("user.warned", wd.ID, 30*time.Second)
+	w2 := r.WaitAudit("user.warned", wd.ID, 30*time.Second)
 	record(t, "next warning (key + 24 s)", t0, t1.Add(24*time.Second), w2.At, tolerance)
 
 	// The mouse dismisses it too.
 	e2etest.SleepUntil(t1.Add(25 * time.Second))
-	t2 := r.input("mouse")
-	wd2 := r.waitAudit("user.warning_withdrawn", w2.ID, 5*time.Second)
+	t2 := r.Input("mouse")
+	wd2 := r.WaitAudit("user.warning_withdrawn", w2.ID, 5*time.Second)
 	record(t, "dismissed (mouse at key + 25 s)", t0, t2, wd2.At, tolerance)
-	r.noneOf(0, "user.logged_out")
+	r.NoneOf(0, "user.logged_out")
 }
 
 // Speech keeps the user active: an utterance ending at S, the warning at
@@ -118,16 +116,16 @@ func TestSpeechKeepsTheUserActive(t *testing.T) {
 	scenario(t)
 	wav, dur := utterance(t)
 	r := newRig(t, 30)
-	t0 := r.input("mouse")
+	t0 := r.Input("mouse")
 	e2etest.SleepUntil(t0.Add(8 * time.Second))
-	if err := <-r.pulse.PlayAsync(t, wav); err != nil {
+	if err := <-r.Pulse.PlayAsync(t, wav); err != nil {
 		t.Fatal(err)
 	}
 	s := time.Now() // paplay returns once the sink has played it all
 	t.Logf("utterance of %v ended %.3fs after t0", dur.Round(time.Millisecond), s.Sub(t0).Seconds())
-	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	warned := r.WaitAudit("user.warned", 0, 30*time.Second)
 	record(t, "warning (end of speech + 24 s)", t0, s.Add(24*time.Second+150*time.Millisecond), warned.At, tolerance)
-	if !strings.Contains(r.agent.Out.String(), `\"voice\":true`) {
+	if !strings.Contains(r.Agent.Out.String(), `\"voice\":true`) {
 		t.Errorf("the agent never reported voice")
 	}
 }
@@ -137,25 +135,25 @@ func TestSpeechKeepsTheUserActive(t *testing.T) {
 // time, and neither switch was input.
 func pausedScenario(t *testing.T, r *rig, pause, resume func() time.Time) {
 	t.Helper()
-	t0 := r.input("mouse")
+	t0 := r.Input("mouse")
 	e2etest.SleepUntil(t0.Add(10 * time.Second))
 	from := pause()
 	testrig.Eventually(t, 3*time.Second, func() (bool, string) {
-		u := r.co.user(agentName)
+		u := r.Co.User(agentName)
 		return u.State == "paused", fmt.Sprintf("%+v", u)
 	})
 	e2etest.SleepUntil(t0.Add(17 * time.Second))
 	to := resume()
-	if idle := r.idle(); idle < time.Since(t0)-time.Second {
+	if idle := r.Idle(); idle < time.Since(t0)-time.Second {
 		t.Errorf("X idle %v after the switches, want about %v: they are not input", idle, time.Since(t0))
 	}
 	t.Logf("paused %.3fs → %.3fs", from.Sub(t0).Seconds(), to.Sub(t0).Seconds())
-	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	warned := r.WaitAudit("user.warned", 0, 30*time.Second)
 	record(t, "warning (24 s + paused time)", t0, t0.Add(24*time.Second+to.Sub(from)), warned.At, tolerance)
-	r.noneOf(0, "user.warning_withdrawn")
-	for _, e := range r.co.audit(agentName) {
+	r.NoneOf(0, "user.warning_withdrawn")
+	for _, e := range r.Co.Audit(agentName) {
 		if e.Kind == "user.warned" && e.ID < warned.ID {
-			t.Errorf("an earlier warning: %s", e2etest.Kinds(r.co.audit(agentName)))
+			t.Errorf("an earlier warning: %s", e2etest.Kinds(r.Co.Audit(agentName)))
 		}
 	}
 }
@@ -165,7 +163,7 @@ func TestMinimizedIsNotCounted(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
 	pausedScenario(t, r, func() time.Time {
-		return midst(func() { r.x.MustXdotool(t, "windowminimize", "--sync", r.browser.Window) })
+		return midst(func() { r.X.MustXdotool(t, "windowminimize", "--sync", r.Browser.Window) })
 	}, r.reactivate)
 }
 
@@ -203,21 +201,15 @@ func TestOtherWindowInFrontIsNotCounted(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
 	pausedScenario(t, r, func() time.Time {
-		cmd := exec.Command("xmessage", "-geometry", "300x100+1000+100", "-title", "Other window", "another application")
-		cmd.Env = agentEnv(r.x.Env())
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		r.X.Run(t, "xmessage", "-geometry", "300x100+1000+100", "-title", "Other window", "another application")
 		// The window manager gives the new window the focus when it maps:
 		// the switch is between the last check that still saw the Agent
 		// Desk active and the first that did not.
 		prev := time.Now()
 		for deadline := prev.Add(10 * time.Second); time.Now().Before(deadline); {
 			at := time.Now()
-			out, err := r.x.Xdotool("getactivewindow")
-			if err == nil && out != "" && out != r.browser.Window {
+			out, err := r.X.Xdotool("getactivewindow")
+			if err == nil && out != "" && out != r.Browser.Window {
 				return prev.Add(at.Sub(prev) / 2)
 			}
 			prev = at
@@ -232,16 +224,16 @@ func TestOtherWindowInFrontIsNotCounted(t *testing.T) {
 func TestVoiceCallIsNotCounted(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
-	call := r.co.newConversation("voice", "+44 20 7946 0000")
+	call := newConversation(r.Co, "voice", "+44 20 7946 0000")
 	if call.User != agentName {
 		t.Fatalf("the call went to %q", call.User)
 	}
 	pausedScenario(t, r, func() time.Time {
-		r.co.must("POST", "/api/v1/conversations/"+call.ID+"/accept", nil, nil)
-		return r.waitAudit("conversation.accepted", 0, 2*time.Second).At
+		r.Co.Must("POST", "/api/v1/conversations/"+call.ID+"/accept", nil, nil)
+		return r.WaitAudit("conversation.accepted", 0, 2*time.Second).At
 	}, func() time.Time {
-		r.co.must("POST", "/api/v1/conversations/"+call.ID+"/end", nil, nil)
-		return r.waitAudit("conversation.ended", 0, 2*time.Second).At
+		r.Co.Must("POST", "/api/v1/conversations/"+call.ID+"/end", nil, nil)
+		return r.WaitAudit("conversation.ended", 0, 2*time.Second).At
 	})
 }
 
@@ -258,10 +250,10 @@ func TestSettingsPageRefusesAndAppliesLive(t *testing.T) {
 			t.Fatalf("admin browser: %v", err)
 		}
 	}
-	do(chromedp.Navigate(r.co.base+"/login?next=/admin/settings"),
+	do(chromedp.Navigate(r.Co.Base+"/login?next=/admin/settings"),
 		chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.SendKeys(chromedp.ID("name"), "admin"),
-		chromedp.SendKeys(chromedp.ID("password"), r.co.adminPassword()),
+		chromedp.SendKeys(chromedp.ID("password"), r.Co.AdminPassword()),
 		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.ID("settings-form")))
 	submit := func(seconds string) {
@@ -273,7 +265,7 @@ func TestSettingsPageRefusesAndAppliesLive(t *testing.T) {
 		waitJS(t, ctx, `window.before === undefined && document.readyState === 'complete'`, 5*time.Second)
 	}
 
-	t0 := r.input("mouse")
+	t0 := r.Input("mouse")
 	submit("29")
 	do(chromedp.WaitVisible(chromedp.ID("seconds-error")))
 	msg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('seconds-error').textContent`))
@@ -283,7 +275,7 @@ func TestSettingsPageRefusesAndAppliesLive(t *testing.T) {
 	var settings struct {
 		InactivityTimeout struct{ Seconds int } `json:"inactivity_timeout"`
 	}
-	r.co.must("GET", "/api/v1/settings", nil, &settings)
+	r.Co.Must("GET", "/api/v1/settings", nil, &settings)
 	if s := settings.InactivityTimeout.Seconds; s != 60 {
 		t.Errorf("after 29 was refused T is %d, want 60", s)
 	}
@@ -291,12 +283,12 @@ func TestSettingsPageRefusesAndAppliesLive(t *testing.T) {
 	e2etest.SleepUntil(t0.Add(10 * time.Second))
 	submit("30")
 	do(chromedp.WaitVisible(chromedp.ID("saved")))
-	changed := waitKind(t, r.co, "settings.changed", 3*time.Second)
+	changed := waitKind(t, r.Co, "settings.changed", 3*time.Second)
 	t.Logf("T = 30 saved at I = %.3fs", changed.At.Sub(t0).Seconds())
 	if d := changed.At.Sub(t0); d < 9*time.Second || d > 20*time.Second {
 		t.Fatalf("the change was saved at I = %v, too far from 10 s for this scenario", d)
 	}
-	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	warned := r.WaitAudit("user.warned", 0, 30*time.Second)
 	record(t, "warning (I = 24 s on the new T)", t0, t0.Add(24*time.Second), warned.At, tolerance)
 }
 
@@ -305,19 +297,19 @@ func TestSettingsPageRefusesAndAppliesLive(t *testing.T) {
 func TestDisabledThenReenabled(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
-	t0 := r.input("mouse")
+	t0 := r.Input("mouse")
 	e2etest.SleepUntil(t0.Add(5 * time.Second))
-	r.co.setTimeout(false, 30)
-	off := waitKind(t, r.co, "settings.changed", 3*time.Second)
-	mark := r.lastID()
+	r.Co.SetTimeout(false, 30)
+	off := waitKind(t, r.Co, "settings.changed", 3*time.Second)
+	mark := r.LastID()
 	e2etest.SleepUntil(off.At.Add(T + 5*time.Second))
-	r.noneOf(mark, "user.warned", "user.logged_out")
-	if u := r.co.user(agentName); u.State != "disabled" {
+	r.NoneOf(mark, "user.warned", "user.logged_out")
+	if u := r.Co.User(agentName); u.State != "disabled" {
 		t.Errorf("while disabled ann is %+v", u)
 	}
-	r.co.setTimeout(true, 30)
-	on := r.waitAudit("user.warned", mark, 30*time.Second)
-	es := auditKind(t, r.co, "settings.changed")
+	r.Co.SetTimeout(true, 30)
+	on := r.WaitAudit("user.warned", mark, 30*time.Second)
+	es := auditKind(t, r.Co, "settings.changed")
 	record(t, "warning (re-enabled + 24 s)", t0, es[len(es)-1].At.Add(24*time.Second), on.At, tolerance)
 }
 
@@ -333,8 +325,8 @@ func midst(f func()) time.Time {
 // reactivate brings the Agent Desk's window back in front (not input) and
 // returns when that happened.
 func (r *rig) reactivate() time.Time {
-	at := midst(func() { r.x.MustXdotool(r.t, "windowactivate", "--sync", r.browser.Window) })
-	e2etest.Activate(r.t, r.x, r.browser.Window)
+	at := midst(func() { r.X.MustXdotool(r.T, "windowactivate", "--sync", r.Browser.Window) })
+	r.X.Activate(r.T, r.Browser.Window)
 	return at
 }
 
@@ -348,10 +340,10 @@ func contains(ss []string, s string) bool {
 }
 
 // auditKind lists all entries of kind, oldest first.
-func auditKind(t *testing.T, c *coord, kind string) []e2etest.AuditEntry {
+func auditKind(t *testing.T, c *e2etest.Coord, kind string) []e2etest.AuditEntry {
 	t.Helper()
 	var es []e2etest.AuditEntry
-	c.must("GET", "/api/v1/audit?limit=1000&kind="+kind, nil, &es)
+	c.Must("GET", "/api/v1/audit?limit=1000&kind="+kind, nil, &es)
 	for i, j := 0, len(es)-1; i < j; i, j = i+1, j-1 {
 		es[i], es[j] = es[j], es[i]
 	}
@@ -360,7 +352,7 @@ func auditKind(t *testing.T, c *coord, kind string) []e2etest.AuditEntry {
 
 // waitKind waits for the newest entry of kind made within the last few
 // seconds.
-func waitKind(t *testing.T, c *coord, kind string, within time.Duration) e2etest.AuditEntry {
+func waitKind(t *testing.T, c *e2etest.Coord, kind string, within time.Duration) e2etest.AuditEntry {
 	t.Helper()
 	start := time.Now().Add(-within)
 	var found e2etest.AuditEntry
@@ -377,9 +369,9 @@ func waitKind(t *testing.T, c *coord, kind string, within time.Duration) e2etest
 
 // waitTitle waits until the browser window's title starts with prefix.
 func (r *rig) waitTitle(prefix string) {
-	r.t.Helper()
-	testrig.Eventually(r.t, 5*time.Second, func() (bool, string) {
-		name, err := r.x.Xdotool("getwindowname", r.browser.Window)
+	r.T.Helper()
+	testrig.Eventually(r.T, 5*time.Second, func() (bool, string) {
+		name, err := r.X.Xdotool("getwindowname", r.Browser.Window)
 		return err == nil && strings.HasPrefix(name, prefix), fmt.Sprintf("window title %q", name)
 	})
 }

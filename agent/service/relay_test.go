@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/vigil-cc/vigil/agent"
 	"github.com/vigil-cc/vigil/internal/backoff"
+	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/protocol"
 )
 
@@ -107,19 +107,6 @@ func (f *fakeCoordinator) dropCurrent() {
 	ws := f.cur
 	f.mu.Unlock()
 	_ = ws.CloseNow()
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Errorf("timed out waiting for %s", what)
-			cond()
-			t.FailNow()
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func has(frames []string, sub string) bool {
@@ -239,7 +226,7 @@ func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logBuf syncBuffer
+	var logBuf testrig.Buffer
 	r := &Relay{
 		Endpoint: ep,
 		Token:    func() (string, error) { return "devtok", nil },
@@ -264,7 +251,7 @@ func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
 		cancel()
 		wg.Wait()
 	}()
-	eventually(t, "hello upstream", func() bool { return has(fc.frames(), `1: {"type":"hello"`) })
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) { return has(fc.frames(), `1: {"type":"hello"`), "hello upstream" })
 
 	ann := dialHelper(t, sock, "ann")
 	ann.expect(`"type":"policy"`)
@@ -272,11 +259,13 @@ func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
 	ann.send(protocol.SessionOpen{Session: "display:0", OSUser: "ANN"})
 	ann.send(protocol.Reading{Session: "display:0", IdleMS: 5, AgentDeskForeground: true})
 	// (ann's session first, so the ids are predictable)
-	eventually(t, "ann's session upstream", func() bool { return has(fc.frames(), `"session":"1001-1","idle_ms":5`) })
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
+		return has(fc.frames(), `"session":"1001-1","idle_ms":5`), "ann's session upstream"
+	})
 	bob := dialHelper(t, sock, "bob")
 	bob.send(protocol.SessionOpen{Session: "display:0", OSUser: `CORP\bob`})
 	bob.send(protocol.Heartbeat{Session: "display:0"})
-	eventually(t, "both sessions upstream", func() bool {
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		defer func() {
 			if t.Failed() {
 				t.Logf("frames: %q\nlog: %s", fc.frames(), logBuf.String())
@@ -286,7 +275,7 @@ func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
 		return has(f, `1: {"type":"session_open","session":"1001-1","os_user":"ann"}`) &&
 			has(f, `1: {"type":"reading","session":"1001-1","idle_ms":5,"agent_desk_foreground":true`) &&
 			has(f, `1: {"type":"session_open","session":"1002-2","os_user":"bob"}`) &&
-			has(f, `1: {"type":"heartbeat","session":"1002-2"}`)
+			has(f, `1: {"type":"heartbeat","session":"1002-2"}`), "both sessions upstream"
 	})
 	if n := strings.Count(strings.Join(fc.frames(), "\n"), `"type":"hello"`); n != 1 {
 		t.Errorf("hello sent %d times upstream, want once: %v", n, fc.frames())
@@ -316,35 +305,20 @@ func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
 	// The upstream connection drops: the relay reconnects, says hello,
 	// opens both sessions again and resends ann's last reading.
 	fc.dropCurrent()
-	eventually(t, "sessions reopened on the second connection", func() bool {
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		f := fc.frames()
 		return has(f, `2: {"type":"hello"`) && has(f, `2: {"type":"session_open","session":"1001-1","os_user":"ann"}`) &&
-			has(f, `2: {"type":"session_open","session":"1002-2","os_user":"bob"}`) && has(f, `2: {"type":"reading","session":"1001-1"`)
+			has(f, `2: {"type":"session_open","session":"1002-2","os_user":"bob"}`) && has(f, `2: {"type":"reading","session":"1001-1"`), "sessions reopened on the second connection"
 	})
 
 	// A helper that goes away closes its session upstream.
 	bob.ws.CloseNow()
-	eventually(t, "bob's session closed", func() bool { return has(fc.frames(), `2: {"type":"session_close","session":"1002-2"}`) })
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
+		return has(fc.frames(), `2: {"type":"session_close","session":"1002-2"}`), "bob's session closed"
+	})
 	if has(fc.frames(), `"os_user":"bob","session":"x"`) || has(fc.frames(), `"session":"x"`) {
 		t.Errorf("the forged session reached the coordinator: %v", fc.frames())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestLogFileRotates(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/internal/backoff"
+	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/platform/sessions"
 )
 
@@ -63,24 +64,24 @@ func TestSupervisor(t *testing.T) {
 		_ = s.Run(ctx)
 		close(done)
 	}()
-	eventually(t, "a helper per session", func() bool {
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		a, ar := count("x11-1001-0")
 		b, br := count("x11-1002-1")
-		return a == 1 && ar == 1 && b == 1 && br == 1
+		return a == 1 && ar == 1 && b == 1 && br == 1, "a helper per session"
 	})
 	mu.Lock()
 	procs["x11-1001-0"][0].Stop() // it died
 	mu.Unlock()
-	eventually(t, "the dead helper restarted", func() bool {
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		a, ar := count("x11-1001-0")
-		return a == 2 && ar == 1
+		return a == 2 && ar == 1, "the dead helper restarted"
 	})
 	mu.Lock()
 	live = live[:1] // the second session ended
 	mu.Unlock()
-	eventually(t, "the ended session's helper stopped", func() bool {
+	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		_, br := count("x11-1002-1")
-		return br == 0
+		return br == 0, "the ended session's helper stopped"
 	})
 	cancel()
 	<-done

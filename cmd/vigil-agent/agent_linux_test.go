@@ -15,79 +15,29 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
+var builder = &e2etest.Builder{Prefix: "vigil-agent-bin-"}
 
 // agentBinary builds ./cmd/vigil-agent (with -race if the tests run with
 // it) once per test binary and returns its path.
 func agentBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		dir, err := os.MkdirTemp("", "vigil-agent-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "vigil-agent")
-		args := []string{"build", "-o", builtBin}
-		if raceBuild {
-			args = append(args, "-race")
-		}
-		out, err := exec.Command(goTool, append(args, ".")...).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("building vigil-agent: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
+	return builder.Binary(t, raceBuild)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
+	builder.Remove()
 	os.Exit(code)
-}
-
-// agentEnv is the environment for the agent: this process's, minus any
-// DISPLAY/PULSE/VIGIL settings of the developer's session, plus the rig's.
-func agentEnv(rigEnv ...[]string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "GORACE", k == "DISPLAY", k == "XAUTHORITY", k == "WAYLAND_DISPLAY", k == "PULSE_SERVER",
-			k == "PULSE_RUNTIME_PATH", k == "XDG_RUNTIME_DIR", strings.HasPrefix(k, "VIGIL_"):
-			continue
-		}
-		env = append(env, kv)
-	}
-	for _, e := range rigEnv {
-		env = append(env, e...)
-	}
-	// A -race binary otherwise sleeps 1 s at exit (to flush reports).
-	return append(env, "GORACE=atexit_sleep_ms=0 halt_on_error=1")
 }
 
 // doctorOnce runs `vigil-agent doctor` and returns stdout, stderr and its
@@ -179,21 +129,11 @@ func startWatch(t *testing.T, env []string, args ...string) *watcher {
 
 // stop interrupts the watcher and checks it exited cleanly.
 func (w *watcher) stop() {
-	select {
-	case <-w.exited:
-		return
-	default:
-	}
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-w.exited:
-		if w.err != nil {
-			w.t.Errorf("doctor --watch exited with %v after SIGTERM\n%s", w.err, w.output())
-		}
-	case <-time.After(5 * time.Second):
-		_ = w.cmd.Process.Kill()
-		<-w.exited
+	switch signaled, inTime := testrig.Terminate(w.cmd, w.exited, 5*time.Second); {
+	case !inTime:
 		w.t.Errorf("doctor --watch did not stop within 5 s of SIGTERM")
+	case signaled && w.err != nil:
+		w.t.Errorf("doctor --watch exited with %v after SIGTERM\n%s", w.err, w.output())
 	}
 }
 
@@ -259,22 +199,6 @@ func (w *watcher) describe(from int) string {
 		b.WriteString("  " + l.String() + "\n")
 	}
 	return b.String()
-}
-
-// activate makes window id active and waits until the window manager says
-// so. An activation asked for before the window manager manages a new
-// window is lost, and windowactivate --sync can return before
-// _NET_ACTIVE_WINDOW is set, so it asks again until it is.
-func activate(t *testing.T, x *testrig.X, id string) {
-	t.Helper()
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		out, err := x.Xdotool("getactivewindow")
-		if err == nil && out == id {
-			return true, ""
-		}
-		_, _ = x.Xdotool("windowactivate", id)
-		return false, fmt.Sprintf("active window %q (%v), want %s", out, err, id)
-	})
 }
 
 // sh runs a fixture-making command.

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +26,7 @@ func TestDoctorJSONFields(t *testing.T) {
 	t.Parallel()
 	x := testrig.Display(t)
 	p := testrig.Pulse(t)
-	stdout, stderr, err := doctorOnce(t, agentEnv(x.Env(), p.Env()), "--json", "--listen-ms", "200")
+	stdout, stderr, err := doctorOnce(t, e2etest.AgentEnv(x.Env(), p.Env()), "--json", "--listen-ms", "200")
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
 	}
@@ -67,7 +66,7 @@ func TestDoctorJSONFields(t *testing.T) {
 	}
 
 	// The human-readable table.
-	stdout, _, err = doctorOnce(t, agentEnv(x.Env(), p.Env()), "--listen-ms", "0")
+	stdout, _, err = doctorOnce(t, e2etest.AgentEnv(x.Env(), p.Env()), "--listen-ms", "0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +82,7 @@ func TestDoctorJSONFields(t *testing.T) {
 func TestDoctorMissingDisplayAndMic(t *testing.T) {
 	t.Parallel()
 	p := testrig.Pulse(t)
-	stdout, stderr, err := doctorOnce(t, agentEnv(p.Env(), []string{"DISPLAY=:999999"}), "--json", "--listen-ms", "0", "--mic-device", "no-such-mic")
+	stdout, stderr, err := doctorOnce(t, e2etest.AgentEnv(p.Env(), []string{"DISPLAY=:999999"}), "--json", "--listen-ms", "0", "--mic-device", "no-such-mic")
 	var exit *exec.ExitError
 	if !errorsAs(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("exit %v, want status 1\n%s\n%s", err, stdout, stderr)
@@ -100,7 +99,7 @@ func TestDoctorMissingDisplayAndMic(t *testing.T) {
 func TestDoctorIdle(t *testing.T) {
 	t.Parallel()
 	x := testrig.Display(t)
-	env := agentEnv(x.Env())
+	env := e2etest.AgentEnv(x.Env())
 	idle := func() int64 { return doctorJSON(t, env, "--mic=false").IdleMs }
 
 	// Grows while nobody touches the display.
@@ -169,7 +168,7 @@ func TestDoctorAgentDeskWindowAndPrivacy(t *testing.T) {
 	x := testrig.Display(t)
 	const title = "Agent Desk " + canary
 	b := testrig.Chromium(t, x, "data:text/html,<title>"+url.PathEscape(title)+"</title><p>desk</p>")
-	env := agentEnv(x.Env())
+	env := e2etest.AgentEnv(x.Env())
 	w := startWatch(t, env, "--mic=false")
 	isDesk := func(o doctorOutput) bool {
 		return o.AgentDeskForeground && !o.AgentDeskMinimized && o.ForegroundPID == b.Pid
@@ -203,25 +202,13 @@ func TestDoctorAgentDeskWindowAndPrivacy(t *testing.T) {
 
 	// Another window in front.
 	from = w.mark()
-	other := exec.Command("xmessage", "-title", "Other window", "hello")
-	other.Env = env
-	other.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := other.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
-	var otherID string
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		id, err := x.Xdotool("search", "--name", "^Other window$")
-		otherID = id
-		return err == nil && id != "", fmt.Sprintf("%q %v", id, err)
-	})
-	activate(t, x, otherID)
+	otherID := x.XMessage(t, "Other window")
+	x.Activate(t, otherID)
 	w.waitFor(from, 10*time.Second, "another window in front", func(o doctorOutput) bool {
 		return !o.AgentDeskForeground && !o.AgentDeskMinimized && o.ForegroundPID != b.Pid
 	})
 	from = w.mark()
-	activate(t, x, b.Window)
+	x.Activate(t, b.Window)
 	w.waitFor(from, 10*time.Second, "the desk window in front again", isDesk)
 
 	// Minimized, then restored.
@@ -231,7 +218,7 @@ func TestDoctorAgentDeskWindowAndPrivacy(t *testing.T) {
 		return o.AgentDeskMinimized && !o.AgentDeskForeground
 	})
 	from = w.mark()
-	activate(t, x, b.Window)
+	x.Activate(t, b.Window)
 	w.waitFor(from, 10*time.Second, "the desk restored", isDesk)
 
 	// Privacy: the title is in Chromium's window, and nowhere in what the
@@ -271,7 +258,7 @@ func TestDoctorVoiceFromSpeech(t *testing.T) {
 	t.Parallel()
 	p := testrig.Pulse(t)
 	wav, dur := speechFixture(t, t.TempDir())
-	w := startWatch(t, agentEnv(p.Env()), "--desktop=false")
+	w := startWatch(t, e2etest.AgentEnv(p.Env()), "--desktop=false")
 	w.waitFor(0, 10*time.Second, "the microphone available", func(o doctorOutput) bool { return o.MicAvailable })
 
 	from := w.mark()
@@ -307,7 +294,7 @@ func TestDoctorVoiceFromSpeech(t *testing.T) {
 	// A one-shot listening through speech says voice, with a speech-level
 	// loudest 100 ms.
 	played = p.PlayAsync(t, wav)
-	o := doctorJSON(t, agentEnv(p.Env()), "--desktop=false", "--listen-ms", "1500")
+	o := doctorJSON(t, e2etest.AgentEnv(p.Env()), "--desktop=false", "--listen-ms", "1500")
 	if err := <-played; err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +320,7 @@ func TestDoctorNoVoiceFromSilenceClickHum(t *testing.T) {
 	sh(t, "sox", "-n", "-r", "16000", "-c", "1", "-b", "16", "-D", hum, "synth", "4.5", "sine", "100", "vol", "0.03")
 	wav, _ := speechFixture(t, dir)
 
-	w := startWatch(t, agentEnv(p.Env()), "--desktop=false")
+	w := startWatch(t, e2etest.AgentEnv(p.Env()), "--desktop=false")
 	w.waitFor(0, 10*time.Second, "the microphone available", func(o doctorOutput) bool { return o.MicAvailable })
 	noVoice := func(what string, from int) {
 		t.Helper()
@@ -365,7 +352,7 @@ func TestDoctorNoVoiceFromSilenceClickHum(t *testing.T) {
 	if l, ok := w.last(); ok && l.out.Voice {
 		t.Errorf("voice still on 2.5 s into a steady hum: %s", l)
 	}
-	o := doctorJSON(t, agentEnv(p.Env()), "--desktop=false", "--listen-ms", "1500")
+	o := doctorJSON(t, e2etest.AgentEnv(p.Env()), "--desktop=false", "--listen-ms", "1500")
 	if o.Voice || !o.MicAvailable || o.MicDBFS < -40 || o.MicDBFS > -30 {
 		t.Errorf("one-shot during the hum: %+v (want no voice at about -33.5 dBFS)", o)
 	}

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"os"
-	"strings"
 	"testing"
 )
 
 func TestControllerFlags(t *testing.T) {
 	const good = "a-secret-of-enough-length"
-	for _, tc := range []struct {
-		args []string
-		env  map[string]string
-		want string
-	}{
+	refuses(t, []badConfig{
 		{[]string{"--controller", "zendesk"}, nil, "--controller must be builtin or webhook"},
 		{nil, map[string]string{"VIGIL_CONTROLLER": "zendesk"}, "--controller must be builtin or webhook"},
 		{[]string{"--controller", "webhook"}, nil, "--webhook-url is required"},
@@ -24,16 +18,5 @@ func TestControllerFlags(t *testing.T) {
 			"VIGIL_WEBHOOK_SECRET_NEXT": "tiny"}, "--webhook-secret-next must be at least 16"},
 		{[]string{"--webhook-url", "https://p.example.com/h"}, nil, "only with --controller webhook"},
 		{nil, map[string]string{"VIGIL_WEBHOOK_SECRET": good}, "only with --controller webhook"},
-	} {
-		for k, v := range tc.env {
-			t.Setenv(k, v)
-		}
-		err := run(append(tc.args, "--data-dir", t.TempDir()))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("run(%q, env %v) = %v, want an error naming %q", tc.args, tc.env, err, tc.want)
-		}
-		for k := range tc.env {
-			os.Unsetenv(k)
-		}
-	}
+	}, "--data-dir", t.TempDir())
 }

@@ -1,25 +1,42 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/vigil-cc/vigil/coordinator"
 	"github.com/vigil-cc/vigil/coordinator/secret"
+	"github.com/vigil-cc/vigil/internal/coordtest"
 )
 
+// badConfig is a configuration run must refuse, with an error naming want.
+type badConfig struct {
+	args []string
+	env  map[string]string
+	want string
+}
+
+// refuses checks that run refuses each of cases (given args after the
+// case's own).
+func refuses(t *testing.T, cases []badConfig, args ...string) {
+	t.Helper()
+	for _, tc := range cases {
+		for k, v := range tc.env {
+			t.Setenv(k, v)
+		}
+		err := run(append(tc.args, args...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run(%q, env %v) = %v, want an error naming %q", tc.args, tc.env, err, tc.want)
+		}
+		for k := range tc.env {
+			os.Unsetenv(k)
+		}
+	}
+}
+
 func TestInvalidConfigurationStopsWithAMessage(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		env  map[string]string
-		want string
-	}{
+	refuses(t, []badConfig{
 		{[]string{"--listen", "nowhere"}, nil, "--listen must be host:port"},
 		{nil, map[string]string{"VIGIL_LISTEN": "nowhere"}, "--listen must be host:port"},
 		{[]string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key go together"},
@@ -28,18 +45,7 @@ func TestInvalidConfigurationStopsWithAMessage(t *testing.T) {
 		{nil, map[string]string{"VIGIL_HEARTBEAT": "often"}, "VIGIL_HEARTBEAT"},
 		{[]string{"--log-level", "loud"}, nil, "--log-level"},
 		{[]string{"--data-dir", ""}, nil, "--data-dir must name a directory"},
-	} {
-		for k, v := range tc.env {
-			t.Setenv(k, v)
-		}
-		err := run(tc.args)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("run(%q, env %v) = %v, want an error naming %q", tc.args, tc.env, err, tc.want)
-		}
-		for k := range tc.env {
-			os.Unsetenv(k)
-		}
-	}
+	})
 }
 
 func TestFlagBeatsEnvironment(t *testing.T) {
@@ -52,16 +58,7 @@ func TestFlagBeatsEnvironment(t *testing.T) {
 
 func TestFirstStartMakesTokensOnce(t *testing.T) {
 	dir := t.TempDir()
-	open := func() {
-		t.Helper()
-		cfg := coordinator.Config{Listen: "127.0.0.1:0", DataDir: dir, Heartbeat: 20 * time.Second, Grace: 45 * time.Second,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		srv, err := coordinator.Open(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Store.Close()
-	}
+	open := func() { coordtest.Open(t, coordtest.Config(dir, "")).Close() }
 	open()
 	read := func(name string) string {
 		t.Helper()
@@ -88,18 +85,11 @@ func TestFirstStartMakesTokensOnce(t *testing.T) {
 
 func TestConfiguredAdminTokenCanBeReplaced(t *testing.T) {
 	dir := t.TempDir()
-	open := func(token string) error {
-		cfg := coordinator.Config{Listen: "127.0.0.1:0", DataDir: dir, AdminToken: token, Heartbeat: 20 * time.Second,
-			Grace: 45 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		srv, err := coordinator.Open(context.Background(), cfg)
-		if err == nil {
-			srv.Store.Close()
-		}
-		return err
-	}
 	for _, token := range []string{"vgl_api_first", "vgl_api_second", "vgl_api_first"} {
-		if err := open(token); err != nil {
-			t.Fatalf("starting with admin token %q: %v", token, err)
-		}
+		t.Run("starting with admin token "+token, func(t *testing.T) {
+			if err := coordtest.Open(t, coordtest.Config(dir, token)).Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

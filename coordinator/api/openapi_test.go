@@ -14,13 +14,10 @@ package api_test
 //   - every $ref resolves and every {param} of a path is declared.
 
 import (
-	"context"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,11 +28,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/coordtest"
 )
 
 const (
@@ -338,19 +334,7 @@ func TestOpenAPIIsSelfConsistent(t *testing.T) {
 func TestOpenAPIRolesAgainstCoordinator(t *testing.T) {
 	s := loadSpec(t)
 	const adminToken = "vgl_api_openapi-test-admin"
-	ctx := context.Background()
-	srv, err := coordinator.Open(ctx, coordinator.Config{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), AdminToken: adminToken,
-		Heartbeat: 20 * time.Second, Grace: 45 * time.Second,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatalf("opening a coordinator: %v", err)
-	}
-	t.Cleanup(func() {
-		srv.Hub.Close()
-		srv.Store.Close()
-	})
+	srv := coordtest.Open(t, coordtest.Config(t.TempDir(), adminToken))
 	h := srv.Handler()
 
 	tokens := map[string]string{"admin": adminToken}

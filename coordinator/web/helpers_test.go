@@ -1,23 +1,18 @@
 package web_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/coordtest"
 )
 
 const adminToken = "vgl_api_web-test-admin-token"
@@ -36,79 +31,29 @@ func requireApproval(c *coordinator.Config) { c.RequireApproval = true }
 
 func start(t *testing.T, opts ...option) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
 	dir := t.TempDir()
-	cfg := coordinator.Config{Listen: ln.Addr().String(), DataDir: dir, AdminToken: adminToken,
-		Heartbeat: 20 * time.Second, Grace: 45 * time.Second, Log: log}
+	cfg := coordtest.Config(dir, adminToken)
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := coordinator.Open(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatalf("opening the coordinator: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		err := srv.Serve(ctx, ln)
-		srv.Store.Close()
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("coordinator stopped with: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("the coordinator did not stop within 15 s")
-		}
-	})
-	return &server{t: t, srv: srv, dir: dir, base: "http://" + ln.Addr().String()}
+	srv := coordtest.Start(t, cfg, nil)
+	return &server{t: t, srv: srv.Server, dir: dir, base: "http://" + srv.Addr}
 }
 
 // adminPassword is the first start's password for the account "admin".
-func (s *server) adminPassword() string {
-	s.t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.dir, coordinator.AdminPasswordFile))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
+func (s *server) adminPassword() string { return coordtest.AdminPassword(s.t, s.dir) }
 
 // api calls the JSON API as the admin token and decodes the answer into out
 // (if not nil); it returns the status.
 func (s *server) api(method, path string, body any, out any) int {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, s.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	code, raw := coordtest.Call(s.t, s.base, adminToken, method, path, body)
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, code, raw, err)
 		}
 	}
-	return resp.StatusCode
+	return code
 }
 
 func (s *server) mustAPI(method, path string, body any, out any) {

@@ -3,15 +3,13 @@
 package e2etest
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/coordtest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
@@ -38,6 +36,21 @@ func Main(m *testing.M, b *Builder, ts *Timings, title, unit string) {
 	ts.Print(os.Stdout, title, unit)
 	b.Remove()
 	os.Exit(code)
+}
+
+// Long marks a test that takes 30-70 s of real time: parallel, holding
+// one of slots (if not nil) until it ends, and skipped under -short on a
+// developer's machine, never in CI (CI=true or VIGIL_REQUIRE_RIG=1).
+func Long(t *testing.T, slots chan struct{}) {
+	t.Helper()
+	if testing.Short() && !testrig.Strict() {
+		t.Skip("takes 30-70 s of real time; skipped under -short (CI runs it)")
+	}
+	t.Parallel()
+	if slots != nil {
+		slots <- struct{}{}
+		t.Cleanup(func() { <-slots })
+	}
 }
 
 // defaultParallel sets -test.parallel to n unless it was given.
@@ -114,76 +127,105 @@ func GoTool() string {
 
 // ---- a real coordinator on loopback ----
 
-// Coordinator is a coordinator running in this process.
-type Coordinator struct {
-	Srv   *coordinator.Server
-	Dir   string
-	Addr  string // 127.0.0.1:PORT
-	Token string // the admin API token
+// AdminToken is the admin API token of every scenario's coordinator.
+const AdminToken = "vgl_api_e2e-admin"
 
-	cancel  context.CancelFunc
-	stopped chan error
+// Coord is a coordinator running in this process (internal/coordtest),
+// and its API called as the admin.
+type Coord struct {
+	*coordtest.Server
+	T    testing.TB
+	Base string          // http://127.0.0.1:PORT
+	Log  *testrig.Buffer // its log, at debug level
 }
 
-// StartCoordinator runs a coordinator with its data in dir on ln, with the
-// admin token token, logging at debug level to log (heartbeat 20 s, grace
-// 45 s, as in production).
-func StartCoordinator(t testing.TB, dir string, ln net.Listener, token string, log io.Writer) *Coordinator {
+// StartCoord runs a coordinator with its data in dir on ln (nil: a free
+// loopback port), with AdminToken (heartbeat 20 s, grace 45 s, as in
+// production). It is stopped at cleanup (or by Stop), and if t failed the
+// tail of its log is shown.
+func StartCoord(t testing.TB, dir string, ln net.Listener) *Coord {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := coordinator.Open(ctx, coordinator.Config{
-		Listen: ln.Addr().String(), DataDir: dir, AdminToken: token,
-		Heartbeat: 20 * time.Second, Grace: 45 * time.Second,
-		Log: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	logBuf := &testrig.Buffer{}
+	t.Cleanup(func() { // after the stop below
+		if t.Failed() {
+			t.Logf("coordinator log (tail):\n%s", Tail(logBuf.String(), 60))
+		}
 	})
-	if err != nil {
-		cancel()
-		ln.Close()
-		t.Fatalf("opening the coordinator: %v", err)
-	}
-	c := &Coordinator{Srv: srv, Dir: dir, Addr: ln.Addr().String(), Token: token, cancel: cancel, stopped: make(chan error, 1)}
-	go func() {
-		err := srv.Serve(ctx, ln)
-		srv.Store.Close()
-		c.stopped <- err
-	}()
-	return c
+	cfg := coordtest.Config(dir, AdminToken)
+	cfg.Log = slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := coordtest.Start(t, cfg, ln)
+	return &Coord{Server: srv, T: t, Base: "http://" + srv.Addr, Log: logBuf}
 }
 
-// Stop stops the coordinator (agents are told 1001 going away) and waits
-// until its store is closed, at most within (0: no limit). done is false
-// if it did not stop in time; err is what Serve returned. Call it once.
-func (c *Coordinator) Stop(within time.Duration) (done bool, err error) {
-	c.cancel()
-	if within == 0 {
-		return true, <-c.stopped
+// Call calls the API as the admin and decodes a 2xx answer into out (if
+// not nil); it returns the status and body.
+func (c *Coord) Call(method, path string, body, out any) (int, []byte) {
+	c.T.Helper()
+	code, raw := coordtest.Call(c.T, c.Base, AdminToken, method, path, body)
+	if out != nil && code/100 == 2 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			c.T.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
 	}
-	select {
-	case err := <-c.stopped:
-		return true, err
-	case <-time.After(within):
-		return false, nil
-	}
+	return code, raw
 }
 
-// Call calls the API at base (http://HOST:PORT) with the bearer token and
-// returns the status and body.
-func Call(t testing.TB, base, token, method, path string, body any) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+// Must is Call failing t unless the status is 2xx.
+func (c *Coord) Must(method, path string, body, out any) []byte {
+	c.T.Helper()
+	code, raw := c.Call(method, path, body, out)
+	if code/100 != 2 {
+		c.T.Fatalf("%s %s: %d %s", method, path, code, raw)
 	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+	return raw
+}
+
+// SetTimeout sets the inactivity timeout T.
+func (c *Coord) SetTimeout(enabled bool, seconds int) {
+	c.T.Helper()
+	c.Must("PUT", "/api/v1/settings", map[string]any{"inactivity_timeout": map[string]any{"enabled": enabled, "seconds": seconds}}, nil)
+}
+
+// DeskLogin signs user in to the Agent Desk through the API.
+func (c *Coord) DeskLogin(user string) {
+	c.T.Helper()
+	c.Must("POST", "/api/v1/desk/login", map[string]string{"user": user}, nil)
+}
+
+// EnrollmentToken makes an enrollment token for maxUses enrollments.
+func (c *Coord) EnrollmentToken(maxUses int) string {
+	c.T.Helper()
+	var e struct{ Token string }
+	if c.Must("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": maxUses}, &e); e.Token == "" {
+		c.T.Fatal("no enrollment token")
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
+	return e.Token
+}
+
+// AdminPassword is the first start's password for the account "admin".
+func (c *Coord) AdminPassword() string { return coordtest.AdminPassword(c.T, c.Dir) }
+
+// User is user as the API shows it (zero if the API does not know it).
+func (c *Coord) User(name string) User {
+	c.T.Helper()
+	var u User
+	c.Call("GET", "/api/v1/users/"+url.PathEscape(name), nil, &u)
+	return u
+}
+
+// Audit returns user's audit entries, oldest first.
+func (c *Coord) Audit(user string) []AuditEntry {
+	c.T.Helper()
+	var es []AuditEntry
+	c.Must("GET", "/api/v1/audit?limit=1000&user="+url.QueryEscape(user), nil, &es)
+	SortAudit(es)
+	return es
+}
+
+// WaitAudit waits for the first entry of kind for user after entry id from.
+func (c *Coord) WaitAudit(user, kind string, from int64, within time.Duration) AuditEntry {
+	c.T.Helper()
+	return WaitAudit(c.T, func() []AuditEntry { return c.Audit(user) }, kind, from, within)
 }
 
 // User is a user as the API shows it.
@@ -241,13 +283,14 @@ func Kinds(es []AuditEntry) string {
 // Agent is a vigil-agent subprocess.
 type Agent struct {
 	Cmd    *exec.Cmd
-	Out    Buffer // stdout and stderr
+	Out    testrig.Buffer // stdout and stderr
 	Exited chan struct{}
 	Err    error // from Wait, once Exited is closed
 }
 
 // AgentEnv is the environment for the agent: this process's, minus the
-// developer's desktop session, plus the rig's.
+// developer's desktop session, plus the rig's (and GORACE for a -race
+// build).
 func AgentEnv(rigEnv ...[]string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -263,7 +306,8 @@ func AgentEnv(rigEnv ...[]string) []string {
 	for _, e := range rigEnv {
 		env = append(env, e...)
 	}
-	return env
+	// A -race binary otherwise sleeps 1 s at exit (to flush reports).
+	return append(env, "GORACE=atexit_sleep_ms=0 halt_on_error=1")
 }
 
 // StartAgent runs `bin args...` with env; it is killed if this process
@@ -285,44 +329,33 @@ func StartAgent(t testing.TB, bin string, env []string, args ...string) *Agent {
 	return a
 }
 
+// RunAgent is StartAgent stopped at cleanup (Stop with clean), where the
+// tail of its output is shown if t failed.
+func RunAgent(t testing.TB, bin string, env []string, clean bool, args ...string) *Agent {
+	t.Helper()
+	a := StartAgent(t, bin, env, args...)
+	t.Cleanup(func() {
+		a.Stop(t, clean)
+		if t.Failed() {
+			t.Logf("vigil-agent output (tail):\n%s", Tail(a.Out.String(), 200))
+		}
+	})
+	return a
+}
+
+// Pid is the agent's process id.
+func (a *Agent) Pid() int { return a.Cmd.Process.Pid }
+
 // Stop sends SIGTERM unless the agent has exited, and waits 10 s for it to
 // exit (then kills it and fails t). With clean, an exit after SIGTERM
 // with an error fails t too.
 func (a *Agent) Stop(t testing.TB, clean bool) {
-	select {
-	case <-a.Exited:
-		return
-	default:
-	}
-	_ = a.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.Exited:
-		if clean && a.Err != nil {
-			t.Errorf("vigil-agent exited with %v after SIGTERM", a.Err)
-		}
-	case <-time.After(10 * time.Second):
-		_ = a.Cmd.Process.Kill()
-		<-a.Exited
+	switch signaled, inTime := testrig.Terminate(a.Cmd, a.Exited, 10*time.Second); {
+	case !inTime:
 		t.Errorf("vigil-agent did not stop within 10 s of SIGTERM")
+	case signaled && clean && a.Err != nil:
+		t.Errorf("vigil-agent exited with %v after SIGTERM", a.Err)
 	}
-}
-
-// Buffer is a bytes.Buffer for concurrent writers and readers.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *Buffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *Buffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Tail is the last lines of s.
@@ -335,21 +368,6 @@ func Tail(s string, lines int) string {
 }
 
 // ---- the rig ----
-
-// Activate makes window id active and waits until the window manager says
-// so (an activation asked for before the window is managed is lost).
-// Activation is not input.
-func Activate(t testing.TB, x *testrig.X, id string) {
-	t.Helper()
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		out, err := x.Xdotool("getactivewindow")
-		if err == nil && out == id {
-			return true, ""
-		}
-		_, _ = x.Xdotool("windowactivate", id)
-		return false, fmt.Sprintf("active window %q (%v), want %s", out, err, id)
-	})
-}
 
 // SleepUntil sleeps until t.
 func SleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
@@ -402,6 +420,21 @@ func (ts *Timings) Add(tm Timing) {
 	ts.mu.Lock()
 	ts.list = append(ts.list, tm)
 	ts.mu.Unlock()
+}
+
+// Record notes an observed instant against the ideal one (both as offsets
+// from the scenario's t0), and fails t beyond tol, with the load average.
+func (ts *Timings) Record(t *testing.T, scenario, event string, t0, want, got time.Time, tol time.Duration) {
+	t.Helper()
+	tm := Timing{Scenario: scenario, Event: event, Want: want.Sub(t0), Got: got.Sub(t0)}
+	ts.Add(tm)
+	d := got.Sub(want)
+	t.Logf("TIMING %-34s %-28s ideal %7.3fs observed %7.3fs error %+.3fs", scenario, event,
+		tm.Want.Seconds(), tm.Got.Seconds(), d.Seconds())
+	if d < -tol || d > tol {
+		load, _ := os.ReadFile("/proc/loadavg")
+		t.Errorf("%s: %s %+.3fs from the ideal instant (tolerance ±%v); load average %s", scenario, event, d.Seconds(), tol, strings.TrimSpace(string(load)))
+	}
 }
 
 // Print writes the recorded timings under title as a Markdown table, one

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 )
 
 // Browser is a Chromium window on an X display.
@@ -57,18 +56,11 @@ func Chromium(t testing.TB, x *X, url string) *Browser {
 	cmd.Env = append(cmd.Env, "HOME="+home, "TMPDIR="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
 		"DBUS_SESSION_BUS_ADDRESS=disabled:")
-	pr, err := startProc("chromium", cmd, logPath)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	// Chromium saves its profile on SIGTERM; give it time before SIGKILL.
-	stopOnCleanup(t, pr, 5*time.Second)
-	b := &Browser{Pid: pr.pid(), LogDir: dir}
-
-	last, ok := poll(startTimeout, func() (bool, string) {
-		if done, err := pr.exited(); done {
-			return false, fmt.Sprintf("chromium exited: %v", err)
-		}
+	// Chromium saves its profile on SIGTERM; launch gives it 5 s before
+	// SIGKILL.
+	b := &Browser{LogDir: dir}
+	if _, err := launch(t, "chromium", cmd, logPath, func() (bool, string) {
+		b.Pid = cmd.Process.Pid
 		if b.DevToolsURL == "" {
 			logText, _ := os.ReadFile(logPath)
 			m := devToolsLine.FindSubmatch(logText)
@@ -88,10 +80,9 @@ func Chromium(t testing.TB, x *X, url string) *Browser {
 			}
 		}
 		return false, fmt.Sprintf("no window of pid %d among clients %+v", b.Pid, clients)
-	})
-	if !ok {
+	}); err != nil {
 		// Without a session bus Chromium logs D-Bus errors all the time.
-		t.Fatalf("waiting for chromium on %s: %s\n%s", x.Name, last, tail(logPath, "ERROR:dbus/"))
+		t.Fatalf("%v (display %s)\n%s", err, x.Name, tail(logPath, "ERROR:dbus/"))
 	}
 	return b
 }

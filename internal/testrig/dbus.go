@@ -3,7 +3,6 @@
 package testrig
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,24 +34,15 @@ func SessionBus(t testing.TB) *Bus {
 	b := &Bus{Address: "unix:path=" + filepath.Join(dir, "bus"), LogDir: logDir}
 	logPath := filepath.Join(logDir, "dbus-daemon.log")
 	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--nosyslog", "--address="+b.Address)
-	pr, err := startProc("dbus-daemon", cmd, logPath)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	stopOnCleanup(t, pr, 5*time.Second)
-	last, ok := poll(startTimeout, func() (bool, string) {
-		if done, err := pr.exited(); done {
-			return false, fmt.Sprintf("dbus-daemon exited: %v", err)
-		}
+	if _, err := launch(t, "dbus-daemon", cmd, logPath, func() (bool, string) {
 		c, err := dbus.Connect(b.Address)
 		if err != nil {
 			return false, err.Error()
 		}
 		c.Close()
 		return true, ""
-	})
-	if !ok {
-		t.Fatalf("waiting for dbus-daemon: %s\n%s", last, tail(logPath))
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, tail(logPath))
 	}
 	return b
 }

@@ -95,26 +95,17 @@ func startDisplay(t testing.TB) (*X, error) {
 	home := filepath.Join(dir, "home")
 	cmd.Env = append(os.Environ(), x.Env()...)
 	cmd.Env = append(cmd.Env, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
-	ob, err := startProc("openbox", cmd, obLog)
-	if err != nil {
-		return nil, err
-	}
-	stopOnCleanup(t, ob, 5*time.Second)
-
 	// openbox sets _NET_SUPPORTING_WM_CHECK on the root window once it
 	// manages the screen.
-	last, ok := poll(startTimeout, func() (bool, string) {
-		if done, err := ob.exited(); done {
-			return false, fmt.Sprintf("openbox exited: %v", err)
-		}
+	_, err = launch(t, "openbox", cmd, obLog, func() (bool, string) {
 		w, err := x.windowProperty(x.root, "_NET_SUPPORTING_WM_CHECK")
 		if err != nil {
 			return false, err.Error()
 		}
 		return len(w) > 0, "no _NET_SUPPORTING_WM_CHECK on the root window yet"
 	})
-	if !ok {
-		return nil, fmt.Errorf("waiting for openbox on %s: %s\n%s\n%s", x.Name, last, tail(obLog), tail(xvfbLog))
+	if err != nil {
+		return nil, fmt.Errorf("%w (display %s)\n%s\n%s", err, x.Name, tail(obLog), tail(xvfbLog))
 	}
 	return x, nil
 }

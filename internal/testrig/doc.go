@@ -8,5 +8,6 @@
 // Missing binaries skip the test, except when CI=true or VIGIL_REQUIRE_RIG=1,
 // where they fail it (see Require).
 //
-// The package is Linux-only; on other systems it is empty.
+// The rig is Linux-only; on other systems the package holds only what any
+// test uses: Eventually (and Poll) to wait on a condition, and Buffer.
 package testrig

@@ -79,7 +79,7 @@ func (p *proc) stop(grace time.Duration) error {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	}
 	<-p.done
-	last, ok := poll(5*time.Second, func() (bool, string) {
+	last, ok := Poll(5*time.Second, func() (bool, string) {
 		left := groupMembers(pgid)
 		return len(left) == 0, fmt.Sprint(left)
 	})
@@ -130,6 +130,27 @@ func stopOnCleanup(t testing.TB, p *proc, grace time.Duration) {
 	})
 }
 
+// launch starts cmd as name (startProc, output to logPath), stops it at
+// t's cleanup (SIGKILL 5 s after SIGTERM), and waits until ready reports
+// it is up, failing early if it exits; the error says what ready last saw.
+func launch(t testing.TB, name string, cmd *exec.Cmd, logPath string, ready func() (bool, string)) (*proc, error) {
+	p, err := startProc(name, cmd, logPath)
+	if err != nil {
+		return nil, err
+	}
+	stopOnCleanup(t, p, 5*time.Second)
+	last, ok := Poll(startTimeout, func() (bool, string) {
+		if done, err := p.exited(); done {
+			return false, fmt.Sprintf("%s exited: %v", name, err)
+		}
+		return ready()
+	})
+	if !ok {
+		return p, fmt.Errorf("waiting for %s: %s", name, last)
+	}
+	return p, nil
+}
+
 // tail returns the last lines of a log file for failure messages, leaving
 // out lines that contain any of skip (known noise).
 func tail(path string, skip ...string) string {
@@ -174,4 +195,25 @@ func run(env []string, name string, args ...string) (string, error) {
 		return strings.TrimSpace(stdout.String()), fmt.Errorf("running %s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimSpace(stdout.String()), nil
+}
+
+// Terminate stops cmd, a child whose Wait closes exited: unless it has
+// exited already, it sends SIGTERM and waits up to grace, then kills it.
+// signaled is whether SIGTERM was sent; inTime is false if it had to be
+// killed.
+func Terminate(cmd *exec.Cmd, exited <-chan struct{}, grace time.Duration) (signaled, inTime bool) {
+	select {
+	case <-exited:
+		return false, true
+	default:
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		return true, true
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-exited
+		return true, false
+	}
 }

@@ -102,23 +102,13 @@ func startPulse(t testing.TB, paced bool) (*PulseAudio, error) {
 	}
 	cmd := exec.Command("pulseaudio", args...)
 	cmd.Env = append(os.Environ(), p.env...)
-	pa, err := startProc("pulseaudio", cmd, logPath)
-	if err != nil {
-		return nil, err
-	}
-	stopOnCleanup(t, pa, 5*time.Second)
-
-	last, ok := poll(startTimeout, func() (bool, string) {
-		if done, err := pa.exited(); done {
-			return false, fmt.Sprintf("pulseaudio exited: %v", err)
-		}
+	if _, err := launch(t, "pulseaudio", cmd, logPath, func() (bool, string) {
 		if _, err := p.Pactl("info"); err != nil {
 			return false, err.Error()
 		}
 		return true, ""
-	})
-	if !ok {
-		return nil, fmt.Errorf("waiting for pulseaudio: %s\n%s", last, tail(logPath))
+	}); err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, tail(logPath))
 	}
 	// Suspending and resuming drops the 2 s the sinks rendered ahead before
 	// the loopback connected.
@@ -181,4 +171,17 @@ func (p *PulseAudio) PlayAsync(t testing.TB, wavPath string) <-chan error {
 		res <- nil
 	}()
 	return res
+}
+
+// Tone writes a 1 kHz sine at volume 0.1 (-23 dBFS RMS), 16 kHz mono
+// s16, lasting seconds, and returns its path.
+func Tone(t testing.TB, seconds string) string {
+	t.Helper()
+	Require(t, "sox")
+	tone := filepath.Join(t.TempDir(), "tone.wav")
+	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone,
+		"synth", seconds, "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
+		t.Fatalf("generating a tone: %v: %s", err, out)
+	}
+	return tone
 }

@@ -41,18 +41,7 @@ func TestDisplayRunsWindowManagerAndXdotool(t *testing.T) {
 func TestParallelDisplaysAreIsolated(t *testing.T) {
 	t.Parallel()
 	Require(t, "Xvfb", "openbox", "xdotool")
-	var xs [2]*X
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range xs {
-		wg.Go(func() { xs[i], errs[i] = startDisplay(t) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	xs := startTwo(t, func() (*X, error) { return startDisplay(t) })
 	a, b := xs[0], xs[1]
 	if a.Name == b.Name {
 		t.Fatalf("both displays are %s", a.Name)
@@ -96,11 +85,7 @@ func TestPulseToneReachesMonitor(t *testing.T) {
 	pa := Pulse(t)
 	dir := t.TempDir()
 
-	tone := filepath.Join(dir, "tone.wav")
-	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone,
-		"synth", "1", "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
-		t.Fatalf("generating tone: %v: %s", err, out)
-	}
+	tone := Tone(t, "1")
 
 	// Record the default source (the sink's monitor) as raw s16le mono.
 	recPath := filepath.Join(dir, "rec.raw")
@@ -180,11 +165,7 @@ func TestALSAPulsePluginRecordsFromDaemon(t *testing.T) {
 	Require(t, "sox", "arecord")
 	pa := Pulse(t)
 	dir := t.TempDir()
-	tone := filepath.Join(dir, "tone.wav")
-	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone,
-		"synth", "1.5", "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
-		t.Fatalf("generating tone: %v: %s", err, out)
-	}
+	tone := Tone(t, "1.5")
 	played := pa.PlayAsync(t, tone)
 
 	recPath := filepath.Join(dir, "rec.raw")
@@ -228,18 +209,7 @@ func soxStat(t *testing.T, raw string, effects ...string) map[string]float64 {
 func TestParallelPulseDaemonsAreSeparate(t *testing.T) {
 	t.Parallel()
 	Require(t, "pulseaudio", "pactl", "paplay")
-	var ps [2]*PulseAudio
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range ps {
-		wg.Go(func() { ps[i], errs[i] = startPulse(t, true) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	ps := startTwo(t, func() (*PulseAudio, error) { return startPulse(t, true) })
 	if ps[0].Socket == ps[1].Socket {
 		t.Fatalf("both daemons use %s", ps[0].Socket)
 	}
@@ -328,4 +298,22 @@ func TestEventually(t *testing.T) {
 	if !f.failed || !strings.Contains(f.msg, "still waiting") {
 		t.Fatalf("failed=%v msg=%q", f.failed, f.msg)
 	}
+}
+
+// startTwo calls start twice at the same time, failing t if either fails.
+func startTwo[T any](t *testing.T, start func() (T, error)) [2]T {
+	t.Helper()
+	var vs [2]T
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range vs {
+		wg.Go(func() { vs[i], errs[i] = start() })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return vs
 }

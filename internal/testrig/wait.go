@@ -1,5 +1,3 @@
-//go:build linux
-
 package testrig
 
 import (
@@ -10,19 +8,22 @@ import (
 const pollInterval = 20 * time.Millisecond
 
 // Eventually polls cond until it reports true, failing the test if that does
-// not happen within timeout. cond's message describes the current state; the
-// last one is shown on failure. Use it instead of sleeping before asserting.
+// not happen within timeout. cond's message describes the current state (or
+// what is awaited); the last one is shown on failure. Use it instead of
+// sleeping before asserting.
 func Eventually(t testing.TB, timeout time.Duration, cond func() (ok bool, state string)) {
 	t.Helper()
-	if last, ok := poll(timeout, cond); !ok {
-		t.Fatalf("condition not met within %v; last state: %s", timeout, last)
+	if last, ok := Poll(timeout, cond); !ok {
+		t.Fatalf("condition not met within %v: %s", timeout, last)
 	}
 }
 
-// poll calls cond every pollInterval until it reports true (returning true)
-// or timeout passes (returning false and cond's last message). The last call
-// happens after the deadline, so a slow cond still gets a final say.
-func poll(timeout time.Duration, cond func() (bool, string)) (string, bool) {
+// Poll is Eventually for a test that goes on when cond is not met (to try
+// again, say): it calls cond every 20 ms until it reports true (returning
+// true) or timeout passes (returning false and cond's last message). The
+// last call happens after the deadline, so a slow cond still gets a final
+// say.
+func Poll(timeout time.Duration, cond func() (bool, string)) (string, bool) {
 	deadline := time.Now().Add(timeout)
 	for {
 		ok, msg := cond()

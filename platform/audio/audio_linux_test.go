@@ -7,8 +7,6 @@ import (
 	"errors"
 
 	"math"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,26 +29,22 @@ func usePulse(t *testing.T) *testrig.PulseAudio {
 	return p
 }
 
-// toneWAV writes a 1 kHz tone at -23 dBFS RMS lasting seconds.
-func toneWAV(t *testing.T, seconds string) string {
+// openCapture opens the default device, closed at cleanup.
+func openCapture(t *testing.T) *audio.Capture {
 	t.Helper()
-	testrig.Require(t, "sox")
-	tone := filepath.Join(t.TempDir(), "tone.wav")
-	if out, err := exec.Command("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone, "synth", seconds, "sine", "1000", "vol", "0.1").CombinedOutput(); err != nil {
-		t.Fatalf("sox: %v: %s", err, out)
-	}
-	return tone
-}
-
-func TestCaptureFromPulseAndLoss(t *testing.T) {
-	p := usePulse(t)
-	tone := toneWAV(t, "1")
-
 	c, err := audio.Open("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestCaptureFromPulseAndLoss(t *testing.T) {
+	p := usePulse(t)
+	tone := testrig.Tone(t, "1")
+
+	c := openCapture(t)
 	if c.Name() == "" {
 		t.Error("no device name")
 	}
@@ -159,12 +153,8 @@ func wakeups(ch <-chan heard, d time.Duration) int {
 // it at once.
 func TestCaptureBatchesWhileResting(t *testing.T) {
 	p := usePulse(t)
-	tone := toneWAV(t, "0.5")
-	c, err := audio.Open("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	tone := testrig.Tone(t, "0.5")
+	c := openCapture(t)
 	ch := reader(t, c)
 
 	wakeups(ch, 200*time.Millisecond) // started

@@ -8,17 +8,12 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/internal/testrig"
-	"github.com/vigil-cc/vigil/platform/x11"
 )
 
 func TestDisplayIdleDropsAfterXTESTInput(t *testing.T) {
 	t.Parallel()
 	x := testrig.Display(t)
-	c, err := x11.Connect(x.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := connect(t, x)
 	idle := func() uint32 {
 		t.Helper()
 		ms, err := c.IdleMs()

@@ -4,11 +4,8 @@ package x11_test
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,45 +27,15 @@ func connect(t *testing.T, x *testrig.X) *x11.Conn {
 	return c
 }
 
-// xmessage starts an Xt client (WM_NAME only, no _NET_WM_NAME or
-// _NET_WM_PID) titled title and returns its window id once it is managed.
+// xmessage opens a window titled title and returns its id.
 func xmessage(t *testing.T, x *testrig.X, title string) uint64 {
 	t.Helper()
-	testrig.Require(t, "xmessage")
-	cmd := exec.Command("xmessage", "-title", title, "hello")
-	cmd.Env = append(os.Environ(), x.Env()...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var id string
-	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		out, err := x.Xdotool("search", "--name", "^"+title+"$")
-		id = out
-		return err == nil && out != "", fmt.Sprintf("xdotool search: %q %v", out, err)
-	})
+	id := x.XMessage(t, title)
 	n, err := strconv.ParseUint(id, 10, 64)
 	if err != nil {
 		t.Fatalf("window id %q: %v", id, err)
 	}
 	return n
-}
-
-// activate makes window id active and waits until the window manager says
-// so. An activation asked for before the window manager manages a new
-// window is lost, and windowactivate --sync can return before
-// _NET_ACTIVE_WINDOW is set, so it asks again until it is.
-func activate(t *testing.T, x *testrig.X, id string) {
-	t.Helper()
-	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
-		out, err := x.Xdotool("getactivewindow")
-		if err == nil && out == id {
-			return true, ""
-		}
-		_, _ = x.Xdotool("windowactivate", id)
-		return false, fmt.Sprintf("active window %q (%v), want %s", out, err, id)
-	})
 }
 
 func windows(t *testing.T, c *x11.Conn) sensors.WindowList {
@@ -113,7 +80,7 @@ func TestWindowsFollowFocusAndMinimize(t *testing.T) {
 	other := xmessage(t, x, "Other")
 	ids := strconv.FormatUint(desk, 10)
 
-	activate(t, x, ids)
+	x.Activate(t, ids)
 	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		wl := windows(t, c)
 		return wl.Foreground != nil && wl.Foreground.ID == desk && wl.Foreground.Title == "Agent Desk Ü" &&
@@ -131,7 +98,7 @@ func TestWindowsFollowFocusAndMinimize(t *testing.T) {
 		t.Errorf("minimized desk decided foreground=%v minimized=%v", fg, mini)
 	}
 
-	activate(t, x, ids)
+	x.Activate(t, ids)
 	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		wl := windows(t, c)
 		w := find(wl, desk)

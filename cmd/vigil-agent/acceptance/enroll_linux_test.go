@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 )
 
@@ -20,9 +21,9 @@ import (
 func TestEnrollCommand(t *testing.T) {
 	t.Parallel()
 	bin := agentBinary(t, raceBuild)
-	co := startCoordinator(t, t.TempDir(), listen(t, "127.0.0.1:0"))
+	co := startCoordinator(t)
 	state := filepath.Join(t.TempDir(), "state")
-	env := agentEnv()
+	env := e2etest.AgentEnv()
 	run := func(args ...string) (string, int) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -36,15 +37,15 @@ func TestEnrollCommand(t *testing.T) {
 		}
 		return string(out), code
 	}
-	url := "ws://" + co.addr
+	url := "ws://" + co.Addr
 
 	out, code := run("enroll", "--coordinator", url, "--enroll-token", "vgl_enr_bogus", "--state-dir", state)
 	if code != 1 || !strings.Contains(out, "unknown enrollment token") {
 		t.Errorf("a bad token: exit %d\n%s", code, out)
 	}
-	token := co.enrollmentToken()
+	token := co.EnrollmentToken(5)
 	out, code = run("enroll", "--coordinator", url, "--enroll-token", token, "--state-dir", state)
-	if code != 0 || !strings.Contains(out, "enrolled with http://"+co.addr) {
+	if code != 0 || !strings.Contains(out, "enrolled with http://"+co.Addr) {
 		t.Fatalf("enroll: exit %d\n%s", code, out)
 	}
 	path := filepath.Join(state, "device.json")
@@ -69,16 +70,16 @@ func TestEnrollCommand(t *testing.T) {
 	}
 
 	// The session reuses the token: no enrollment token needed.
-	a := startAgent(t, bin, agentEnv([]string{"DISPLAY=:nonexistent"}), "session", "--coordinator", url,
+	a := startAgent(t, bin, e2etest.AgentEnv([]string{"DISPLAY=:nonexistent"}), "session", "--coordinator", url,
 		"--state-dir", state, "--mic=false", "--session-id", "s1")
 	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		return co.srv.Hub.Connected() == 1 && strings.Contains(a.output(), "connected to the coordinator"), a.output()
+		return co.Hub.Connected() == 1 && strings.Contains(a.Out.String(), "connected to the coordinator"), a.Out.String()
 	})
 	// Without a display no session is opened, and the agent says why.
 	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
-		return strings.Contains(a.output(), "cannot open the desktop session"), a.output()
+		return strings.Contains(a.Out.String(), "cannot open the desktop session"), a.Out.String()
 	})
-	if strings.Contains(a.output(), "session opened") {
-		t.Errorf("a session was opened without a desktop:\n%s", a.output())
+	if strings.Contains(a.Out.String(), "session opened") {
+		t.Errorf("a session was opened without a desktop:\n%s", a.Out.String())
 	}
 }

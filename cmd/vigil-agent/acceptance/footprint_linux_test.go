@@ -42,7 +42,7 @@ func BenchmarkAgentFootprint(b *testing.B) {
 	// Unpaced: the rig's own pacing recorder would wake the agent's capture
 	// every 20 ms, which no real microphone does (docs/performance.md).
 	r := newRig(b, rigOptions{timeout: 3600, via: p.via, race: &noRace, unpaced: true, args: strings.Fields(os.Getenv("VIGIL_FOOTPRINT_ARGS"))})
-	pid := r.agent.pid()
+	pid := r.Agent.Pid()
 	time.Sleep(5 * time.Second) // settle: the first reading, the microphone open
 
 	tick := clockTicks(b)

@@ -15,7 +15,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/protocol"
 )
@@ -47,24 +46,24 @@ func TestPrivacyEverythingTheAgentSends(t *testing.T) {
 	wav, _ := utterance(t)
 	p := startRecorder(t)
 	r := newRig(t, rigOptions{title: "Agent Desk " + canary, via: p.via})
-	if name, err := r.x.Xdotool("getwindowname", r.browser.Window); err != nil || !strings.Contains(name, canary) {
+	if name, err := r.X.Xdotool("getwindowname", r.Browser.Window); err != nil || !strings.Contains(name, canary) {
 		t.Fatalf("the canary is not in the window title (%q, %v): the check would prove nothing", name, err)
 	}
 
 	// Speech while the Agent Desk is in front, input, another window.
 	start := time.Now()
 	for range 2 {
-		if err := <-r.pulse.PlayAsync(t, wav); err != nil {
+		if err := <-r.Pulse.PlayAsync(t, wav); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Minimized and back, then input.
-	r.x.MustXdotool(t, "windowminimize", "--sync", r.browser.Window)
+	r.X.MustXdotool(t, "windowminimize", "--sync", r.Browser.Window)
 	time.Sleep(600 * time.Millisecond) // longer than a poll
-	e2etest.Activate(t, r.x, r.browser.Window)
-	r.input("key")
+	r.X.Activate(t, r.Browser.Window)
+	r.Input("key")
 	time.Sleep(300 * time.Millisecond)
-	r.input("mouse")
+	r.Input("mouse")
 	// Until the agent has reported all of it: voice, the desk minimized and
 	// in front, and the input (the trailing report).
 	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
@@ -81,7 +80,7 @@ func TestPrivacyEverythingTheAgentSends(t *testing.T) {
 			fmt.Sprintf("reported: voice %v, desk in front %v, minimized %v, the last input %v", voice, front, minimized, input)
 	})
 	t.Logf("speech and input for %v", time.Since(start).Round(time.Millisecond))
-	r.agent.stop() // session_close and a close frame go out too
+	r.Agent.Stop(t, true) // session_close and a close frame go out too
 	time.Sleep(200 * time.Millisecond)
 
 	msgs := agentMessages(t, p, true)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/protocol"
 )
@@ -269,11 +270,11 @@ func TestServiceInstallSupervisesSessions(t *testing.T) {
 	self, _ := os.Executable()
 	copyFile(t, self, forger, 0o755)
 
-	co := startCoordinator(t, t.TempDir(), listen(t, "127.0.0.1:0"))
-	token := co.enrollmentToken()
+	co := startCoordinator(t)
+	token := co.EnrollmentToken(5)
 	a, b := addUser(t), addUser(t)
-	co.deskLogin(a.name)
-	co.deskLogin(b.name)
+	co.DeskLogin(a.name)
+	co.DeskLogin(b.name)
 
 	backupFile(t, svcConf)
 	backupFile(t, svcState)
@@ -281,7 +282,7 @@ func TestServiceInstallSupervisesSessions(t *testing.T) {
 
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = agentEnv()
+		cmd.Env = e2etest.AgentEnv()
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
@@ -300,7 +301,7 @@ func TestServiceInstallSupervisesSessions(t *testing.T) {
 		}
 	})
 
-	if out, err := run("install", "--coordinator", "ws://"+co.addr, "--enroll-token", token, "--mic=false"); err != nil {
+	if out, err := run("install", "--coordinator", "ws://"+co.Addr, "--enroll-token", token, "--mic=false"); err != nil {
 		t.Fatalf("install: %v\n%s", err, out)
 	}
 	if fi, err := os.Stat(svcConf); err != nil || fi.Mode().Perm() != 0o600 {
@@ -333,8 +334,8 @@ func TestServiceInstallSupervisesSessions(t *testing.T) {
 	// connection, stamped with the right OS users.
 	var device string
 	testrig.Eventually(t, 20*time.Second, func() (bool, string) {
-		ua, ub := co.user(a.name), co.user(b.name)
-		ss := co.sessions()
+		ua, ub := co.User(a.name), co.User(b.name)
+		ss := co.Hub.Sessions()
 		byUser := map[string]string{}
 		devs := map[string]bool{}
 		for _, s := range ss {
@@ -363,7 +364,7 @@ func TestServiceInstallSupervisesSessions(t *testing.T) {
 	})
 	t.Logf("killed helper restarted after %v", time.Since(killed).Round(time.Millisecond))
 	testrig.Eventually(t, 10*time.Second, func() (bool, string) {
-		u := co.user(a.name)
+		u := co.User(a.name)
 		return u.Sensor.Status == "live", fmt.Sprintf("%+v", u)
 	})
 
@@ -383,8 +384,8 @@ func TestServiceInstallSupervisesSessions(t *testing.T) {
 			fmt.Sprintf("service %v (killed %d), helpers %v", p, svcPids[0], h)
 	})
 	testrig.Eventually(t, 15*time.Second, func() (bool, string) {
-		ua, ub := co.user(a.name), co.user(b.name)
-		return ua.Sensor.Status == "live" && ub.Sensor.Status == "live" && len(co.sessions()) == 2, fmt.Sprintf("%+v %+v", ua, ub)
+		ua, ub := co.User(a.name), co.User(b.name)
+		return ua.Sensor.Status == "live" && ub.Sensor.Status == "live" && len(co.Hub.Sessions()) == 2, fmt.Sprintf("%+v %+v", ua, ub)
 	})
 	t.Logf("killed service respawned with both sessions live after %v", time.Since(killed).Round(time.Millisecond))
 
@@ -407,7 +408,7 @@ func TestServiceInstallSupervisesSessions(t *testing.T) {
 		}
 		return false, "no refusal in " + svcErrLog
 	})
-	for _, s := range co.sessions() {
+	for _, s := range co.Hub.Sessions() {
 		if s.DeskUser == b.name && s.OSUser != b.name {
 			t.Errorf("a forged session reached the coordinator: %+v", s)
 		}

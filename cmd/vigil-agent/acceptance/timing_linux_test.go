@@ -12,6 +12,7 @@ package acceptance
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +28,11 @@ const tolerance = 500 * time.Millisecond
 // No input with the Agent Desk in front: warning at 24 s, logout at 30 s,
 // and both on screen.
 func TestTimingNoInput(t *testing.T) {
-	long(t)
 	const name = "no input"
-	r := newRig(t, rigOptions{})
-	t0 := r.input("mouse")
-	warned := r.waitAudit("user.warned", 0, 35*time.Second)
+	r, t0 := startTiming(t)
+	warned := r.WaitAudit("user.warned", 0, 35*time.Second)
 	record(t, name, "warning", t0, t0.Add(24*time.Second), warned.At, tolerance)
-	out := r.waitAudit("user.logged_out", warned.ID, 15*time.Second)
+	out := r.WaitAudit("user.logged_out", warned.ID, 15*time.Second)
 	record(t, name, "logout", t0, t0.Add(30*time.Second), out.At, tolerance)
 
 	// The coordinator's own idea of the input (arrival − idle_ms), from the
@@ -61,7 +60,7 @@ func TestTimingNoInput(t *testing.T) {
 	// On screen: a countdown from 6 s updated in place once a second, then
 	// the logout notice in its place.
 	notice := waitNotification(t, r, agent.LoggedOutBody, 5*time.Second)
-	calls := r.notes.Calls()
+	calls := r.Notes.Calls()
 	var countdown []testrig.Notification
 	for _, c := range calls {
 		if c.Method == "Notify" && strings.HasPrefix(c.Body, "You will be logged out in ") {
@@ -91,39 +90,37 @@ func TestTimingNoInput(t *testing.T) {
 
 // A key at 26 s dismisses the warning at once and the next one comes at 50 s.
 func TestTimingKeyDismisses(t *testing.T) {
-	long(t)
 	const name = "key at 26 s dismisses"
-	r := newRig(t, rigOptions{})
-	t0 := r.input("mouse")
-	w1 := r.waitAudit("user.warned", 0, 35*time.Second)
+	r, t0 := startTiming(t)
+	w1 := r.WaitAudit("user.warned", 0, 35*time.Second)
 	record(t, name, "warning", t0, t0.Add(24*time.Second), w1.At, tolerance)
 
 	e2etest.SleepUntil(t0.Add(26 * time.Second))
-	t1 := r.input("key")
-	wd := r.waitAudit("user.warning_withdrawn", w1.ID, 5*time.Second)
+	t1 := r.Input("key")
+	wd := r.WaitAudit("user.warning_withdrawn", w1.ID, 5*time.Second)
 	if !strings.Contains(string(wd.Detail), `"dismissed"`) {
 		t.Errorf("withdrawn %s, want dismissed", wd.Detail)
 	}
 	record(t, name, "dismissed (key at 26 s)", t0, t1, wd.At, tolerance)
-	w2 := r.waitAudit("user.warned", wd.ID, 30*time.Second)
+	w2 := r.WaitAudit("user.warned", wd.ID, 30*time.Second)
 	record(t, name, "next warning (key + 24 s)", t0, t1.Add(24*time.Second), w2.At, tolerance)
 
 	// On screen: the countdown was closed at the dismissal.
 	var closed *testrig.Notification
 	testrig.Eventually(t, 2*time.Second, func() (bool, string) {
-		for _, c := range r.notes.Calls() {
+		for _, c := range r.Notes.Calls() {
 			if c.Method == "CloseNotification" {
 				closed = &c
 				return true, ""
 			}
 		}
-		return false, "no CloseNotification yet:\n" + describeCalls(r.notes.Calls(), t0)
+		return false, "no CloseNotification yet:\n" + describeCalls(r.Notes.Calls(), t0)
 	})
 	record(t, name, "countdown closed on screen", t0, wd.At, closed.At, 300*time.Millisecond)
 	waitNotification(t, r, agent.CountdownBody(6), 2*time.Second)
-	for _, e := range r.co.audit(r.user) {
+	for _, e := range r.Co.Audit(r.User) {
 		if e.Kind == "user.logged_out" {
-			t.Errorf("logged out: %s", e2etest.Kinds(r.co.audit(r.user)))
+			t.Errorf("logged out: %s", e2etest.Kinds(r.Co.Audit(r.User)))
 		}
 	}
 }
@@ -131,46 +128,44 @@ func TestTimingKeyDismisses(t *testing.T) {
 // Minimized from 10 s to 17 s (xdotool windowminimize / windowactivate,
 // which are not input): the warning comes at 31 s.
 func TestTimingMinimized(t *testing.T) {
-	long(t)
 	const name = "minimized 10-17 s"
-	r := newRig(t, rigOptions{})
-	t0 := r.input("mouse")
+	r, t0 := startTiming(t)
 	e2etest.SleepUntil(t0.Add(10 * time.Second))
 	minimizedAt := time.Now()
-	r.x.MustXdotool(t, "windowminimize", "--sync", r.browser.Window)
+	r.X.MustXdotool(t, "windowminimize", "--sync", r.Browser.Window)
 	e2etest.SleepUntil(t0.Add(17 * time.Second))
 	restoredAt := time.Now()
-	e2etest.Activate(t, r.x, r.browser.Window)
-	if idle := r.idle(); idle < time.Since(t0)-time.Second {
+	r.X.Activate(t, r.Browser.Window)
+	if idle := r.Idle(); idle < time.Since(t0)-time.Second {
 		t.Errorf("X idle %v after minimizing and restoring, want about %v: they are not input", idle, time.Since(t0))
 	}
-	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	warned := r.WaitAudit("user.warned", 0, 30*time.Second)
 	record(t, name, "warning (24 s + 7 s paused)", t0, t0.Add(24*time.Second+restoredAt.Sub(minimizedAt)), warned.At, tolerance)
-	for _, e := range r.co.audit(r.user) {
+	for _, e := range r.Co.Audit(r.User) {
 		if e.ID < warned.ID && (e.Kind == "user.warned" || e.Kind == "user.warning_withdrawn") {
-			t.Errorf("a warning before the expected one: %s", e2etest.Kinds(r.co.audit(r.user)))
+			t.Errorf("a warning before the expected one: %s", e2etest.Kinds(r.Co.Audit(r.User)))
 		}
 	}
 }
 
 // A short utterance ending at S while counting: the warning at S + 24 s.
 func TestTimingSpeech(t *testing.T) {
-	long(t)
+	e2etest.Long(t, nil)
 	const name = "utterance ending at S"
 	wav, dur := utterance(t)
 	r := newRig(t, rigOptions{})
-	t0 := r.input("mouse")
+	t0 := r.Input("mouse")
 	e2etest.SleepUntil(t0.Add(5 * time.Second))
-	played := r.pulse.PlayAsync(t, wav)
+	played := r.Pulse.PlayAsync(t, wav)
 	if err := <-played; err != nil {
 		t.Fatal(err)
 	}
 	s := time.Now() // paplay returns once the sink has played it all
 	t.Logf("utterance of %v played, ending %.3fs after t0", dur.Round(time.Millisecond), s.Sub(t0).Seconds())
-	warned := r.waitAudit("user.warned", 0, 35*time.Second)
+	warned := r.WaitAudit("user.warned", 0, 35*time.Second)
 	record(t, name, "warning (S + 24 s)", t0, s.Add(24*time.Second), warned.At, tolerance)
-	if !strings.Contains(r.agent.output(), `\"voice\":true`) {
-		t.Errorf("the agent never reported voice:\n%s", r.agent.output())
+	if !strings.Contains(r.Agent.Out.String(), `\"voice\":true`) {
+		t.Errorf("the agent never reported voice:\n%s", r.Agent.Out.String())
 	}
 }
 
@@ -178,23 +173,25 @@ func TestTimingSpeech(t *testing.T) {
 // address and data): the agent is back within 5 s, and the downtime brings
 // no false warning or logout; the clock resumes where it stopped.
 func TestTimingCoordinatorRestart(t *testing.T) {
-	long(t)
 	const name = "coordinator restart at 8 s"
-	r := newRig(t, rigOptions{})
-	t0 := r.input("mouse")
+	r, t0 := startTiming(t)
 	e2etest.SleepUntil(t0.Add(8 * time.Second))
 	stoppedAt := time.Now()
-	stopped := r.co
-	stopped.shutdown()
+	stopped := r.Co
+	stopped.Close() // what Serve returned is checked at cleanup
 	downAt := time.Now()
 	time.Sleep(time.Second)
 	openedAt := time.Now()
-	r.co = startCoordinator(t, r.co.dir, listen(t, r.co.addr))
+	ln, err := net.Listen("tcp", stopped.Addr)
+	if err != nil {
+		t.Fatalf("listening again on %s: %v", stopped.Addr, err)
+	}
+	r.Co = e2etest.StartCoord(t, stopped.Dir, ln)
 	upAt := time.Now()
 	var back time.Time
 	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
-		for _, s := range r.co.sessions() {
-			if s.DeskUser == r.user {
+		for _, s := range r.Co.Hub.Sessions() {
+			if s.DeskUser == r.User {
 				back = s.Since
 				return true, ""
 			}
@@ -213,51 +210,51 @@ func TestTimingCoordinatorRestart(t *testing.T) {
 	// (its final flush, inside the shutdown) to the restore (inside Open);
 	// a slow shutdown or Open on a loaded machine moves both, so they are
 	// the coordinator's own, checked to lie in those two windows.
-	dt := r.co.srv.Downtime
+	dt := r.Co.Downtime
 	from := stoppedAt.Add(-time.Millisecond) // the mark is stored in ms
 	if dt.From.Before(from) || dt.From.After(downAt) || dt.To.Before(openedAt) || dt.To.After(upAt) {
 		t.Fatalf("downtime %v – %v is not within the shutdown (%v – %v) and the start (%v – %v)",
 			dt.From, dt.To, stoppedAt, downAt, openedAt, upAt)
 	}
 	if downAt.Sub(stoppedAt) > time.Second { // say where a slow stop spent its time
-		for l := range strings.Lines(stopped.log.String()) {
+		for l := range strings.Lines(stopped.Log.String()) {
 			if strings.Contains(l, "coordinator stopped") {
 				t.Log(l)
 			}
 		}
 	}
 	down := dt.To.Sub(dt.From)
-	warned := r.waitAudit("user.warned", 0, 30*time.Second)
+	warned := r.WaitAudit("user.warned", 0, 30*time.Second)
 	record(t, name, "warning (24 s + downtime)", t0, t0.Add(24*time.Second+down), warned.At, tolerance)
-	out := r.waitAudit("user.logged_out", warned.ID, 15*time.Second)
+	out := r.WaitAudit("user.logged_out", warned.ID, 15*time.Second)
 	record(t, name, "logout (30 s + downtime)", t0, t0.Add(30*time.Second+down), out.At, tolerance)
-	for _, e := range r.co.audit(r.user) {
+	for _, e := range r.Co.Audit(r.User) {
 		if e.ID < warned.ID && (e.Kind == "user.warned" || e.Kind == "user.logged_out" || e.Kind == "sensor.lost") {
-			t.Errorf("%s before the expected warning: %s", e.Kind, e2etest.Kinds(r.co.audit(r.user)))
+			t.Errorf("%s before the expected warning: %s", e.Kind, e2etest.Kinds(r.Co.Audit(r.User)))
 		}
 	}
-	for _, c := range r.notes.Calls() {
+	for _, c := range r.Notes.Calls() {
 		if c.At.Before(warned.At) {
 			t.Errorf("a notification before the warning: %+v", c)
 		}
 	}
-	if n := strings.Count(r.agent.output(), `msg="connected to the coordinator"`); n != 2 {
+	if n := strings.Count(r.Agent.Out.String(), `msg="connected to the coordinator"`); n != 2 {
 		t.Errorf("the agent connected %d times, want 2", n)
 	}
 }
 
 // waitNotification waits for a Notify showing body.
-func waitNotification(t *testing.T, r *rig, body string, within time.Duration) testrig.Notification {
+func waitNotification(t *testing.T, r *e2etest.Rig, body string, within time.Duration) testrig.Notification {
 	t.Helper()
 	var found testrig.Notification
 	testrig.Eventually(t, within, func() (bool, string) {
-		for _, c := range r.notes.Calls() {
+		for _, c := range r.Notes.Calls() {
 			if c.Method == "Notify" && c.Body == body {
 				found = c
 				return true, ""
 			}
 		}
-		return false, fmt.Sprintf("no notification %q:\n%s", body, describeCalls(r.notes.Calls(), time.Time{}))
+		return false, fmt.Sprintf("no notification %q:\n%s", body, describeCalls(r.Notes.Calls(), time.Time{}))
 	})
 	return found
 }
