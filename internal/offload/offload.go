@@ -5,33 +5,42 @@
 // make them small (docs/performance.md).
 package offload
 
+import "sync"
+
 // Pool is a fixed set of workers.
 type Pool struct {
-	jobs chan func()
-	stop chan struct{}
+	n     int
+	start sync.Once
+	jobs  chan func()
+	stop  chan struct{}
 }
 
-// New starts n workers.
+// New returns a pool of n workers. They start at the first Do, so a pool
+// that is never used (a coordinator opened but never served) leaves no
+// goroutine behind.
 func New(n int) *Pool {
-	p := &Pool{jobs: make(chan func()), stop: make(chan struct{})}
-	for range n {
-		go func() {
-			for {
-				select {
-				case job := <-p.jobs:
-					job()
-				case <-p.stop:
-					return
-				}
-			}
-		}()
+	return &Pool{n: n, jobs: make(chan func()), stop: make(chan struct{})}
+}
+
+func (p *Pool) work() {
+	for {
+		select {
+		case job := <-p.jobs:
+			job()
+		case <-p.stop:
+			return
+		}
 	}
-	return p
 }
 
 // Do runs fn on a worker and returns when it is done; after Close it runs
 // fn on the caller.
 func (p *Pool) Do(fn func()) {
+	p.start.Do(func() {
+		for range p.n {
+			go p.work()
+		}
+	})
 	done := make(chan struct{})
 	select {
 	case p.jobs <- func() { defer close(done); fn() }:
