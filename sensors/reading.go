@@ -18,7 +18,8 @@ import (
 
 // Reading is one snapshot of every sensor in a desktop session.
 //
-// The first six fields are what may leave the workstation (DESIGN §4). The
+// The first six fields are all that may leave the workstation (never a
+// title, keystroke or audio sample; docs/agent-sensors.md). The
 // local-only fields are for the local diagnostics (vigil-agent doctor) and
 // carry `json:"-"`, so marshalling a Reading can never send them.
 type Reading struct {

@@ -1,6 +1,6 @@
 // Package controller is the coordinator's link to the contact-center side
-// (DESIGN §2): what happens to a user's conversations when the engine warns
-// or logs them out. There are two implementations, chosen by configuration:
+// (docs/integration.md): what happens to a user's conversations when the
+// engine warns or logs them out. There are two implementations, chosen by configuration:
 //
 //   - builtin (coordinator/controller/builtin): the reference Agent Desk
 //     router. It holds conversations itself, routes each to the least-loaded

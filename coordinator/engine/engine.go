@@ -1,4 +1,5 @@
-// Package engine decides inactivity warnings and logouts (DESIGN §1).
+// Package engine decides inactivity warnings and logouts by the rules in
+// docs/engine.md.
 //
 // It is pure and clock-injected: every call carries the time it happens at,
 // the engine never reads a clock, starts a goroutine or holds a timer. The

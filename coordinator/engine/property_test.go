@@ -10,7 +10,7 @@ import (
 )
 
 // The property tests check the engine against a reference that follows
-// DESIGN §1 the slow, obvious way — one millisecond at a time, one user at a
+// the rules of docs/engine.md the slow, obvious way — one millisecond at a time, one user at a
 // time — over random event sequences for several users at once.
 
 const grace = 45_000 // ms

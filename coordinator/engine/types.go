@@ -11,7 +11,7 @@ const (
 	MaxTimeout = 3600 * time.Second
 )
 
-// Fixed rule parameters (DESIGN §1).
+// Fixed rule parameters (docs/engine.md states each rule).
 const (
 	// ResumeWindow: input this long before counting resumes (the click or key
 	// that brought the Agent Desk back) counts at the resume.

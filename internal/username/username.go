@@ -9,7 +9,7 @@
 //     domain stays part of the name: `CORP\jdoe` and `jdoe` are different
 //     OS users, so a mapping for one does not match the other.
 //   - [Bare] is the name without its domain: the default mapping from an OS
-//     user to an Agent Desk user (DESIGN §1 "Identity": the same name,
+//     user to an Agent Desk user (docs/api.md, mappings: the same name,
 //     case-folded, with `DOMAIN\` and `@domain` stripped), and how a
 //     helper's claimed OS user is matched with its peer's account.
 package username

@@ -1,5 +1,5 @@
 // Package builtin is the reference contact-center controller: the built-in
-// Agent Desk router (DESIGN §2).
+// Agent Desk router (docs/integration.md).
 //
 // Agent Desk users take conversations (chat, voice, video) up to a capacity
 // (DefaultCapacity unless set). A new conversation goes at once to the
