@@ -152,6 +152,8 @@ func TestWineDoctorDesktop(t *testing.T) {
 	})
 
 	// A native X window in front: Wine's foreground is the desktop window.
+	// openbox focuses the xterm as it maps it, so the mark comes first.
+	from := watch.mark()
 	term := exec.Command("xterm", "-title", "native window")
 	term.Env = append(os.Environ(), x.Env()...)
 	term.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -160,9 +162,8 @@ func TestWineDoctorDesktop(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = term.Process.Kill(); _ = term.Wait() })
 	xt := searchWindow(t, x, "--name", "^native window$")
-	from := watch.mark()
 	activate(t, x, xt)
-	watch.waitFor(from, 10*time.Second, "notepad not in front behind xterm", func(o doctorOutput) bool {
+	watch.waitFor(from, 20*time.Second, "notepad not in front behind xterm", func(o doctorOutput) bool {
 		return !o.AgentDeskForeground && !o.AgentDeskMinimized
 	})
 	if o := wineDoctorJSON(t, w, desk...); o.AgentDeskForeground || o.AgentDeskMinimized {
@@ -171,13 +172,13 @@ func TestWineDoctorDesktop(t *testing.T) {
 
 	from = watch.mark()
 	activate(t, x, pad)
-	watch.waitFor(from, 10*time.Second, "notepad in front again", func(o doctorOutput) bool {
+	watch.waitFor(from, 20*time.Second, "notepad in front again", func(o doctorOutput) bool {
 		return o.AgentDeskForeground && !o.AgentDeskMinimized
 	})
 
 	from = watch.mark()
 	x.MustXdotool(t, "windowminimize", "--sync", pad)
-	watch.waitFor(from, 10*time.Second, "notepad minimized", func(o doctorOutput) bool {
+	watch.waitFor(from, 20*time.Second, "notepad minimized", func(o doctorOutput) bool {
 		return o.AgentDeskMinimized && !o.AgentDeskForeground
 	})
 	if o := wineDoctorJSON(t, w, desk...); !o.AgentDeskMinimized || o.AgentDeskForeground {
@@ -185,7 +186,7 @@ func TestWineDoctorDesktop(t *testing.T) {
 	}
 	from = watch.mark()
 	activate(t, x, pad)
-	watch.waitFor(from, 10*time.Second, "notepad restored", func(o doctorOutput) bool {
+	watch.waitFor(from, 20*time.Second, "notepad restored", func(o doctorOutput) bool {
 		return o.AgentDeskForeground && !o.AgentDeskMinimized
 	})
 
@@ -239,12 +240,14 @@ func TestWineDoctorMic(t *testing.T) {
 	sh(t, "sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone, "synth", "8", "sine", "440", "vol", "0.1")
 
 	mic := []string{"--desktop=false"}
+	start := time.Now()
 	if o := wineDoctorJSON(t, w, append(mic, "--listen-ms", "300")...); !o.MicAvailable || o.Voice || o.MicDBFS > -100 {
 		t.Errorf("silent microphone: %+v", o)
 	}
+	t.Logf("silent one-shot (300 ms listening) took %v", time.Since(start).Round(time.Millisecond))
 
 	played := p.PlayAsync(t, tone)
-	start := time.Now()
+	start = time.Now()
 	o := wineDoctorJSON(t, w, append(mic, "--listen-ms", "1500")...)
 	t.Logf("tone: %+v (one-shot took %v)", o, time.Since(start).Round(time.Millisecond))
 	if !o.MicAvailable || o.MicDBFS < -24 || o.MicDBFS > -22 {
