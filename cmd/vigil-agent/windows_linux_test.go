@@ -236,6 +236,10 @@ func TestWineDoctorMic(t *testing.T) {
 	x := testrig.Display(t)
 	p := testrig.Pulse(t)
 	w := testrig.Wine(t, x, p.Env())
+	// A running Wine program keeps the prefix's wineserver and services up:
+	// otherwise each one-shot .exe waits seconds for Wine to start them.
+	w.Start(t, "notepad")
+	searchWindow(t, x, "--name", "Notepad")
 	tone := filepath.Join(t.TempDir(), "tone.wav")
 	sh(t, "sox", "-n", "-r", "16000", "-c", "1", "-b", "16", tone, "synth", "8", "sine", "440", "vol", "0.1")
 
