@@ -5,7 +5,7 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test deps vet unit fuzz bench build run e2e
+.PHONY: test deps vet unit fuzz bench build run e2e windows
 
 test: deps vet unit fuzz
 
@@ -40,3 +40,8 @@ run:
 
 e2e:
 	CI=true $(GO) test -race -count=1 -timeout 15m -v ./e2e
+
+# The Windows agent with its microphone: cgo, mingw-w64, a static PortAudio
+# built once into ~/.cache/vigil (scripts/build-windows.sh).
+windows:
+	GO=$(GO) ./scripts/build-windows.sh bin/windows-amd64/vigil-agent.exe

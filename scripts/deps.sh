@@ -17,6 +17,10 @@ packages=(
   dbus
   # scripts/run.sh (`make run`) talks to the API with these
   curl jq
+  # the Windows agent (`make windows`): mingw-w64 for cgo and PortAudio
+  # (scripts/portaudio-windows.sh, which needs dpkg-dev for apt-get source),
+  # Wine to run it in tests, xterm as a native window beside Wine's
+  gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 cmake dpkg-dev wine wine64 xterm
 )
 
 missing=()

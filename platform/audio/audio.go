@@ -1,8 +1,8 @@
 // Package audio captures the microphone for the voice activity detector:
 // 16 kHz mono float32 in 20 ms frames (sensors.FrameSamples), through
 // PortAudio (on Linux via ALSA, whose "pulse"/"default" devices reach
-// PulseAudio or PipeWire). It is built on Linux with cgo; elsewhere Open
-// returns ErrUnsupported.
+// PulseAudio or PipeWire; on Windows via MME). It is built on Linux and
+// Windows with cgo; elsewhere Open returns ErrUnsupported.
 //
 // Samples never leave the process: PortAudio's callback (in C) stores them
 // in an in-memory ring of at most 1 s; a Capture hands each frame to its
@@ -19,7 +19,7 @@ import (
 
 // ErrUnsupported is returned by Open where capture is not built (not Linux,
 // or built without cgo).
-var ErrUnsupported = errors.New("microphone capture needs Linux and cgo (PortAudio)")
+var ErrUnsupported = errors.New("microphone capture needs cgo (PortAudio) on Linux or Windows")
 
 // ErrStalled is returned by ReadFrame when the device delivers nothing for
 // StallTimeout: it is gone (unplugged, the sound server died) even if

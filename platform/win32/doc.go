@@ -1,0 +1,21 @@
+// Package win32 reads desktop state from a Windows interactive session for
+// the sensors: input idle time (GetLastInputInfo against GetTickCount64),
+// the top-level windows and which one is in front (EnumWindows,
+// GetForegroundWindow, GetWindowTextW, GetWindowThreadProcessId, IsIconic)
+// and whether the session's screen is locked (the input desktop).
+//
+// The system calls live in win32_windows.go; what is decided from their
+// results (the 64-bit input time, the window list, locked or not) is in
+// portable files and table-tested on every OS. Elsewhere Open returns
+// ErrUnsupported so that the rest of the program still compiles.
+//
+// It must run inside the user's session (a per-session helper, DESIGN §2):
+// from session 0 a service sees neither the user's input nor its windows.
+// Window titles are returned to the caller for sensors.DecideWindows only;
+// this package never logs them or puts them in an error.
+package win32
+
+import "errors"
+
+// ErrUnsupported is returned by Open where Windows sensing is not built.
+var ErrUnsupported = errors.New("win32 sensing is only available on Windows")
