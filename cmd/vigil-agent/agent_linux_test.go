@@ -93,9 +93,18 @@ type watcher struct {
 
 func startWatch(t *testing.T, env []string, args ...string) *watcher {
 	t.Helper()
-	w := &watcher{t: t, exited: make(chan struct{})}
-	w.cmd = exec.Command(agentBinary(t), append([]string{"doctor", "--watch", "--json"}, args...)...)
-	w.cmd.Env = env
+	cmd := exec.Command(agentBinary(t), append([]string{"doctor", "--watch", "--json"}, args...)...)
+	cmd.Env = env
+	w := watch(t, cmd)
+	t.Cleanup(func() { w.stop() })
+	return w
+}
+
+// watch starts cmd, a `doctor --watch --json` (native or under Wine), and
+// collects its lines; the caller stops it.
+func watch(t *testing.T, cmd *exec.Cmd) *watcher {
+	t.Helper()
+	w := &watcher{t: t, cmd: cmd, exited: make(chan struct{})}
 	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := w.cmd.StdoutPipe()
 	if err != nil {
@@ -123,7 +132,6 @@ func startWatch(t *testing.T, env []string, args ...string) *watcher {
 		w.err = w.cmd.Wait()
 		close(w.exited)
 	}()
-	t.Cleanup(func() { w.stop() })
 	return w
 }
 

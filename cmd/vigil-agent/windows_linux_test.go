@@ -8,10 +8,8 @@ package main
 // PulseAudio driver) against a private PulseAudio's null sink.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,34 +76,7 @@ func wineDoctorJSON(t *testing.T, w *testrig.WinePrefix, args ...string) doctorO
 // not get a console interrupt from a signal, so it is killed at cleanup.
 func startWineWatch(t *testing.T, wp *testrig.WinePrefix, args ...string) *watcher {
 	t.Helper()
-	w := &watcher{t: t, exited: make(chan struct{})}
-	w.cmd = wp.Command(windowsAgent(t), append([]string{"doctor", "--watch", "--json"}, args...)...)
-	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := w.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.cmd.Stderr = writerFunc(func(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.raw.Write(p) })
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			at := time.Now()
-			var o doctorOutput
-			jerr := json.Unmarshal(sc.Bytes(), &o)
-			w.mu.Lock()
-			w.raw.WriteString(sc.Text() + "\n")
-			if jerr == nil {
-				w.lines = append(w.lines, watchLine{at, o})
-			}
-			w.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		w.err = w.cmd.Wait()
-		close(w.exited)
-	}()
+	w := watch(t, wp.Command(windowsAgent(t), append([]string{"doctor", "--watch", "--json"}, args...)...))
 	t.Cleanup(func() {
 		_ = w.cmd.Process.Kill()
 		<-w.exited
@@ -136,7 +107,7 @@ func TestWineDoctorDesktop(t *testing.T) {
 	w := testrig.Wine(t, x)
 	w.Start(t, "notepad")
 	pad := searchWindow(t, x, "--name", "Notepad")
-	activate(t, x, pad)
+	x.Activate(t, pad)
 	desk := []string{"--agent-desk-title", "Notepad", "--mic=false"}
 
 	start := time.Now()
@@ -162,7 +133,7 @@ func TestWineDoctorDesktop(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = term.Process.Kill(); _ = term.Wait() })
 	xt := searchWindow(t, x, "--name", "^native window$")
-	activate(t, x, xt)
+	x.Activate(t, xt)
 	watch.waitFor(from, 20*time.Second, "notepad not in front behind xterm", func(o doctorOutput) bool {
 		return !o.AgentDeskForeground && !o.AgentDeskMinimized
 	})
@@ -171,7 +142,7 @@ func TestWineDoctorDesktop(t *testing.T) {
 	}
 
 	from = watch.mark()
-	activate(t, x, pad)
+	x.Activate(t, pad)
 	watch.waitFor(from, 20*time.Second, "notepad in front again", func(o doctorOutput) bool {
 		return o.AgentDeskForeground && !o.AgentDeskMinimized
 	})
@@ -185,7 +156,7 @@ func TestWineDoctorDesktop(t *testing.T) {
 		t.Errorf("one-shot with notepad minimized: %+v", o)
 	}
 	from = watch.mark()
-	activate(t, x, pad)
+	x.Activate(t, pad)
 	watch.waitFor(from, 20*time.Second, "notepad restored", func(o doctorOutput) bool {
 		return o.AgentDeskForeground && !o.AgentDeskMinimized
 	})

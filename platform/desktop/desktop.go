@@ -1,5 +1,6 @@
 // Package desktop opens this OS's desktop session backend: X11 on Linux
-// (platform/x11); the other systems' backends are not written yet.
+// (platform/x11), the Windows session on Windows (platform/win32); macOS is
+// not written yet.
 package desktop
 
 import "github.com/vigil-cc/vigil/sensors"

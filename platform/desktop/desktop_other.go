@@ -7,7 +7,7 @@ import (
 	"runtime"
 )
 
-// Open: the Windows and macOS backends are not written yet.
+// Open: the macOS backend is not written yet.
 func Open(string) (Desktop, error) {
 	return nil, fmt.Errorf("desktop sensing is not implemented on %s yet", runtime.GOOS)
 }
