@@ -1,13 +1,14 @@
-# The test command is `make test`: it installs what is missing, then vets,
-# runs every test with the race detector (the end-to-end scenarios in e2e/
-# included), and fuzzes the wire decoder briefly. `make run` runs Vigil
+# The test command is `make test`: it installs what is missing, vets (also
+# for Windows and macOS), builds the Windows agent, runs every test with the
+# race detector (the end-to-end scenarios in e2e/ and the Windows agent
+# under Wine included), and fuzzes the wire decoder briefly. `make run` runs Vigil
 # here, with demo data (scripts/run.sh; Ctrl-C stops it).
 GO ?= go
 FUZZTIME ?= 30s
 
 .PHONY: test deps vet unit fuzz bench build run e2e windows
 
-test: deps vet unit fuzz
+test: deps vet windows unit fuzz
 
 deps:
 	./scripts/deps.sh
