@@ -9,7 +9,8 @@
 // portable files and table-tested on every OS. Elsewhere Open returns
 // ErrUnsupported so that the rest of the program still compiles.
 //
-// It must run inside the user's session (a per-session helper, DESIGN §2):
+// It must run inside the user's session (a per-session helper started by
+// the service; docs/windows-agent.md):
 // from session 0 a service sees neither the user's input nor its windows.
 // Window titles are returned to the caller for sensors.DecideWindows only;
 // this package never logs them or puts them in an error.
