@@ -1,82 +1,42 @@
-//go:build cgo
+//go:build (linux || windows) && cgo
 
 package audio
 
+// The capture shared by Linux and Windows: PortAudio's callback in C fills
+// a ring the Go reader reads without cgo calls. Only the wake-up is per OS
+// (a waker: capture_linux.go, an eventfd read through Go's netpoller;
+// capture_windows.go, an auto-reset event object), with what else one OS
+// needs before PortAudio initialises (prepare).
+
 /*
-#cgo pkg-config: portaudio-2.0 alsa jack
+#cgo pkg-config: portaudio-2.0
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/eventfd.h>
 #include <portaudio.h>
-#include <alsa/asoundlib.h>
-#include <jack/jack.h>
-
-// PortAudio probes every ALSA PCM and JACK when it initialises; on a
-// machine without a sound card (or without a JACK server) both libraries
-// print dozens of lines to stderr. Open reports failures itself, so they
-// are silenced unless VIGIL_AUDIO_DEBUG is set.
-static void vigilAlsaSilent(const char *file, int line, const char *function, int err, const char *fmt, ...) {}
-static void vigilJackSilent(const char *msg) {}
-static void vigilQuietAudioLibs(void) {
-	snd_lib_error_set_handler(vigilAlsaSilent);
-	jack_set_error_function(vigilJackSilent);
-	jack_set_info_function(vigilJackSilent);
-}
-
-// vigilPruneAlsaOutputOnly loads ALSA's global configuration (the tree
-// PortAudio's Pa_Initialize walks) and removes the top-level PCM
-// definitions whose plugin type can only play. PortAudio opens every PCM
-// the configuration defines to probe it, and opening one loads its plugin
-// and the plugin's libraries for the life of the process: the a52 encoder
-// alone brings libavcodec and its codecs, about 14 MB resident. None of
-// them can be a microphone. The files on disk are untouched; ALSA rereads
-// them when they change or after PortAudio terminates. It returns the
-// number of definitions removed, or a negative ALSA error.
-static int vigilPruneAlsaOutputOnly(void) {
-	static const char *playOnly[] = {"a52", "upmix", "vdownmix", NULL};
-	snd_config_t *pcms, *type;
-	snd_config_iterator_t i, next;
-	const char *t;
-	int err, n = 0;
-	if ((err = snd_config_update()) < 0)
-		return err;
-	if (snd_config == NULL || snd_config_search(snd_config, "pcm", &pcms) < 0)
-		return 0;
-	snd_config_for_each(i, next, pcms) {
-		snd_config_t *def = snd_config_iterator_entry(i);
-		if (snd_config_search(def, "type", &type) < 0 || snd_config_get_string(type, &t) < 0)
-			continue;
-		for (const char **p = playOnly; *p; p++) {
-			if (strcmp(t, *p) == 0) {
-				if (snd_config_delete(def) >= 0)
-					n++;
-				break;
-			}
-		}
-	}
-	return n;
-}
 
 // vigilRing is the capture buffer between PortAudio's audio thread and the
 // Go reader. The callback below runs entirely in C: it never enters the Go
 // runtime, whose scheduler would otherwise keep polling for several
 // milliseconds after each callback (see docs/performance.md). The reader
-// reads this C memory directly (no cgo call) and sleeps on wakeFd, an
-// eventfd the callback writes when the reader should look: after every
-// chunk while eager, else only for a chunk with a 20 ms block at least
-// wakePower loud (mean square), so that a quiet microphone can be read in
-// batches.
+// reads this C memory directly (no cgo call) and sleeps on its waker, which
+// the callback signals (vigilSignal) when the reader should look: after
+// every chunk while eager, else only for a chunk with a 20 ms block at
+// least wakePower loud (mean square), so that a quiet microphone can be
+// read in batches.
 typedef struct {
 	float *buf;            // cap samples
 	uint64_t cap;
 	uint64_t written;      // samples written in total; atomic
-	int wakeFd;
+	intptr_t wake;         // the waker's handle, for vigilSignal
 	uint32_t eager;        // atomic
 	uint32_t wakePower;    // a float's bits; atomic
 	unsigned long block;   // samples per 20 ms block
 } vigilRing;
+
+// vigilSignal wakes the reader sleeping on wake; it is defined per OS
+// (capture_linux.go, capture_windows.go) and safe on the audio thread.
+void vigilSignal(intptr_t wake);
 
 static int vigilCapture(const void *input, void *output, unsigned long n,
 		const PaStreamCallbackTimeInfo *ti, PaStreamCallbackFlags flags, void *user) {
@@ -101,18 +61,14 @@ static int vigilCapture(const void *input, void *output, unsigned long n,
 			wake = sum / r->block >= thr;
 		}
 	}
-	if (wake) {
-		uint64_t one = 1;
-		if (write(r->wakeFd, &one, sizeof one) < 0) {
-			// EAGAIN: the counter is full, the reader is woken anyway.
-		}
-	}
+	if (wake)
+		vigilSignal(r->wake);
 	return paContinue;
 }
 
-// vigilRingNew returns an eager ring, or NULL with errno set; the caller
-// owns (closes) its wakeFd.
-static vigilRing *vigilRingNew(uint64_t cap, unsigned long block) {
+// vigilRingNew returns an eager ring that signals wake, or NULL; the caller
+// owns (closes) the waker.
+static vigilRing *vigilRingNew(uint64_t cap, unsigned long block, intptr_t wake) {
 	vigilRing *r = calloc(1, sizeof *r);
 	if (r == NULL)
 		return NULL;
@@ -121,14 +77,9 @@ static vigilRing *vigilRingNew(uint64_t cap, unsigned long block) {
 		free(r);
 		return NULL;
 	}
-	r->wakeFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (r->wakeFd < 0) {
-		free(r->buf);
-		free(r);
-		return NULL;
-	}
 	r->cap = cap;
 	r->block = block;
+	r->wake = wake;
 	r->eager = 1;
 	return r;
 }
@@ -153,10 +104,8 @@ import "C"
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,8 +129,8 @@ const RestWait = 500 * time.Millisecond
 
 const (
 	chunkSamples = sensors.SampleRate * int(ChunkDuration/time.Millisecond) / 1000
-	// latency asked of PortAudio (its ALSA buffer): two chunks, so one can
-	// be read while the next fills.
+	// latency asked of PortAudio (its ALSA or MME buffer): two chunks, so
+	// one can be read while the next fills.
 	latency = 2 * ChunkDuration
 	// ringSamples is the capture buffer (queueFrames of audio); when the
 	// reader falls further behind, the oldest frames are dropped.
@@ -190,17 +139,14 @@ const (
 
 // paMu serialises PortAudio's global state: Initialize/Terminate counting,
 // device enumeration, opening and closing streams.
-var (
-	paMu      sync.Mutex
-	quietOnce sync.Once
-)
+var paMu sync.Mutex
 
 // Capture is an open microphone stream. It is a sensors.Batcher.
 type Capture struct {
 	name   string
 	stream unsafe.Pointer // *C.PaStream
 	ring   *C.vigilRing
-	wake   *os.File  // the ring's eventfd, in Go's netpoller
+	wake   *waker    // signalled by the ring's callback
 	read   uint64    // samples consumed
 	dataAt time.Time // when the reader last found new audio
 
@@ -215,10 +161,7 @@ type Capture struct {
 func Open(device string) (*Capture, error) {
 	paMu.Lock()
 	defer paMu.Unlock()
-	if os.Getenv("VIGIL_AUDIO_DEBUG") == "" {
-		quietOnce.Do(func() { C.vigilQuietAudioLibs() })
-	}
-	C.vigilPruneAlsaOutputOnly()
+	prepare()
 	if err := portaudio.Initialize(); err != nil {
 		return nil, fmt.Errorf("initialising PortAudio: %w", err)
 	}
@@ -232,22 +175,25 @@ func Open(device string) (*Capture, error) {
 	if err != nil {
 		return nil, err
 	}
-	ring, errno := C.vigilRingNew(C.uint64_t(ringSamples), C.ulong(sensors.FrameSamples))
-	if ring == nil {
-		return nil, fmt.Errorf("opening microphone %q: %w", dev.Name, errno)
+	wake, err := newWaker()
+	if err != nil {
+		return nil, fmt.Errorf("opening microphone %q: %w", dev.Name, err)
 	}
-	// Non-blocking, so reads wait in the netpoller with a deadline.
-	wake := os.NewFile(uintptr(ring.wakeFd), "microphone wake-up")
+	ring := C.vigilRingNew(C.uint64_t(ringSamples), C.ulong(sensors.FrameSamples), wake.handle())
+	if ring == nil {
+		wake.close()
+		return nil, fmt.Errorf("opening microphone %q: no memory for its buffer", dev.Name)
+	}
 	var s unsafe.Pointer // *C.PaStream
 	if e := C.vigilOpen(&s, C.PaDeviceIndex(index), C.double(sensors.SampleRate), C.double(latency.Seconds()), C.ulong(chunkSamples), ring); e != C.paNoError {
 		C.vigilRingFree(ring)
-		wake.Close()
+		wake.close()
 		return nil, fmt.Errorf("opening microphone %q at 16 kHz mono: %w", dev.Name, paError(e))
 	}
 	if e := C.Pa_StartStream(s); e != C.paNoError {
 		C.Pa_CloseStream(s)
 		C.vigilRingFree(ring)
-		wake.Close()
+		wake.close()
 		return nil, fmt.Errorf("starting microphone %q: %w", dev.Name, paError(e))
 	}
 	opened = true
@@ -343,31 +289,21 @@ func (c *Capture) Rest(atRest bool, wakeDBFS float64) {
 }
 
 // Flush implements sensors.Batcher: a waiting ReadFrame looks at once.
-// Expiring the wait's deadline wakes it inside the Go runtime, without a
-// system call.
-func (c *Capture) Flush() { _ = c.wake.SetReadDeadline(time.Now()) }
+func (c *Capture) Flush() { c.wake.interrupt() }
 
-// await sleeps until the callback writes the wake-up eventfd, Flush, ctx
-// ends or wait passes.
+// await sleeps until the callback signals the waker, Flush, ctx ends or
+// wait passes.
 func (c *Capture) await(ctx context.Context, wait time.Duration) error {
 	stop := context.AfterFunc(ctx, c.Flush)
 	defer stop()
-	if err := c.wake.SetReadDeadline(time.Now().Add(wait)); err != nil {
-		return fmt.Errorf("reading microphone %q: %w", c.name, err)
-	}
-	if err := ctx.Err(); err != nil { // ended before the deadline was set
-		return err
-	}
-	var b [8]byte
-	_, err := c.wake.Read(b[:])
+	err := c.wake.wait(ctx, wait)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case err == nil, errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, os.ErrClosed):
-		return nil // take says whether there is audio, a stall or a Close
-	default:
+	case err != nil:
 		return fmt.Errorf("reading microphone %q: %w", c.name, err)
 	}
+	return nil // take says whether there is audio, a stall or a Close
 }
 
 // take copies the next frame out of the ring into frame and returns 0, or
@@ -431,7 +367,7 @@ func (c *Capture) Close() error {
 	}
 	C.vigilRingFree(c.ring) // the callback has stopped: the stream is closed
 	c.ring = nil
-	c.wake.Close() // wakes a waiting ReadFrame
+	c.wake.close() // wakes a waiting ReadFrame
 	if terr := portaudio.Terminate(); err == nil {
 		err = terr
 	}
