@@ -273,7 +273,12 @@ func runService(args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(serviceLog(), &slog.HandlerOptions{Level: cfg.level}))
-	prg := &program{run: func(ctx context.Context) error { return serve(ctx, log, cfg) }}
+	// Session changes the Windows SCM reports reach the supervisor here.
+	changed := make(chan struct{}, 1)
+	prg := &program{run: func(ctx context.Context) error { return serve(ctx, log, cfg, changed) }}
+	if ok, err := runSCM(prg, changed, log); ok {
+		return err
+	}
 	s, err := newService(cfg.config, prg)
 	if err != nil {
 		return err
@@ -281,8 +286,9 @@ func runService(args []string) error {
 	return s.Run()
 }
 
-// serve enrolls if needed, then runs the relay and the supervisor.
-func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
+// serve enrolls if needed, then runs the relay and the supervisor, which
+// looks for sessions at once when changed delivers.
+func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig, changed <-chan struct{}) error {
 	host, osName, err := agent.Machine()
 	if err != nil {
 		return err
@@ -326,7 +332,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
 	errs := make(chan error, 3)
 	wg.Go(func() { errs <- relay.ServeLocal(ctx, ln) })
 	wg.Go(func() { errs <- relay.Run(ctx) })
-	wg.Go(func() { errs <- supervise(ctx, log, cfg) })
+	wg.Go(func() { errs <- supervise(ctx, log, cfg, changed) })
 	var first error
 	select {
 	case <-ctx.Done():

@@ -16,7 +16,7 @@ const initScript = ""
 
 // supervise: on macOS the helper runs as a LaunchAgent in each session
 // (not written yet).
-func supervise(context.Context, *slog.Logger, serviceConfig) error {
+func supervise(context.Context, *slog.Logger, serviceConfig, <-chan struct{}) error {
 	return errors.New("supervising session helpers is not supported on this OS yet")
 }
 
