@@ -25,3 +25,6 @@ func cleanupService(string) error { return nil }
 func serviceLog() io.Writer { return os.Stderr }
 
 func platformOptions(svcmgr.KeyValue) {}
+
+// reportFatal: the error goes to stderr, which the service manager keeps.
+func reportFatal(error) {}
