@@ -91,6 +91,11 @@ func applySD(path string, sd *windows.SECURITY_DESCRIPTOR, dir bool) error {
 	h, err := windows.CreateFile(p, windows.READ_CONTROL|windows.WRITE_DAC|windows.WRITE_OWNER,
 		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE, nil, windows.OPEN_EXISTING,
 		windows.FILE_FLAG_OPEN_REPARSE_POINT|windows.FILE_FLAG_BACKUP_SEMANTICS, 0)
+	if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
+		// Only someone else's ACL keeps SYSTEM and Administrators out.
+		return fmt.Errorf("refusing to use %s: its ACL denies SYSTEM and Administrators "+
+			"(another user may have created it before the install); take ownership, delete it and install again: %w", path, err)
+	}
 	if err != nil {
 		return fmt.Errorf("opening %s to check its owner: %w", path, err)
 	}
