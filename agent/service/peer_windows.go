@@ -53,7 +53,8 @@ func PeerCred(c net.Conn) (Peer, error) {
 }
 
 // ListenLocal listens on an AF_UNIX socket (Windows 10 1803 and later) in
-// a directory under %ProgramData%.
+// a directory under %ProgramData% (SecureDir'd by the caller), open to the
+// sessions' users (SocketSDDL).
 func ListenLocal(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("creating the socket directory: %w", err)
@@ -62,6 +63,10 @@ func ListenLocal(path string) (net.Listener, error) {
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	if err := secureSocket(path); err != nil {
+		ln.Close()
+		return nil, err
 	}
 	return ln, nil
 }

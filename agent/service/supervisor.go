@@ -31,6 +31,12 @@ type Supervisor struct {
 	Log   *slog.Logger
 	// Poll is how often sessions are looked for; zero: 2 s.
 	Poll time.Duration
+	// Changed, when it delivers, makes the supervisor look for sessions at
+	// once (Windows: the service's session-change notifications), so a
+	// new session's helper need not wait for the poll, which stays as a
+	// safety net. Senders should not block: a buffer of one coalesces a
+	// burst of changes into one look. Nil: the poll only.
+	Changed <-chan struct{}
 	// Backoff before restarting a helper that died; zero: backoff.Default
 	// (1 s, ×1.6, ±20 %, at most 30 s); reset once a helper stayed up
 	// StableAfter (zero: 30 s).
@@ -92,6 +98,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-s.Changed:
 		}
 	}
 }

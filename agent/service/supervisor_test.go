@@ -3,8 +3,10 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vigil-cc/vigil/internal/backoff"
@@ -88,4 +90,54 @@ func TestSupervisor(t *testing.T) {
 	if _, ar := count("x11-1001-0"); ar != 0 {
 		t.Errorf("a helper still runs after the supervisor stopped")
 	}
+}
+
+// A session-change kick makes the supervisor start a new session's helper
+// at once: the fake clock shows no time passed, while the poll is an hour.
+func TestSupervisorKick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		live := []sessions.Session{{ID: "wts-1", WTSID: 1}}
+		var started []string
+		changed := make(chan struct{}, 1)
+		s := &Supervisor{
+			Find: func() ([]sessions.Session, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return append([]sessions.Session(nil), live...), nil
+			},
+			Start: func(sess sessions.Session) (Process, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				started = append(started, sess.ID)
+				return &fakeProc{pid: len(started), done: make(chan struct{})}, nil
+			},
+			Poll:    time.Hour,
+			Changed: changed,
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			_ = s.Run(ctx)
+			close(done)
+		}()
+		begin := time.Now()
+		synctest.Wait()
+		mu.Lock()
+		live = append(live, sessions.Session{ID: "wts-2", WTSID: 2}) // a user logged on
+		mu.Unlock()
+		changed <- struct{}{}
+		synctest.Wait()
+		mu.Lock()
+		got := slices.Clone(started)
+		mu.Unlock()
+		if want := []string{"wts-1", "wts-2"}; !slices.Equal(got, want) {
+			t.Errorf("helpers started %v, want %v", got, want)
+		}
+		if d := time.Since(begin); d != 0 {
+			t.Errorf("the new session's helper waited %v, want no wait for the poll", d)
+		}
+		cancel()
+		<-done
+	})
 }

@@ -140,6 +140,10 @@ func writeServiceConfig(path string, cfg serviceConfig) error {
 	kv("socket", cfg.socket)
 	kv("mic", strconv.FormatBool(cfg.mic))
 	kv("log-level", cfg.logLevel)
+	// Windows: the directory gets its ACL before the token is written.
+	if err := service.SecureDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("securing the config directory: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("creating the config directory: %w", err)
 	}
@@ -150,7 +154,10 @@ func writeServiceConfig(path string, cfg serviceConfig) error {
 	if err := os.Chmod(tmp, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing the config: %w", err)
+	}
+	return service.SecureFile(path)
 }
 
 // control runs one service manager action (start, stop, restart, status,
@@ -272,8 +279,18 @@ func runService(args []string) error {
 	if err := cfg.check(os.LookupEnv); err != nil {
 		return err
 	}
+	// Before the first log line: the log lives in the same directory.
+	if err := secureServiceFiles(cfg); err != nil {
+		reportFatal(err)
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(serviceLog(), &slog.HandlerOptions{Level: cfg.level}))
-	prg := &program{run: func(ctx context.Context) error { return serve(ctx, log, cfg) }}
+	// Session changes the Windows SCM reports reach the supervisor here.
+	changed := make(chan struct{}, 1)
+	prg := &program{run: func(ctx context.Context) error { return serve(ctx, log, cfg, changed) }}
+	if ok, err := runSCM(prg, changed, log); ok {
+		return err
+	}
 	s, err := newService(cfg.config, prg)
 	if err != nil {
 		return err
@@ -281,8 +298,35 @@ func runService(args []string) error {
 	return s.Run()
 }
 
-// serve enrolls if needed, then runs the relay and the supervisor.
-func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
+// secureServiceFiles gives the service's directories (the config's, with
+// the logs; the state; the socket's) and its secrets (config, device
+// token) their ACL, refusing ones another user owns (service.SecureDir;
+// Windows only, elsewhere file modes do it).
+func secureServiceFiles(cfg serviceConfig) error {
+	seen := map[string]bool{}
+	for _, dir := range []string{defaultConfigDir, filepath.Dir(cfg.config), cfg.stateDir, filepath.Dir(cfg.socket)} {
+		if dir == "." || seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		if err := service.SecureDir(dir); err != nil {
+			return fmt.Errorf("securing the service's directories: %w", err)
+		}
+	}
+	for _, f := range []string{cfg.config, filepath.Join(cfg.stateDir, agent.DeviceFile)} {
+		if f == "" {
+			continue
+		}
+		if err := service.SecureFile(f); err != nil {
+			return fmt.Errorf("securing the service's files: %w", err)
+		}
+	}
+	return nil
+}
+
+// serve enrolls if needed, then runs the relay and the supervisor, which
+// looks for sessions at once when changed delivers.
+func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig, changed <-chan struct{}) error {
 	host, osName, err := agent.Machine()
 	if err != nil {
 		return err
@@ -305,6 +349,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
 		}
 	}
 	stateDir := cfg.stateDir
+	if err := service.SecureFile(filepath.Join(stateDir, agent.DeviceFile)); err != nil {
+		return fmt.Errorf("securing the device token: %w", err)
+	}
 	relay := &service.Relay{
 		Endpoint: cfg.endpoint,
 		Token: func() (string, error) {
@@ -326,7 +373,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg serviceConfig) error {
 	errs := make(chan error, 3)
 	wg.Go(func() { errs <- relay.ServeLocal(ctx, ln) })
 	wg.Go(func() { errs <- relay.Run(ctx) })
-	wg.Go(func() { errs <- supervise(ctx, log, cfg) })
+	wg.Go(func() { errs <- supervise(ctx, log, cfg, changed) })
 	var first error
 	select {
 	case <-ctx.Done():

@@ -59,3 +59,6 @@ func cleanupService(confPath string) error {
 // serviceLog: on Linux the service logs to stderr, which the SysV init
 // script appends to /var/log/vigil-agent.err (systemd: the journal).
 func serviceLog() io.Writer { return os.Stderr }
+
+// reportFatal: the error goes to stderr, which the service manager keeps.
+func reportFatal(error) {}

@@ -16,7 +16,7 @@ const initScript = ""
 
 // supervise: on macOS the helper runs as a LaunchAgent in each session
 // (not written yet).
-func supervise(context.Context, *slog.Logger, serviceConfig) error {
+func supervise(context.Context, *slog.Logger, serviceConfig, <-chan struct{}) error {
 	return errors.New("supervising session helpers is not supported on this OS yet")
 }
 
@@ -25,3 +25,6 @@ func cleanupService(string) error { return nil }
 func serviceLog() io.Writer { return os.Stderr }
 
 func platformOptions(svcmgr.KeyValue) {}
+
+// reportFatal: the error goes to stderr, which the service manager keeps.
+func reportFatal(error) {}

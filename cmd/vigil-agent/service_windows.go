@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"path/filepath"
+
+	"golang.org/x/sys/windows/svc/eventlog"
 
 	svcmgr "github.com/kardianos/service"
 
@@ -23,3 +26,15 @@ func serviceLog() io.Writer {
 }
 
 func platformOptions(svcmgr.KeyValue) {}
+
+// reportFatal puts why the service cannot start in the Application event
+// log (the source kardianos/service registers at install): the service
+// has no stderr, and its log file may be what was refused.
+func reportFatal(err error) {
+	el, oerr := eventlog.Open(serviceName)
+	if oerr != nil {
+		return
+	}
+	defer el.Close()
+	_ = el.Error(1, fmt.Sprintf("%s service: %v", serviceName, err))
+}
