@@ -173,25 +173,29 @@ func TestOtherTabInFrontIsNotCounted(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
 	browser := chromedp.FromContext(r.bctx).Browser
+	// The title changes while the DevTools call is still running (a new
+	// tab shows its URL before its title): the switch is timed by watching
+	// for the title the agent matches, not by the call's return.
+	deskInFront := func(want bool) func() bool {
+		return func() bool {
+			name, err := r.X.Xdotool("getwindowname", r.Browser.Window)
+			return err == nil && strings.HasPrefix(name, "Agent Desk") == want
+		}
+	}
 	pausedScenario(t, r, func() time.Time {
-		err := withTimeout(r.bctx, func(ctx context.Context) error {
-			_, err := cdp.Call(ctx, browser, target.CreateTarget, target.CreateTargetParams{URL: "data:text/html,<title>Other tab</title>other"})
-			return err
-		})
-		if err != nil {
-			t.Fatalf("Target.createTarget: %v", err)
-		}
-		r.waitTitle("Other tab")
-		return time.Now()
+		return r.change(t, "another tab in front", func() error {
+			return withTimeout(r.bctx, func(ctx context.Context) error {
+				_, err := cdp.Call(ctx, browser, target.CreateTarget, target.CreateTargetParams{URL: "data:text/html,<title>Other tab</title>other"})
+				return err
+			})
+		}, deskInFront(false))
 	}, func() time.Time {
-		if err := withTimeout(r.bctx, func(ctx context.Context) error {
-			_, err := cdp.Call(ctx, browser, target.ActivateTarget, target.ActivateTargetParams{TargetID: r.deskID})
-			return err
-		}); err != nil {
-			t.Fatalf("Target.activateTarget: %v", err)
-		}
-		r.waitTitle("Agent Desk")
-		return time.Now()
+		return r.change(t, "the Agent Desk's tab in front again", func() error {
+			return withTimeout(r.bctx, func(ctx context.Context) error {
+				_, err := cdp.Call(ctx, browser, target.ActivateTarget, target.ActivateTargetParams{TargetID: r.deskID})
+				return err
+			})
+		}, deskInFront(true))
 	})
 }
 
@@ -322,6 +326,32 @@ func midst(f func()) time.Time {
 	return before.Add(time.Since(before) / 2)
 }
 
+// change runs act while it watches for changed, and returns when the change
+// happened: between the last check that did not see it and the first that
+// did. act may return long after the change (a DevTools call), or before it
+// shows (a window mapping).
+func (r *rig) change(t *testing.T, what string, act func() error, changed func() bool) time.Time {
+	t.Helper()
+	acted := make(chan error, 1)
+	prev := time.Now()
+	go func() { acted <- act() }()
+	var at time.Time
+	for deadline := prev.Add(10 * time.Second); ; prev = at {
+		at = time.Now()
+		if changed() {
+			break
+		}
+		if at.After(deadline) {
+			t.Fatalf("%s: not seen within 10 s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := <-acted; err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return prev.Add(at.Sub(prev) / 2)
+}
+
 // reactivate brings the Agent Desk's window back in front (not input) and
 // returns when that happened.
 func (r *rig) reactivate() time.Time {
@@ -365,15 +395,6 @@ func waitKind(t *testing.T, c *e2etest.Coord, kind string, within time.Duration)
 		return false, "no " + kind
 	})
 	return found
-}
-
-// waitTitle waits until the browser window's title starts with prefix.
-func (r *rig) waitTitle(prefix string) {
-	r.T.Helper()
-	testrig.Eventually(r.T, 5*time.Second, func() (bool, string) {
-		name, err := r.X.Xdotool("getwindowname", r.Browser.Window)
-		return err == nil && strings.HasPrefix(name, prefix), fmt.Sprintf("window title %q", name)
-	})
 }
 
 // withTimeout runs f with a 10 s context derived from ctx.
