@@ -86,7 +86,7 @@ func parseSessionFlags(args []string, lookup func(string) (string, bool)) (sessi
 	fs.StringVar(&cfg.display, "display", "", "X `display` to read, e.g. :0 (empty: $DISPLAY)")
 	fs.BoolVar(&cfg.mic, "mic", true, "listen for voice on the microphone (false: mic_available=false)")
 	fs.StringVar(&cfg.micDevice, "mic-device", "", "microphone: first input device whose `name` contains this (case-insensitive); empty: the default device")
-	fs.BoolVar(&cfg.notify, "notify", true, "show the warning as a desktop notification (false: only log it)")
+	fs.BoolVar(&cfg.notify, "notify", true, "show the warning on screen: a desktop notification, on Windows a small window of its own (false: only log it)")
 	fs.DurationVar(&cfg.poll, "poll-interval", 250*time.Millisecond, "how often to read the input idle time and the windows (10ms to 250ms)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "`level` of the log on stderr: debug, info, warn or error (debug lists every message sent)")
 	if err := parseFlags(fs, args, lookup); err != nil {

@@ -1,7 +1,9 @@
 // Package notify shows desktop notifications: on Linux through the
 // freedesktop.org notification service (org.freedesktop.Notifications on
-// the D-Bus session bus), which every desktop environment runs. Elsewhere
-// it returns ErrUnsupported for now.
+// the D-Bus session bus), which every desktop environment runs; on Windows
+// in a small topmost window of its own that does not take the focus
+// (WindowTitle, notify_windows.go). Elsewhere it returns ErrUnsupported
+// for now.
 //
 // A Client connects on first use and again after the bus went away, at
 // most every RetryEvery, so an agent started before the desktop's
