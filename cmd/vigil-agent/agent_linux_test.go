@@ -135,6 +135,32 @@ func watch(t *testing.T, cmd *exec.Cmd) *watcher {
 	return w
 }
 
+// speech plays wav (dur long) into p's sink and returns the line where
+// voice came on and the final voice off, with the play's start and end.
+// Voice may drop and come back in a long pause inside the speech: what
+// counts is the last off after the end.
+func (w *watcher) speech(p *testrig.PulseAudio, wav string, dur, timeout time.Duration) (on, final watchLine, start, end time.Time) {
+	w.t.Helper()
+	from := w.mark()
+	start = time.Now()
+	played := p.PlayAsync(w.t, wav)
+	on, onIdx := w.waitFor(from, timeout, "voice on", func(o doctorOutput) bool { return o.Voice })
+	if err := <-played; err != nil {
+		w.t.Fatal(err)
+	}
+	end = time.Now() // paplay returns once the sink has played it all
+	off, _ := w.waitFor(onIdx, timeout, "voice off", func(o doctorOutput) bool { return !o.Voice })
+	testrig.Eventually(w.t, timeout, func() (bool, string) {
+		l, _ := w.last()
+		return !l.out.Voice && l.at.After(end.Add(-dur/2)), "waiting for the final voice off"
+	})
+	final, _ = w.last()
+	w.t.Logf("speech %v: voice on %v after play start, first off %v, final off %v after playback ended; lines:\n%s",
+		dur.Round(time.Millisecond), on.at.Sub(start).Round(time.Millisecond), off.at.Sub(start).Round(time.Millisecond),
+		final.at.Sub(end).Round(time.Millisecond), w.describe(from))
+	return on, final, start, end
+}
+
 // stop interrupts the watcher and checks it exited cleanly.
 func (w *watcher) stop() {
 	switch signaled, inTime := testrig.Terminate(w.cmd, w.exited, 5*time.Second); {

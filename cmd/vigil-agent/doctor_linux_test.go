@@ -261,26 +261,8 @@ func TestDoctorVoiceFromSpeech(t *testing.T) {
 	w := startWatch(t, e2etest.AgentEnv(p.Env()), "--desktop=false")
 	w.waitFor(0, 10*time.Second, "the microphone available", func(o doctorOutput) bool { return o.MicAvailable })
 
-	from := w.mark()
-	start := time.Now()
-	played := p.PlayAsync(t, wav)
-	on, onIdx := w.waitFor(from, 3*time.Second, "voice on", func(o doctorOutput) bool { return o.Voice })
-	if err := <-played; err != nil {
-		t.Fatal(err)
-	}
-	end := time.Now() // paplay returns once the sink has played it all
-	off, _ := w.waitFor(onIdx, 3*time.Second, "voice off", func(o doctorOutput) bool { return !o.Voice })
-	// Voice may drop and come back in a long pause inside the speech; what
-	// counts is the last off after the end.
-	testrig.Eventually(t, 3*time.Second, func() (bool, string) {
-		l, _ := w.last()
-		return !l.out.Voice && l.at.After(end.Add(-dur/2)), "waiting for the final voice off"
-	})
-	final, _ := w.last()
+	on, final, start, end := w.speech(p, wav, dur, 3*time.Second)
 	onDelay, offDelay := on.at.Sub(start), final.at.Sub(end)
-	t.Logf("speech %v: voice on %v after play start, final off %v after playback ended (first off at %v); lines:\n%s",
-		dur.Round(time.Millisecond), onDelay.Round(time.Millisecond), offDelay.Round(time.Millisecond),
-		off.at.Sub(start).Round(time.Millisecond), w.describe(from))
 	if onDelay > 500*time.Millisecond {
 		t.Errorf("voice on %v after speech started, want within 500 ms", onDelay)
 	}
@@ -293,7 +275,7 @@ func TestDoctorVoiceFromSpeech(t *testing.T) {
 
 	// A one-shot listening through speech says voice, with a speech-level
 	// loudest 100 ms.
-	played = p.PlayAsync(t, wav)
+	played := p.PlayAsync(t, wav)
 	o := doctorJSON(t, e2etest.AgentEnv(p.Env()), "--desktop=false", "--listen-ms", "1500")
 	if err := <-played; err != nil {
 		t.Fatal(err)

@@ -236,24 +236,8 @@ func TestWineDoctorMic(t *testing.T) {
 	wav, dur := speechFixture(t, t.TempDir())
 	watch := startWineWatch(t, w, mic...)
 	watch.waitFor(0, 30*time.Second, "the microphone available", func(o doctorOutput) bool { return o.MicAvailable })
-	from := watch.mark()
-	start = time.Now()
-	played = p.PlayAsync(t, wav)
-	on, onIdx := watch.waitFor(from, 5*time.Second, "voice on", func(o doctorOutput) bool { return o.Voice })
-	if err := <-played; err != nil {
-		t.Fatal(err)
-	}
-	end := time.Now()
-	watch.waitFor(onIdx, 5*time.Second, "voice off", func(o doctorOutput) bool { return !o.Voice })
-	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
-		l, _ := watch.last()
-		return !l.out.Voice && l.at.After(end.Add(-dur/2)), "waiting for the final voice off"
-	})
-	final, _ := watch.last()
-	onDelay, offDelay := on.at.Sub(start), final.at.Sub(end)
-	t.Logf("speech %v under Wine: voice on %v after play start, off %v after playback ended; lines:\n%s",
-		dur.Round(time.Millisecond), onDelay.Round(time.Millisecond), offDelay.Round(time.Millisecond), watch.describe(from))
-	if offDelay > 1500*time.Millisecond {
+	_, final, _, end := watch.speech(p, wav, dur, 5*time.Second)
+	if offDelay := final.at.Sub(end); offDelay > 1500*time.Millisecond {
 		t.Errorf("voice off %v after speech ended, want about 1 s", offDelay)
 	}
 }

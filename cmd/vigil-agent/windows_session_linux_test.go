@@ -11,10 +11,8 @@ package main
 
 import (
 	"fmt"
-	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,19 +116,8 @@ func startWineSession(t *testing.T) *wineSession {
 func (s *wineSession) input() time.Time {
 	s.t.Helper()
 	s.x.MustXdotool(s.t, "key", "shift")
-	cmd := exec.Command("xprintidle")
-	cmd.Env = s.x.Env()
-	before := time.Now()
-	out, err := cmd.Output()
-	after := time.Now()
-	if err != nil {
-		s.t.Fatalf("xprintidle: %v", err)
-	}
-	ms, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		s.t.Fatalf("xprintidle: %q", out)
-	}
-	return before.Add(after.Sub(before) / 2).Add(-time.Duration(ms) * time.Millisecond)
+	idle, at := s.x.IdleAt(s.t)
+	return at.Add(-idle)
 }
 
 // warningWindows lists the visible X windows named like the warning

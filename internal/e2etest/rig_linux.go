@@ -4,13 +4,9 @@ package e2etest
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -133,25 +129,11 @@ func (r *Rig) Input(kind string) time.Time {
 	return at.Add(-idle)
 }
 
-// IdleAt is the X server's idle time and the instant it was read (the
-// middle of the call). It asks xprintidle rather than connecting from
-// this process: xgb registers extensions in package-level maps, which
-// races between parallel tests' connections.
+// IdleAt is the X server's idle time and the instant it was read
+// (testrig.X.IdleAt).
 func (r *Rig) IdleAt() (time.Duration, time.Time) {
 	r.T.Helper()
-	cmd := exec.Command("xprintidle")
-	cmd.Env = append(os.Environ(), r.X.Env()...)
-	before := time.Now()
-	out, err := cmd.Output()
-	after := time.Now()
-	if err != nil {
-		r.T.Fatalf("xprintidle: %v", err)
-	}
-	ms, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		r.T.Fatalf("xprintidle: %q", out)
-	}
-	return time.Duration(ms) * time.Millisecond, before.Add(after.Sub(before) / 2)
+	return r.X.IdleAt(r.T)
 }
 
 // Idle is the X server's idle time.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -55,4 +57,23 @@ func (x *X) Activate(t testing.TB, id string) {
 		_, _ = x.Xdotool("windowactivate", id)
 		return false, fmt.Sprintf("active window %q (%v), want %s", out, err, id)
 	})
+}
+
+// IdleAt is the X server's idle time and the instant it was read (the
+// middle of the call). It asks xprintidle rather than connecting from this
+// process: xgb registers extensions in package-level maps, which races
+// between parallel tests' connections.
+func (x *X) IdleAt(t testing.TB) (time.Duration, time.Time) {
+	t.Helper()
+	before := time.Now()
+	out, err := run(x.Env(), "xprintidle")
+	after := time.Now()
+	if err != nil {
+		t.Fatalf("xprintidle: %v", err)
+	}
+	ms, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("xprintidle: %q", out)
+	}
+	return time.Duration(ms) * time.Millisecond, before.Add(after.Sub(before) / 2)
 }
