@@ -69,7 +69,7 @@ func waitJS(t *testing.T, ctx context.Context, js string, within time.Duration) 
 // loaded one.
 func newPage(t *testing.T, ctx context.Context) {
 	t.Helper()
-	waitJS(t, ctx, `window.before === undefined && document.readyState === 'complete'`, 5*time.Second)
+	waitJS(t, ctx, `window.before === undefined && document.readyState === 'complete'`, 15*time.Second) // a page load on a loaded machine
 }
 
 // screenshot saves the viewport as <artifacts>/<test>-<name>.png.
@@ -351,7 +351,7 @@ func TestBrowserDashboardIsLive(t *testing.T) {
 
 	signIn(t, ctx, s.base+"/login", "sam", "supervisor pass")
 	do(t, ctx, chromedp.WaitVisible(chromedp.ID("users")))
-	waitJS(t, ctx, `document.getElementById('live').textContent === 'Live'`, 5*time.Second)
+	waitJS(t, ctx, `document.getElementById('live').textContent === 'Live'`, 15*time.Second)
 	// Record when each user's row first shows each state.
 	eval[chromedp.Void](t, ctx, `(() => { window.seen = {};
 		const note = () => document.querySelectorAll('#users tr[data-user]').forEach(r => {
