@@ -7,8 +7,9 @@ import (
 )
 
 // The on-screen warning window of systems without a notification service
-// (Windows): its decisions, apart from the system calls, so they are
-// tested on every OS.
+// (Windows): what it shows and the ids of its notifications, apart from
+// the system calls, so they are tested on every OS. The window itself,
+// and where it goes on screen, is platform/win32's NoticeWindow.
 
 // WindowTitle is the warning window's title. It is fixed text: never a
 // title of the user's windows, which the agent reads but must not show or
@@ -87,13 +88,3 @@ func (w *windowIDs) close(id uint32) bool {
 // expired forgets the shown notification after the window closed by
 // itself (the notice's time ran out, or the user closed it).
 func (w *windowIDs) expired() { w.open = 0 }
-
-// windowPlace is the window's position and size for a work area (the
-// screen minus the taskbar) of width×height at left, top: a fixed size
-// in the top right corner, 16 pixels from the edges, shrunk to fit a
-// small screen.
-func windowPlace(left, top, width, height int32) (x, y, w, h int32) {
-	const margin, wantW, wantH = 16, 420, 140
-	w, h = min(wantW, max(width-2*margin, 100)), min(wantH, max(height-2*margin, 60))
-	return left + max(width-w-margin, 0), top + margin, w, h
-}

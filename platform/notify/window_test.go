@@ -69,17 +69,3 @@ func TestWindowIDs(t *testing.T) {
 		t.Errorf("after the wrap: %d, want 1", e)
 	}
 }
-
-func TestWindowPlace(t *testing.T) {
-	for _, c := range []struct{ l, t, w, h, x, y, ww, wh int32 }{
-		{0, 0, 1280, 800, 1280 - 420 - 16, 16, 420, 140},
-		{100, 30, 1920, 1050, 100 + 1920 - 420 - 16, 46, 420, 140},
-		{0, 0, 300, 100, 16, 16, 268, 68},
-		{0, 0, 50, 50, 0, 16, 100, 60},
-	} {
-		x, y, w, h := windowPlace(c.l, c.t, c.w, c.h)
-		if x != c.x || y != c.y || w != c.ww || h != c.wh {
-			t.Errorf("windowPlace(%d, %d, %d, %d) = %d, %d, %d×%d, want %d, %d, %d×%d", c.l, c.t, c.w, c.h, x, y, w, h, c.x, c.y, c.ww, c.wh)
-		}
-	}
-}

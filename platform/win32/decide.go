@@ -81,3 +81,13 @@ func windowList(fg uintptr, raw []rawWindow) sensors.WindowList {
 func lockedDesktop(name string, accessDenied bool) bool {
 	return accessDenied || name != "Default"
 }
+
+// noticePlace is the notice window's position and size for a work area
+// (the screen minus the taskbar) of width×height at left, top: a fixed
+// size in the top right corner, 16 pixels from the edges, shrunk to fit a
+// small screen.
+func noticePlace(left, top, width, height int32) (x, y, w, h int32) {
+	const margin, wantW, wantH = 16, 420, 140
+	w, h = min(wantW, max(width-2*margin, 100)), min(wantH, max(height-2*margin, 60))
+	return left + max(width-w-margin, 0), top + margin, w, h
+}

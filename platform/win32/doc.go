@@ -2,12 +2,17 @@
 // the sensors: input idle time (GetLastInputInfo against GetTickCount64),
 // the top-level windows and which one is in front (EnumWindows,
 // GetForegroundWindow, GetWindowTextW, GetWindowThreadProcessId, IsIconic)
-// and whether the session's screen is locked (the input desktop).
+// and whether the session's screen is locked (the input desktop). It also
+// shows the warning window of platform/notify: NoticeWindow, a topmost
+// window that never takes the focus, run by a MessageLoop
+// (window_windows.go).
 //
-// The system calls live in win32_windows.go; what is decided from their
-// results (the 64-bit input time, the window list, locked or not) is in
-// portable files and table-tested on every OS. Elsewhere Open returns
-// ErrUnsupported so that the rest of the program still compiles.
+// The Win32 functions are bound in user32_windows.go, the sensors' system
+// calls live in win32_windows.go; what is decided from their results (the
+// 64-bit input time, the window list, locked or not, where the notice
+// window goes) is in portable files and table-tested on every OS.
+// Elsewhere Open returns ErrUnsupported so that the rest of the program
+// still compiles.
 //
 // It must run inside the user's session (a per-session helper started by
 // the service; docs/windows-agent.md):

@@ -12,20 +12,6 @@ import (
 	"github.com/vigil-cc/vigil/sensors"
 )
 
-var (
-	user32   = windows.NewLazySystemDLL("user32.dll")
-	kernel32 = windows.NewLazySystemDLL("kernel32.dll")
-
-	procGetLastInputInfo          = user32.NewProc("GetLastInputInfo")
-	procGetWindowTextLengthW      = user32.NewProc("GetWindowTextLengthW")
-	procGetWindowTextW            = user32.NewProc("GetWindowTextW")
-	procIsIconic                  = user32.NewProc("IsIconic")
-	procOpenInputDesktop          = user32.NewProc("OpenInputDesktop")
-	procGetUserObjectInformationW = user32.NewProc("GetUserObjectInformationW")
-	procCloseDesktop              = user32.NewProc("CloseDesktop")
-	procGetTickCount64            = kernel32.NewProc("GetTickCount64")
-)
-
 const (
 	desktopReadObjects = 0x0001 // DESKTOP_READOBJECTS: enough to read the name
 	uoiName            = 2      // UOI_NAME
@@ -39,11 +25,10 @@ type Desktop struct{}
 // Open checks that the user32 and kernel32 functions the sensors call
 // exist, so that a missing one is reported at once rather than per reading.
 func Open() (*Desktop, error) {
-	for _, p := range []*windows.LazyProc{procGetLastInputInfo, procGetWindowTextLengthW, procGetWindowTextW,
-		procIsIconic, procOpenInputDesktop, procGetUserObjectInformationW, procCloseDesktop, procGetTickCount64} {
-		if err := p.Find(); err != nil {
-			return nil, fmt.Errorf("opening the Windows desktop sensors: %w", err)
-		}
+	if err := find("opening the Windows desktop sensors", procGetLastInputInfo, procGetWindowTextLengthW,
+		procGetWindowTextW, procIsIconic, procOpenInputDesktop, procGetUserObjectInformationW, procCloseDesktop,
+		procGetTickCount64); err != nil {
+		return nil, err
 	}
 	return &Desktop{}, nil
 }
