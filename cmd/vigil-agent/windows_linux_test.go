@@ -32,7 +32,7 @@ var (
 // `make windows` does (scripts/build-windows.sh, which also builds the
 // mingw PortAudio into ~/.cache/vigil the first time and checks that the
 // .exe imports system DLLs only).
-func windowsAgent(t *testing.T) string {
+func windowsAgent(t testing.TB) string {
 	t.Helper()
 	testrig.Require(t, "wine", "wineserver", "x86_64-w64-mingw32-gcc", "cmake")
 	winBuildOnce.Do(func() {
@@ -85,7 +85,7 @@ func startWineWatch(t *testing.T, wp *testrig.WinePrefix, args ...string) *watch
 }
 
 // searchWindow waits for a window whose name matches re and returns its id.
-func searchWindow(t *testing.T, x *testrig.X, args ...string) string {
+func searchWindow(t testing.TB, x *testrig.X, args ...string) string {
 	t.Helper()
 	var id string
 	testrig.Eventually(t, 30*time.Second, func() (bool, string) {

@@ -33,7 +33,7 @@ var wineTimings e2etest.Timings
 // notepad in front as the Agent Desk, a coordinator with T = 30 s, the
 // OS user signed in to the Agent Desk, and vigil-agent.exe session live.
 type wineSession struct {
-	t    *testing.T
+	t    testing.TB
 	x    *testrig.X
 	wine *testrig.WinePrefix
 	co   *e2etest.Coord
@@ -42,16 +42,34 @@ type wineSession struct {
 	out  *testrig.Buffer
 }
 
+// wineOptions are what a scenario changes in its world.
+type wineOptions struct {
+	timeout int                 // T in seconds
+	via     func(string) string // the address the agent dials for the coordinator's (a proxy), or nil
+	pulse   *testrig.PulseAudio // the microphone Wine's driver reaches; nil: --mic=false
+}
+
 func startWineSession(t *testing.T) *wineSession {
+	t.Helper()
+	return startWine(t, wineOptions{timeout: 30})
+}
+
+// startWine starts the world with o's T, proxy and microphone; the Wine
+// session tests use T = 30 s, no proxy and --mic=false.
+func startWine(t testing.TB, o wineOptions) *wineSession {
 	t.Helper()
 	exe := windowsAgent(t)
 	testrig.Require(t, "xprintidle")
 	s := &wineSession{t: t, out: &testrig.Buffer{}}
 	s.co = e2etest.StartCoord(t, t.TempDir(), nil)
-	s.co.SetTimeout(true, 30)
+	s.co.SetTimeout(true, o.timeout)
 	s.co.Must("PUT", "/api/v1/settings", map[string]any{"agent_desk": map[string]any{"title_pattern": "Notepad"}}, nil)
 	s.x = testrig.Display(t)
-	s.wine = testrig.Wine(t, s.x)
+	var rigEnv [][]string
+	if o.pulse != nil {
+		rigEnv = append(rigEnv, o.pulse.Env())
+	}
+	s.wine = testrig.Wine(t, s.x, rigEnv...)
 	s.wine.Start(t, "notepad")
 	s.pad = searchWindow(t, s.x, "--name", "Notepad")
 	// Notepad in the top left, the warning window comes in the top right,
@@ -77,9 +95,13 @@ func startWineSession(t *testing.T) *wineSession {
 
 	// The state directory on this machine, as Wine's Z: drive shows it.
 	state := filepath.Join(t.TempDir(), "state")
-	cmd := s.wine.Command(exe, "session", "--coordinator", "ws://"+s.co.Addr,
+	addr := s.co.Addr
+	if o.via != nil {
+		addr = o.via(addr)
+	}
+	cmd := s.wine.Command(exe, "session", "--coordinator", "ws://"+addr,
 		"--enroll-token", s.co.EnrollmentToken(1), "--state-dir", `Z:`+strings.ReplaceAll(state, "/", `\`),
-		"--mic=false", "--log-level", "debug")
+		fmt.Sprintf("--mic=%v", o.pulse != nil), "--log-level", "debug")
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 5 * time.Second

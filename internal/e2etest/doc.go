@@ -4,5 +4,7 @@
 // loopback and its API as the admin (Coord), the agent binary built once
 // (Builder), the agent as a subprocess (RunAgent), a whole rig — display,
 // Chromium showing the Agent Desk, microphone, session bus, coordinator and
-// live agent (NewRig) — and audit and timing helpers.
+// live agent (NewRig) — audit and timing helpers, a recording proxy
+// between agent and coordinator (Recorder, with the WebSocket frames it
+// saw), and the footprint benchmarks' /proc readings (MeasureFootprint).
 package e2etest

@@ -424,7 +424,7 @@ func (ts *Timings) Add(tm Timing) {
 
 // Record notes an observed instant against the ideal one (both as offsets
 // from the scenario's t0), and fails t beyond tol, with the load average.
-func (ts *Timings) Record(t *testing.T, scenario, event string, t0, want, got time.Time, tol time.Duration) {
+func (ts *Timings) Record(t testing.TB, scenario, event string, t0, want, got time.Time, tol time.Duration) {
 	t.Helper()
 	tm := Timing{Scenario: scenario, Event: event, Want: want.Sub(t0), Got: got.Sub(t0)}
 	ts.Add(tm)

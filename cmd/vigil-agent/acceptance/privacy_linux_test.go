@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vigil-cc/vigil/internal/e2etest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/protocol"
 )
@@ -44,8 +45,8 @@ var allowedHeaders = []string{"Host", "User-Agent", "Connection", "Upgrade", "Au
 func TestPrivacyEverythingTheAgentSends(t *testing.T) {
 	t.Parallel()
 	wav, _ := utterance(t)
-	p := startRecorder(t)
-	r := newRig(t, rigOptions{title: "Agent Desk " + canary, via: p.via})
+	p := e2etest.StartRecorder(t)
+	r := newRig(t, rigOptions{title: "Agent Desk " + canary, via: p.Via})
 	if name, err := r.X.Xdotool("getwindowname", r.Browser.Window); err != nil || !strings.Contains(name, canary) {
 		t.Fatalf("the canary is not in the window title (%q, %v): the check would prove nothing", name, err)
 	}
@@ -97,24 +98,24 @@ func TestPrivacyEverythingTheAgentSends(t *testing.T) {
 // agentMessages checks everything the agent sent through p so far and
 // returns its messages. With final set, the capture must be complete (the
 // agent has stopped).
-func agentMessages(t testing.TB, p *recorder, final bool) []protocol.Message {
+func agentMessages(t testing.TB, p *e2etest.Recorder, final bool) []protocol.Message {
 	t.Helper()
 	var msgs []protocol.Message
 	enrolls, sockets := 0, 0
-	for i, rec := range p.records() {
-		up, down := rec.stream(true), rec.stream(false)
+	for i, rec := range p.Records() {
+		up, down := rec.Stream(true), rec.Stream(false)
 		for _, dir := range []struct {
 			name string
-			s    stream
+			s    e2etest.Stream
 		}{{"agent → coordinator", up}, {"coordinator → agent", down}} {
-			if bytes.Contains(bytes.ToLower(dir.s.b), bytes.ToLower([]byte(canary))) {
-				t.Fatalf("connection %d, %s: the window title's canary is on the wire:\n%q", i, dir.name, dir.s.b)
+			if bytes.Contains(bytes.ToLower(dir.s.B), bytes.ToLower([]byte(canary))) {
+				t.Fatalf("connection %d, %s: the window title's canary is on the wire:\n%q", i, dir.name, dir.s.B)
 			}
 		}
-		head, off, ok := up.httpHead()
+		head, off, ok := up.HTTPHead()
 		if !ok {
 			if final {
-				t.Errorf("connection %d: no complete HTTP request: %q", i, up.b)
+				t.Errorf("connection %d: no complete HTTP request: %q", i, up.B)
 			}
 			continue
 		}
@@ -126,8 +127,8 @@ func agentMessages(t testing.TB, p *recorder, final bool) []protocol.Message {
 				continue
 			}
 			var body map[string]json.RawMessage
-			if err := json.Unmarshal(up.b[off:], &body); err != nil {
-				t.Errorf("enrollment body %q: %v", up.b[off:], err)
+			if err := json.Unmarshal(up.B[off:], &body); err != nil {
+				t.Errorf("enrollment body %q: %v", up.B[off:], err)
 			}
 			var keys []string
 			for k := range body {
@@ -164,58 +165,58 @@ func checkHeaders(t testing.TB, head string) {
 
 // socketMessages checks one WebSocket connection's frames and returns the
 // agent's messages.
-func socketMessages(t testing.TB, i int, up stream, off int, down stream, final bool) []protocol.Message {
+func socketMessages(t testing.TB, i int, up e2etest.Stream, off int, down e2etest.Stream, final bool) []protocol.Message {
 	t.Helper()
 	// The coordinator's pings, which the agent's pongs may echo.
 	pings := map[string]bool{}
-	if _, doff, ok := down.httpHead(); ok {
-		fs, _ := down.frames(doff)
+	if _, doff, ok := down.HTTPHead(); ok {
+		fs, _ := down.Frames(doff)
 		for _, f := range fs {
-			if f.op == 9 {
-				pings[string(f.payload)] = true
+			if f.Op == 9 {
+				pings[string(f.Payload)] = true
 			}
 		}
 	}
-	frames, err := up.frames(off)
-	if err != nil && (final || err != errTruncated) {
+	frames, err := up.Frames(off)
+	if err != nil && (final || err != e2etest.ErrTruncated) {
 		t.Errorf("connection %d: agent frames: %v", i, err)
 	}
 	var msgs []protocol.Message
 	total := 0
 	for j, f := range frames {
-		total += f.size
+		total += f.Size
 		where := fmt.Sprintf("connection %d, frame %d (%v)", i, j, f)
 		// Client frames are masked: the raw capture cannot show the canary,
 		// the unmasked payload can.
-		if bytes.Contains(bytes.ToLower(f.payload), bytes.ToLower([]byte(canary))) {
+		if bytes.Contains(bytes.ToLower(f.Payload), bytes.ToLower([]byte(canary))) {
 			t.Fatalf("%s: the window title's canary is in a frame", where)
 		}
 		switch {
-		case !f.masked:
+		case !f.Masked:
 			t.Errorf("%s: not masked", where)
-		case f.rsv != 0:
+		case f.RSV != 0:
 			t.Errorf("%s: RSV bits set (an extension such as compression could hide content)", where)
-		case !f.fin:
+		case !f.Fin:
 			t.Errorf("%s: fragmented", where)
-		case len(f.payload) > 512:
-			t.Errorf("%s: %d bytes of payload", where, len(f.payload))
+		case len(f.Payload) > 512:
+			t.Errorf("%s: %d bytes of payload", where, len(f.Payload))
 		}
-		switch f.op {
+		switch f.Op {
 		case 1: // text: one JSON message
-			m := checkMessage(t, where, f.payload)
+			m := checkMessage(t, where, f.Payload)
 			if m != nil {
 				msgs = append(msgs, m)
 			}
 		case 8: // close: a code and a short reason
-			if len(f.payload) == 1 || !utf8.Valid(f.payload[min(2, len(f.payload)):]) {
+			if len(f.Payload) == 1 || !utf8.Valid(f.Payload[min(2, len(f.Payload)):]) {
 				t.Errorf("%s: bad close frame", where)
 			}
 		case 9: // ping from the agent's liveness check: a counter
-			if strings.Trim(string(f.payload), "0123456789") != "" {
+			if strings.Trim(string(f.Payload), "0123456789") != "" {
 				t.Errorf("%s: ping payload is not a counter", where)
 			}
 		case 10: // pong: must echo a ping of the coordinator
-			if !pings[string(f.payload)] {
+			if !pings[string(f.Payload)] {
 				t.Errorf("%s: pong echoes no ping of the coordinator", where)
 			}
 		default:
@@ -287,18 +288,18 @@ func TestPrivacyCheckerCatchesLeaks(t *testing.T) {
 		{"unknown type", [][]byte{frame(1, 0, hello), frame(1, 0, `{"type":"window","session":"1"}`)}, head, "not one the agent may send"},
 		{"extra header", [][]byte{frame(1, 0, hello)}, strings.Replace(head, "Host: x", "Host: x\r\nX-Title: y", 1), "X-Title"},
 	} {
-		up := stream{b: []byte(tc.head)}
+		up := e2etest.Stream{B: []byte(tc.head)}
 		for _, f := range tc.frames {
-			up.b = append(up.b, f...)
+			up.B = append(up.B, f...)
 		}
-		up.ends, up.ats = []int{len(up.b)}, []time.Time{time.Now()}
+		up.Ends, up.Ats = []int{len(up.B)}, []time.Time{time.Now()}
 		f := &fakeTB{TB: t}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			_, off, _ := up.httpHead()
+			_, off, _ := up.HTTPHead()
 			checkHeaders(f, tc.head)
-			socketMessages(f, 0, up, off, stream{}, true)
+			socketMessages(f, 0, up, off, e2etest.Stream{}, true)
 		}()
 		<-done
 		got := strings.Join(f.msgs, "\n")
