@@ -85,6 +85,10 @@ func (t *timeline) restart(at int64, k SignalKind) {
 // reset is restart for a reset as of at, which may be in the past (input
 // reported late): signals after at stay, after the reset's own.
 func (t *timeline) reset(at int64, k SignalKind) {
+	if t.n == 0 || t.buf[(int(t.next)+timelineLen-1)%timelineLen].at <= at {
+		t.restart(at, k) // nothing after at: the usual case
+		return
+	}
 	var keep [timelineLen]signal
 	n := 0
 	start := (int(t.next) - int(t.n) + timelineLen) % timelineLen
