@@ -164,13 +164,6 @@ func waitJS(t *testing.T, ctx context.Context, js string, within time.Duration) 
 	})
 }
 
-// attachDesk attaches a chromedp context to the Agent Desk's tab.
-func (r *rig) attachDesk(bctx context.Context) (context.Context, context.CancelFunc) {
-	r.T.Helper()
-	r.findDesk(bctx)
-	return chromedp.NewContext(bctx, chromedp.WithTargetID(r.deskID))
-}
-
 // findDesk waits for the Agent Desk's tab and notes its target id.
 func (r *rig) findDesk(bctx context.Context) {
 	r.T.Helper()

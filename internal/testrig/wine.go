@@ -77,10 +77,6 @@ func wineEnv(prefix string) []string {
 	return []string{"WINEPREFIX=" + prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml="}
 }
 
-// Env is the environment Wine programs of this prefix run with, to append
-// to os.Environ().
-func (w *WinePrefix) Env() []string { return append([]string(nil), w.env...) }
-
 // Command is `wine program args...` in this prefix (program: a Windows
 // path or a path on this machine, e.g. a built .exe).
 func (w *WinePrefix) Command(program string, args ...string) *exec.Cmd {

@@ -10,9 +10,8 @@
 // The Win32 functions are bound in user32_windows.go, the sensors' system
 // calls live in win32_windows.go; what is decided from their results (the
 // 64-bit input time, the window list, locked or not, where the notice
-// window goes) is in portable files and table-tested on every OS.
-// Elsewhere Open returns ErrUnsupported so that the rest of the program
-// still compiles.
+// window goes) is in portable files and table-tested on every OS; only
+// Windows code imports the rest.
 //
 // It must run inside the user's session (a per-session helper started by
 // the service; docs/windows-agent.md):
@@ -20,8 +19,3 @@
 // Window titles are returned to the caller for sensors.DecideWindows only;
 // this package never logs them or puts them in an error.
 package win32
-
-import "errors"
-
-// ErrUnsupported is returned by Open where Windows sensing is not built.
-var ErrUnsupported = errors.New("win32 sensing is only available on Windows")
