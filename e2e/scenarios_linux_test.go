@@ -163,7 +163,7 @@ func TestMinimizedIsNotCounted(t *testing.T) {
 	scenario(t)
 	r := newRig(t, 30)
 	pausedScenario(t, r, func() time.Time {
-		return midst(func() { r.X.MustXdotool(t, "windowminimize", "--sync", r.Browser.Window) })
+		return e2etest.Midst(func() { r.X.MustXdotool(t, "windowminimize", "--sync", r.Browser.Window) })
 	}, r.reactivate)
 }
 
@@ -319,12 +319,6 @@ func TestDisabledThenReenabled(t *testing.T) {
 
 // ---- helpers ----
 
-// midst runs f and returns the middle of its run.
-func midst(f func()) time.Time {
-	before := time.Now()
-	f()
-	return before.Add(time.Since(before) / 2)
-}
 
 // change runs act while it watches for changed, and returns when the change
 // happened: between the last check that did not see it and the first that
@@ -355,7 +349,7 @@ func (r *rig) change(t *testing.T, what string, act func() error, changed func()
 // reactivate brings the Agent Desk's window back in front (not input) and
 // returns when that happened.
 func (r *rig) reactivate() time.Time {
-	at := midst(func() { r.X.MustXdotool(r.T, "windowactivate", "--sync", r.Browser.Window) })
+	at := e2etest.Midst(func() { r.X.MustXdotool(r.T, "windowactivate", "--sync", r.Browser.Window) })
 	r.X.Activate(r.T, r.Browser.Window)
 	return at
 }

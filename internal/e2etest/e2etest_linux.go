@@ -453,3 +453,11 @@ func (ts *Timings) Print(w io.Writer, title, unit string) {
 			tm.Want.Seconds(), unit, tm.Got.Seconds(), unit, (tm.Got - tm.Want).Seconds(), unit)
 	}
 }
+
+// Midst runs f and returns the middle of its run: the best guess of when
+// the change f makes (and waits for) happened.
+func Midst(f func()) time.Time {
+	before := time.Now()
+	f()
+	return before.Add(time.Since(before) / 2)
+}
