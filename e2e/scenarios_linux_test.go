@@ -319,7 +319,6 @@ func TestDisabledThenReenabled(t *testing.T) {
 
 // ---- helpers ----
 
-
 // change runs act while it watches for changed, and returns when the change
 // happened: between the last check that did not see it and the first that
 // did. act may return long after the change (a DevTools call), or before it

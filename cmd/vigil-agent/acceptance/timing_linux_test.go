@@ -279,4 +279,3 @@ func utterance(t *testing.T) (string, time.Duration) {
 	t.Helper()
 	return e2etest.Speech(t, t.TempDir(), "Hello, how can I help you?")
 }
-
