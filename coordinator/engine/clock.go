@@ -22,7 +22,7 @@ func (e *Engine) touch(now time.Time, name string) (int64, *user) {
 	t := e.begin(now)
 	u, ok := e.users[name]
 	if !ok {
-		u = &user{name: name, heapIdx: -1, deadline: never, mark: t, lastInput: noInput, applied: noInput}
+		u = &user{name: name, heapIdx: -1, deadline: never, mark: t, lastInput: noInput}
 		e.users[name] = u
 	}
 	e.elapse(u, t)
@@ -44,72 +44,22 @@ func (e *Engine) elapse(u *user, t int64) {
 	}
 }
 
-// input applies keyboard or mouse input that happened at in (≤ t), judged by
-// the state at that instant: input while counting resets I as of in (I then
-// counts on over the counting time since, up to a pause that came after it);
-// input within ResumeWindow before counting resumed counts at the resume;
-// other input while not counted does nothing. An echo (an estimate within
-// InputJitter of the last one taken as new: maybe the same input, its report
-// delayed) never resets a running clock, but still counts at a resume it
-// came before, so the click that brought the Agent Desk back is never lost.
-// A resume still to come is judged by settle, from lastInput.
-func (e *Engine) input(u *user, in, t int64, echo bool) {
+// input applies keyboard or mouse input that happened at in (≤ t).
+func (e *Engine) input(u *user, in, t int64) {
 	u.lastInput = in
-	if !echo {
-		u.applied = in
+	if !u.counting || in < u.resumedAt-ResumeWindow.Milliseconds() {
+		return // input while not counted does nothing; settle applies the resume rule
 	}
-	from, i, ok := e.since(u, in, t)
-	if !ok || echo && from == in || i >= u.counted {
+	i := t - max(in, u.resumedAt)
+	if i >= u.counted {
 		return
 	}
 	u.counted = i
-	u.tl.reset(from, SignalInput)
+	u.tl.restart(max(in, u.resumedAt), SignalInput)
 	if i < e.warnAt {
 		e.belowWarning(u, t, WithdrawDismissed)
 	}
 }
-
-// since judges input at in against u's counting periods: from is when it
-// takes effect (in itself while counting, or the resume it came within
-// ResumeWindow before) and i the time counted from then to t. Periods that
-// ended before t − grace are not consulted (see pastLen): input in or before
-// them does nothing.
-func (e *Engine) since(u *user, in, t int64) (from, i int64, ok bool) {
-	w := ResumeWindow.Milliseconds()
-	if u.counting {
-		if in >= u.resumedAt-w {
-			from = max(in, u.resumedAt)
-			return from, t - from, true
-		}
-		i = t - u.resumedAt
-	}
-	for k := range int(u.pastN) {
-		p := u.past[(int(u.pastNext)-1-k+pastLen)%pastLen]
-		if p.to < t-e.grace {
-			break
-		}
-		if in >= p.from-w {
-			if in >= p.to {
-				return 0, 0, false // in the pause after p
-			}
-			from = max(in, p.from)
-			return from, i + p.to - from, true
-		}
-		i += p.to - p.from
-	}
-	return 0, 0, false
-}
-
-// endPeriod notes that the counting period begun at resumedAt ended at t.
-func (u *user) endPeriod(t int64) {
-	u.past[u.pastNext] = span{u.resumedAt, t}
-	u.pastNext = (u.pastNext + 1) % pastLen
-	u.pastN = min(u.pastN+1, pastLen)
-}
-
-// forget drops the counting history: the clock starts again (or stopped for
-// good), so no input before now can lower I.
-func (u *user) forget() { u.pastN, u.pastNext = 0, 0 }
 
 // belowWarning ends a warning period: I fell below the warning point.
 func (e *Engine) belowWarning(u *user, t int64, why WithdrawReason) {
@@ -166,11 +116,8 @@ func (e *Engine) settle(u *user, t int64) {
 				u.tl.restart(t, SignalInput)
 				e.belowWarning(u, t, WithdrawDismissed)
 			}
-		} else {
-			u.endPeriod(t)
-			if u.warning {
-				e.withdraw(u, t, e.whyNotCounting(u))
-			}
+		} else if u.warning {
+			e.withdraw(u, t, e.whyNotCounting(u))
 		}
 	}
 
@@ -221,7 +168,6 @@ func (e *Engine) whyNotCounting(u *user) WithdrawReason {
 func (e *Engine) logout(u *user, t int64) {
 	u.desk = deskLoggedOut
 	u.counting, u.warning, u.announced = false, false, 0
-	u.forget()
 	u.tl.add(t, SignalLoggedOut)
 	e.emit(Decision{Kind: DecisionLogout, User: u.name, At: msTime(t), Timeline: u.tl.signals()})
 }

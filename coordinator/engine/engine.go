@@ -35,8 +35,7 @@ type user struct {
 	warnShown int64 // how long the warning has been visible since I last fell below 0.8·T
 	resumedAt int64 // when counting last began
 	announced int64 // the logout deadline last sent with a warning; 0 when none shows
-	lastInput int64 // newest known keyboard/mouse input (for the resume rule)
-	applied   int64 // the last input estimate taken as new, not as jitter of one before
+	lastInput int64 // newest known keyboard/mouse input
 	lastSeen  int64 // the sensor's last message
 
 	desk      deskState
@@ -60,26 +59,7 @@ type user struct {
 	}
 
 	tl timeline
-
-	// past holds the last counting periods to end, newest at pastNext−1, so
-	// input reported late is judged by the state at the instant it happened.
-	past     [pastLen]span
-	pastNext uint8
-	pastN    uint8
 }
-
-// span is a counting period [from, to), Unix ms.
-type span struct{ from, to int64 }
-
-// pastLen bounds the counting history kept per user. Only input newer than
-// the sensor's last message can be new (that message reported the input
-// before it), and a live sensor speaks at least once per heartbeat grace, so
-// input is judged only against periods that ended within the grace
-// (Engine.since), and of those the newest pastLen: every window change is
-// itself a reading with its own idle time, so between two messages only
-// calls, settings and the page's visibility can pause and resume, a handful
-// of times at most.
-const pastLen = 4
 
 // Engine holds every user's clock.
 type Engine struct {

@@ -19,8 +19,8 @@ func (e *Engine) Reading(now time.Time, name string, r Reading) []Decision {
 	// Input is applied under the counting state it happened in, before the
 	// reading's other changes; the resume rule catches input that brought
 	// the Agent Desk back.
-	if in := t - max(r.Idle.Milliseconds(), 0); in > u.lastInput {
-		e.input(u, in, t, in <= u.applied+InputJitter.Milliseconds())
+	if in := t - max(r.Idle.Milliseconds(), 0); in > u.lastInput+InputJitter.Milliseconds() {
+		e.input(u, in, t)
 	}
 	flip(u, &u.minimized, r.Minimized, t, SignalMinimized, SignalRestored)
 	flip(u, &u.notFront, !r.Foreground, t, SignalLeftFront, SignalInFront)
@@ -50,7 +50,6 @@ func (e *Engine) DeskLogin(now time.Time, name string) []Decision {
 	u.desk = deskOpen
 	u.counted, u.warnShown = 0, 0
 	u.counting = false // so settle starts it as a resume
-	u.forget()
 	u.tl.restart(t, SignalDeskLogin)
 	e.settle(u, t)
 	return e.out
@@ -79,7 +78,7 @@ func (e *Engine) Call(now time.Time, name string, active bool) []Decision {
 func (e *Engine) PageInput(now time.Time, name string) []Decision {
 	t, u := e.touch(now, name)
 	if t > u.lastInput {
-		e.input(u, t, t, false)
+		e.input(u, t, t)
 	}
 	e.settle(u, t)
 	return e.out
@@ -105,7 +104,6 @@ func (e *Engine) SetSettings(now time.Time, s Settings) []Decision {
 		case !old.Enabled && s.Enabled:
 			// Enabling starts every clock at 0, as a resume.
 			u.counted, u.warnShown, u.counting = 0, 0, false
-			u.forget()
 			u.tl.restart(t, SignalEnabled)
 		case old.Enabled && !s.Enabled:
 			u.tl.add(t, SignalDisabled)

@@ -35,8 +35,6 @@ type op struct {
 	kind opKind
 	// opReading
 	input, min, back, locked, voice bool
-	ago                             int64 // with input: it was made this long before the reading arrived
-	delay                           int64 // the reading took this long to arrive (its idle is that old)
 	// opCall, opPageVisible, opSettings (enabled)
 	on      bool
 	timeout int64 // opSettings, ms
@@ -54,17 +52,10 @@ func genOps(t *rapid.T, users int) []op {
 		} else {
 			now += int64(rapid.IntRange(0, 2).Draw(t, "gap")) * 1000
 		}
-		// Off the whole second now and then, so inputs, reports and pauses
-		// fall at the edges of the resume window and of the jitter.
-		now += int64(rapid.SampledFrom([]int{0, 300, 700, 0, 150, 1100}).Draw(t, "ms"))
 		o := op{at: now, user: rapid.IntRange(0, users-1).Draw(t, "user"), kind: opKind(rapid.IntRange(0, int(numOps)-1).Draw(t, "kind"))}
 		switch o.kind {
 		case opReading:
 			o.input = rapid.Bool().Draw(t, "input")
-			// Input made a little before its report (at the edges of a pause
-			// and of the resume window), reports delayed about the jitter.
-			o.ago = int64(rapid.SampledFrom([]int{0, 300, 700, 0, 999, 1000, 1200, 100, 2500, 50_000}).Draw(t, "ago"))
-			o.delay = int64(rapid.SampledFrom([]int{0, 250, 50, 251, 0, 400}).Draw(t, "delay"))
 			o.min = rapid.IntRange(0, 3).Draw(t, "min") == 0
 			o.back = rapid.IntRange(0, 3).Draw(t, "back") == 0
 			o.locked = rapid.IntRange(0, 5).Draw(t, "locked") == 0
@@ -76,30 +67,6 @@ func genOps(t *rapid.T, users int) []op {
 			o.timeout = int64(rapid.SampledFrom([]int{30, 31, 33, 45, 60}).Draw(t, "timeout")) * 1000
 		}
 		ops = append(ops, o)
-		switch rapid.IntRange(0, 7).Draw(t, "late") {
-		case 0:
-			// A key during a call, the call ends 1.1 s later, and a click
-			// 0.2 s after the key (within the jitter of it, within 1 s before
-			// the resume) is reported after the resume.
-			u := o.user
-			ops = append(ops,
-				op{at: now, user: u, kind: opCall, on: true},
-				op{at: now + 500, user: u, kind: opReading, input: true},
-				op{at: now + 1600, user: u, kind: opCall},
-				op{at: now + 1900, user: u, kind: opReading, input: true, ago: int64(rapid.SampledFrom([]int{1200, 1100, 1300}).Draw(t, "ago"))})
-			now += 1900
-		case 1, 2:
-			// A pause or resume (a call, the desk to the back or the front),
-			// then a reading of input made around it.
-			p := op{at: now, user: o.user, kind: opCall, on: rapid.Bool().Draw(t, "on")}
-			if rapid.Bool().Draw(t, "window") {
-				p = op{at: now, user: o.user, kind: opReading, back: rapid.Bool().Draw(t, "back")}
-			}
-			now += int64(rapid.SampledFrom([]int{300, 150, 700, 1000}).Draw(t, "after"))
-			ops = append(ops, p, op{at: now, user: o.user, kind: opReading, input: true,
-				ago:   int64(rapid.SampledFrom([]int{500, 200, 1000, 1200, 1500}).Draw(t, "ago")),
-				delay: int64(rapid.SampledFrom([]int{0, 250, 100}).Draw(t, "delay"))})
-		}
 	}
 	return ops
 }
@@ -112,9 +79,6 @@ type ref struct {
 	announced                int64
 	sensor                   SensorStatus
 	lastSeen, lastInput      int64
-	applied                  int64  // the last input estimate taken as new
-	start                    int64  // when counting last began
-	periods                  []span // counting periods since the clock last started
 	min, back, locked, voice bool
 	pageHidden, call         bool
 	trueInput                int64 // the workstation's real last input, for idle readings
@@ -142,12 +106,6 @@ func (r *ref) settle(wd world, t int64) {
 		r.log = append(r.log, fmt.Sprintf("%d sensor_lost", t))
 	}
 	counting := wd.enabled && r.desk == deskOpen && !r.pausedNow()
-	if counting && !r.counting {
-		r.start = t
-	}
-	if !counting && r.counting {
-		r.periods = append(r.periods, span{r.start, t})
-	}
 	if counting && !r.counting && r.lastInput >= t-1000 {
 		r.reset(t)
 	}
@@ -165,7 +123,6 @@ func (r *ref) settle(wd world, t int64) {
 		if r.warning && r.i >= wd.timeout && r.w >= warnMin {
 			r.log = append(r.log, fmt.Sprintf("%d logout", t))
 			r.desk, r.warning, r.counting, r.announced = deskLoggedOut, false, false, 0
-			r.periods = nil
 		}
 		if r.voice && !r.locked && !r.warning {
 			r.i = 0
@@ -197,52 +154,6 @@ func (r *ref) withdraw(t int64, why string) {
 	r.log = append(r.log, fmt.Sprintf("%d withdraw %s", t, why))
 }
 
-// input is keyboard or mouse input at in reported at t, judged by the state
-// at in: while counting it resets I as of in; within 1 s before a resume it
-// counts at the resume. The state is what the counting periods say, as far
-// as the engine remembers them: the current one and the newest 4 that ended
-// within the grace. An echo (within 250 ms of the last estimate taken as
-// new) only counts at a resume.
-func (r *ref) input(wd world, in, t int64, echo bool) {
-	r.lastInput = in
-	if !echo {
-		r.applied = in
-	}
-	var known []span
-	for _, p := range r.periods {
-		if p.to >= t-grace {
-			known = append(known, p)
-		}
-	}
-	known = known[max(len(known)-4, 0):]
-	if r.counting {
-		known = append(known, span{r.start, t + 1}) // now included
-	}
-	// The newest period the input is in or came within 1 s before.
-	k := len(known) - 1
-	for k >= 0 && in < known[k].from-1000 {
-		k--
-	}
-	if k < 0 || in >= known[k].to {
-		return // before what is known, or in a pause not followed by a resume within 1 s
-	}
-	from := max(in, known[k].from)
-	if echo && from == in {
-		return
-	}
-	var i int64
-	for _, p := range known[k:] {
-		i += max(min(p.to, t)-max(p.from, from), 0)
-	}
-	if i >= r.i {
-		return
-	}
-	r.i = i
-	if i < wd.timeout*4/5 {
-		r.belowWarning(t, "dismissed")
-	}
-}
-
 // tick lets one millisecond pass.
 func (r *ref) tick() {
 	if r.counting && !(r.voice && !r.locked && !r.warning) {
@@ -260,15 +171,17 @@ func (r *ref) apply(wd world, o op, t int64) {
 			r.withdraw(t, "dismissed")
 		}
 		r.desk, r.i, r.w, r.counting = deskOpen, 0, 0, false
-		r.periods = nil
 	case opDeskLogout:
 		r.desk = deskNone
 		r.settle(wd, t)
 		r.i, r.w = 0, 0
 	case opReading:
 		r.sensor, r.lastSeen = SensorLive, t
-		if in := t - max(t-o.delay-r.trueInput, 0); in > r.lastInput {
-			r.input(wd, in, t, in <= r.applied+250)
+		if o.input {
+			r.lastInput = t
+			if r.counting {
+				r.reset(t)
+			}
 		}
 		r.min, r.back, r.locked, r.voice = o.min, o.back || o.min, o.locked, o.voice
 	case opHeartbeat:
@@ -276,8 +189,9 @@ func (r *ref) apply(wd world, o op, t int64) {
 	case opCall:
 		r.call = o.on
 	case opPageInput:
-		if t > r.lastInput {
-			r.input(wd, t, t, false)
+		r.lastInput = t
+		if r.counting {
+			r.reset(t)
 		}
 	case opPageVisible:
 		r.pageHidden = !o.on
@@ -295,7 +209,7 @@ func TestEngineMatchesReference(t *testing.T) {
 		wd := world{enabled: true, timeout: 30_000}
 		refs := make([]*ref, users)
 		for i := range refs {
-			refs[i] = &ref{trueInput: -3_600_000, lastInput: noInput, applied: noInput}
+			refs[i] = &ref{trueInput: -3_600_000, lastInput: noInput}
 		}
 		next := 0
 		for ms := int64(0); ms <= end; ms++ {
@@ -313,7 +227,6 @@ func TestEngineMatchesReference(t *testing.T) {
 						switch {
 						case !old.enabled && wd.enabled:
 							r.i, r.w, r.counting = 0, 0, false
-							r.periods = nil
 						case old.enabled == wd.enabled && old.timeout != wd.timeout && r.i < wd.timeout*4/5:
 							r.belowWarning(ms, "settings")
 						}
@@ -322,7 +235,7 @@ func TestEngineMatchesReference(t *testing.T) {
 					continue
 				}
 				if o.kind == opReading && o.input {
-					refs[o.user].trueInput = max(refs[o.user].trueInput, ms-o.ago)
+					refs[o.user].trueInput = ms
 				}
 				refs[o.user].apply(wd, o, ms)
 			}
@@ -443,10 +356,10 @@ func (d *driver) apply(o op) []Decision {
 		return e.DeskLogout(now, name)
 	case opReading:
 		if o.input {
-			d.trueInput[o.user] = max(d.trueInput[o.user], o.at-o.ago)
+			d.trueInput[o.user] = o.at
 		}
 		return e.Reading(now, name, Reading{
-			Idle:       time.Duration(max(o.at-o.delay-d.trueInput[o.user], 0)) * time.Millisecond,
+			Idle:       time.Duration(o.at-d.trueInput[o.user]) * time.Millisecond,
 			Foreground: !o.back && !o.min, Minimized: o.min, Locked: o.locked, Voice: o.voice,
 		})
 	case opHeartbeat:

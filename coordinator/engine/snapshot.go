@@ -8,35 +8,24 @@ import (
 // Snapshot is one user's clock and signals, for persistence across a
 // coordinator restart. It is plain data, stable as JSON.
 type Snapshot struct {
-	User      string        `json:"user"`
-	At        time.Time     `json:"at"` // when it was taken
-	Desk      string        `json:"desk"`
-	Counted   time.Duration `json:"counted"`
-	WarnShown time.Duration `json:"warn_shown"`
-	Warning   bool          `json:"warning"`
-	ResumedAt time.Time     `json:"resumed_at"`
-	LastInput time.Time     `json:"last_input,omitzero"`
-	// AppliedInput: the last input estimate taken as new (not as jitter).
-	AppliedInput time.Time `json:"applied_input,omitzero"`
-	// Counting: the last counting periods to end, oldest first, to judge
-	// input reported late by the state when it happened.
-	Counting   []Period  `json:"counting,omitempty"`
-	Sensor     string    `json:"sensor"`
-	LastSeen   time.Time `json:"last_seen"`
-	Minimized  bool      `json:"minimized,omitempty"`
-	NotInFront bool      `json:"not_in_front,omitempty"`
-	Locked     bool      `json:"locked,omitempty"`
-	Voice      bool      `json:"voice,omitempty"`
-	Mic        bool      `json:"mic,omitempty"`
-	PageHidden bool      `json:"page_hidden,omitempty"`
-	Call       bool      `json:"call,omitempty"`
-	Timeline   []Signal  `json:"timeline,omitempty"`
-}
-
-// Period is a span of time [From, To).
-type Period struct {
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
+	User       string        `json:"user"`
+	At         time.Time     `json:"at"` // when it was taken
+	Desk       string        `json:"desk"`
+	Counted    time.Duration `json:"counted"`
+	WarnShown  time.Duration `json:"warn_shown"`
+	Warning    bool          `json:"warning"`
+	ResumedAt  time.Time     `json:"resumed_at"`
+	LastInput  time.Time     `json:"last_input,omitzero"`
+	Sensor     string        `json:"sensor"`
+	LastSeen   time.Time     `json:"last_seen"`
+	Minimized  bool          `json:"minimized,omitempty"`
+	NotInFront bool          `json:"not_in_front,omitempty"`
+	Locked     bool          `json:"locked,omitempty"`
+	Voice      bool          `json:"voice,omitempty"`
+	Mic        bool          `json:"mic,omitempty"`
+	PageHidden bool          `json:"page_hidden,omitempty"`
+	Call       bool          `json:"call,omitempty"`
+	Timeline   []Signal      `json:"timeline,omitempty"`
 }
 
 var deskNames = [...]string{"none", "open", "logged_out"}
@@ -69,13 +58,6 @@ func (e *Engine) Snapshot(name string) (Snapshot, bool) {
 	}
 	if u.lastInput != noInput {
 		s.LastInput = msTime(u.lastInput)
-	}
-	if u.applied != noInput {
-		s.AppliedInput = msTime(u.applied)
-	}
-	for k := range int(u.pastN) {
-		p := u.past[(int(u.pastNext)-int(u.pastN)+k+pastLen)%pastLen]
-		s.Counting = append(s.Counting, Period{msTime(p.from), msTime(p.to)})
 	}
 	return s, true
 }
@@ -115,7 +97,6 @@ func (e *Engine) Restore(now, aliveUntil time.Time, snaps []Snapshot) []Decision
 			warning:    s.Warning,
 			resumedAt:  s.ResumedAt.UnixMilli(),
 			lastInput:  noInput,
-			applied:    noInput,
 			lastSeen:   s.LastSeen.UnixMilli(),
 			minimized:  s.Minimized,
 			notFront:   s.NotInFront,
@@ -128,15 +109,7 @@ func (e *Engine) Restore(now, aliveUntil time.Time, snaps []Snapshot) []Decision
 		u.desk = deskState(max(slices.Index(deskNames[:], s.Desk), 0))
 		u.sensor = SensorStatus(max(slices.Index(sensorNames[:], s.Sensor), 0))
 		if !s.LastInput.IsZero() {
-			u.lastInput, u.applied = s.LastInput.UnixMilli(), s.LastInput.UnixMilli()
-		}
-		if !s.AppliedInput.IsZero() {
-			u.applied = s.AppliedInput.UnixMilli()
-		}
-		for _, p := range s.Counting[max(len(s.Counting)-pastLen, 0):] {
-			u.past[u.pastNext] = span{p.From.UnixMilli(), p.To.UnixMilli()}
-			u.pastNext = (u.pastNext + 1) % pastLen
-			u.pastN++
+			u.lastInput = s.LastInput.UnixMilli()
 		}
 		u.tl.load(s.Timeline)
 		// As it was, so restoring is not a resume.

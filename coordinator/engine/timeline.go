@@ -82,28 +82,6 @@ func (t *timeline) restart(at int64, k SignalKind) {
 	t.add(at, k)
 }
 
-// reset is restart for a reset as of at, which may be in the past (input
-// reported late): signals after at stay, after the reset's own.
-func (t *timeline) reset(at int64, k SignalKind) {
-	if t.n == 0 || t.buf[(int(t.next)+timelineLen-1)%timelineLen].at <= at {
-		t.restart(at, k) // nothing after at: the usual case
-		return
-	}
-	var keep [timelineLen]signal
-	n := 0
-	start := (int(t.next) - int(t.n) + timelineLen) % timelineLen
-	for i := range int(t.n) {
-		if s := t.buf[(start+i)%timelineLen]; s.at > at {
-			keep[n] = s
-			n++
-		}
-	}
-	t.restart(at, k)
-	for _, s := range keep[max(n-(timelineLen-1), 0):n] { // the reset's own stays
-		t.add(s.at, s.kind)
-	}
-}
-
 // signals returns the ring oldest first.
 func (t *timeline) signals() []Signal {
 	out := make([]Signal, 0, t.n)

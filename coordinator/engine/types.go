@@ -17,10 +17,9 @@ const (
 	// that brought the Agent Desk back) counts at the resume.
 	ResumeWindow = time.Second
 	// InputJitter: a sensor's input time is estimated as arrival − idle, so it
-	// wobbles with network delay. An estimate within this of the last one
-	// taken as new never resets a running clock (otherwise a heartbeat-like
-	// reading arriving a little late would dismiss a warning nobody
-	// answered), but still counts at a resume it came before (Engine.input).
+	// wobbles with network delay. Only an estimate newer than the last known
+	// input by more than this is new input; otherwise a heartbeat-like reading
+	// arriving a little late would dismiss a warning nobody answered.
 	InputJitter = 250 * time.Millisecond
 	// DefaultHeartbeatGrace: a sensor silent this long is lost.
 	DefaultHeartbeatGrace = 45 * time.Second
