@@ -222,7 +222,7 @@ func (r *ref) lastInput() int64 {
 // settle applies the instantaneous rules at t.
 func (r *ref) settle(wd world, t int64) {
 	warnAt, warnMin := wd.timeout*4/5, wd.timeout/5
-	for again := true; again; {
+	for again := r.expiring(t); again; {
 		again = false
 		for _, k := range slices.Clone(r.order) {
 			s := &r.sess[k]
@@ -287,6 +287,16 @@ func (r *ref) voiceHold() bool {
 	}
 	d := &r.sess[r.deskSess]
 	return d.voice && !d.locked
+}
+
+// expiring: some live session's grace has run out at t.
+func (r *ref) expiring(t int64) bool {
+	for _, k := range r.order {
+		if s := &r.sess[k]; s.status == SensorLive && t >= s.lastSeen+grace {
+			return true
+		}
+	}
+	return false
 }
 
 // reset is activity: I = 0, and with it the warning period ends.
