@@ -8,11 +8,11 @@ package engine
 
 // session is one desktop session's sensor as the engine knows it.
 type session struct {
-	src       Source
-	status    SensorStatus // live, or stale (only the desk session is kept stale)
-	lastSeen  int64
-	lastInput int64 // newest input estimate, jitter included: the resume rule's
-	applied   int64 // the last estimate taken as new input
+	src        Source
+	status     SensorStatus // live, or stale (only the desk session is kept stale)
+	lastSeen   int64
+	lastInput  int64 // newest input estimate, jitter included: the resume rule's
+	applied    int64 // the last estimate taken as new input
 	deskSince  int64 // when it last became the desk session
 	frontSince int64 // when its Agent Desk last came to front
 

@@ -121,8 +121,8 @@ type State struct {
 	Reasons      Reasons       // with StatusPaused
 	Inactivity   time.Duration // counted inactivity I
 	Deadline     time.Time     // with StatusWarned: the logout if nothing changes
-	Sensor       SensorStatus // the desk session's sensor (or any, while there is none)
-	LastSeen     time.Time    // that sensor's last message
+	Sensor       SensorStatus  // the desk session's sensor (or any, while there is none)
+	LastSeen     time.Time     // that sensor's last message
 	Locked       bool
 	MicAvailable bool
 	DeskHost     string // the desk session's workstation; "" when none

@@ -83,7 +83,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	closed  bool
-	devices map[string]*conn              // device id → its live connection
+	devices map[string]*conn             // device id → its live connection
 	bound   map[string]map[*session]bool // Agent Desk user → their live sessions
 }
 
