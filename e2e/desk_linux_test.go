@@ -98,9 +98,6 @@ func TestDeskHotDeskMovesToB(t *testing.T) {
 	waitUser(t, r, "B's session live beside A's", func(u e2etest.User) bool { return u.LiveSessions == 2 })
 	bDesk.typeSignIn(r.Co, agentName, agentPassword)
 	b.X.MustXdotool(t, "mousemove", "--sync", "1200", "780") // beside the window
-	if idle := r.Idle(); idle < 5*time.Second {
-		t.Fatalf("A's display had input %v ago: A's Agent Desk is to sit idle", idle)
-	}
 
 	h0 := b.Input("mouse")
 	mark := r.LastID()
