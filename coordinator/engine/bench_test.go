@@ -14,7 +14,7 @@ func populate(n int) (*Engine, []string) {
 	for i := range names {
 		names[i] = fmt.Sprintf("agent%06d", i)
 		e.DeskLogin(base, names[i])
-		e.Reading(base, names[i], Reading{Foreground: true, MicAvailable: true})
+		e.Reading(base, names[i], pcA, Reading{Foreground: true, MicAvailable: true})
 	}
 	return e, names
 }
@@ -35,11 +35,11 @@ func BenchmarkEvents(b *testing.B) {
 				name := names[i%n]
 				switch (i + i/n) % 8 { // each user sees every kind in turn
 				case 0, 1, 2, 3:
-					e.Reading(now, name, Reading{Idle: time.Duration(i%3) * time.Second, Foreground: true, MicAvailable: true})
+					e.Reading(now, name, pcA, Reading{Idle: time.Duration(i%3) * time.Second, Foreground: true, MicAvailable: true})
 				case 4:
-					e.Reading(now, name, Reading{Idle: 5 * time.Second, Minimized: true, MicAvailable: true})
+					e.Reading(now, name, pcA, Reading{Idle: 5 * time.Second, Minimized: true, MicAvailable: true})
 				case 5:
-					e.Heartbeat(now, name)
+					e.Heartbeat(now, name, pcA)
 				case 6:
 					e.Call(now, name, true)
 				case 7:
