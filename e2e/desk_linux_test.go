@@ -42,6 +42,7 @@ func TestDeskAgentKilledOtherSession(t *testing.T) {
 	b := r.AddSeat(e2etest.SeatOptions{Host: hostB})
 	other := b.X.XMessage(t, "Other application")
 	b.X.Activate(t, other)
+	r.Input("mouse") // a slow start of B (a loaded machine) is no inactivity
 	r.StartAgent(b)
 	waitUser(t, r, "B's session live beside A's, the desk still on A", func(u e2etest.User) bool {
 		return u.LiveSessions == 2 && u.DeskHost == hostA && u.State == "active"
@@ -91,9 +92,9 @@ func TestDeskHotDeskMovesToB(t *testing.T) {
 	r := newRigWith(t, e2etest.RigOptions{Timeout: 30, Host: hostA})
 	waitUser(t, r, "the desk on A", func(u e2etest.User) bool { return u.DeskHost == hostA && u.LiveSessions == 1 })
 
-	r.Input("mouse") // ann's last input at A
 	b := r.AddSeat(e2etest.SeatOptions{Host: hostB, Page: r.Co.Base + "/desk/"})
 	bDesk := openDesk(t, b)
+	r.Input("mouse") // ann's last input at A
 	r.StartAgent(b)
 	waitUser(t, r, "B's session live beside A's", func(u e2etest.User) bool { return u.LiveSessions == 2 })
 	bDesk.typeSignIn(r.Co, agentName, agentPassword)
