@@ -137,8 +137,7 @@ func (e *Engine) settle(u *user, t int64) {
 	// Speech keeps the user active until the warning shows; after that only
 	// keyboard or mouse proves someone is at the desk. Voice near a locked
 	// screen is no proof either.
-	s := u.deskSess
-	hold := u.counting && s != nil && s.status == SensorLive && s.voice && !s.locked && !u.warning
+	hold := u.counting && u.speaking() && !u.warning
 	if hold && !u.voiceHold {
 		u.counted = 0
 		u.tl.restart(t, SignalVoiceOn)

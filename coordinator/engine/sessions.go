@@ -66,12 +66,11 @@ func (u *user) sensorOf() *session {
 	return nil
 }
 
-// sensorStatus is the status the user's state reports.
-func (u *user) sensorStatus() SensorStatus {
-	if s := u.sensorOf(); s != nil {
-		return s.status
-	}
-	return SensorNone
+// speaking: the desk session's live sensor hears speech at an unlocked
+// screen (a voice near a locked workstation is not someone at the desk).
+func (u *user) speaking() bool {
+	s := u.deskSess
+	return s != nil && s.status == SensorLive && s.voice && !s.locked
 }
 
 // takeDesk makes s the desk session at t, reporting the move. Input s made

@@ -154,7 +154,7 @@ func (e *Engine) restoreUser(s Snapshot) *user {
 	u.tl.load(s.Timeline)
 	// As it was, so restoring is not a resume.
 	u.counting = e.settings.Enabled && u.desk == deskOpen && u.paused() == 0
-	u.voiceHold = u.counting && u.deskSess != nil && u.deskSess.voice && !u.deskSess.locked && !u.warning
+	u.voiceHold = u.counting && u.speaking() && !u.warning
 	u.reported.status = unreported // so the state is restated
 	if u.warning {
 		u.announced = u.mark + max(e.timeout-u.counted, e.warnMin-u.warnShown)
