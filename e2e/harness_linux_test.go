@@ -68,23 +68,27 @@ func newConversation(c *e2etest.Coord, channel, customer string) conversation {
 
 type rig struct {
 	*e2etest.Rig
-	bctx    context.Context // chromedp, connected to the rig's Chromium
-	cancelB context.CancelFunc
-	deskID  target.ID // the Agent Desk's tab
+	*deskTab // the Agent Desk in the first seat's Chromium
 }
 
 // newRig starts a rig with T = timeout whose Chromium shows the reference
-// Agent Desk signed in as ann (the agent's OS user is mapped to ann). The
-// agent is built without -race: the agent's own race tests live in its
-// package, and a race build would cost the rigs' shared CPU.
+// Agent Desk signed in as ann (the agent's OS user is mapped to ann).
 func newRig(t *testing.T, timeout int) *rig {
 	t.Helper()
+	return newRigWith(t, e2etest.RigOptions{Timeout: timeout})
+}
+
+// newRigWith is newRig with more options: the agent binary, the page and
+// the sign-in are newRig's. The agent is built without -race: the agent's
+// own race tests live in its package, and a race build would cost the
+// rigs' shared CPU.
+func newRigWith(t *testing.T, o e2etest.RigOptions) *rig {
+	t.Helper()
 	r := &rig{}
-	r.Rig = e2etest.NewRig(t, e2etest.RigOptions{
-		Bin: builder.Binary(t, false), Timeout: timeout,
-		Page:   func(co *e2etest.Coord) string { return co.Base + "/desk/" },
-		SignIn: r.signIn,
-	})
+	o.Bin = builder.Binary(t, false)
+	o.Page = func(co *e2etest.Coord) string { return co.Base + "/desk/" }
+	o.SignIn = r.signIn
+	r.Rig = e2etest.NewRig(t, o)
 	// Let a second pass since the last in-page input (the sign-in), so the
 	// page's next input report is sent at once.
 	time.Sleep(1100 * time.Millisecond)
@@ -93,8 +97,7 @@ func newRig(t *testing.T, timeout int) *rig {
 
 // signIn maps the agent's OS user to ann and signs ann in to the Agent
 // Desk in the rig's window by typing, as a person would (XTEST input, all
-// before the scenario's t0), once the form is there with the focus in its
-// name field.
+// before the scenario's t0).
 func (r *rig) signIn(er *e2etest.Rig) {
 	t := er.T
 	t.Helper()
@@ -106,38 +109,66 @@ func (r *rig) signIn(er *e2etest.Rig) {
 		t.Fatal(err)
 	}
 	r.Co.Must("PUT", "/api/v1/mappings/"+url.PathEscape(me.Username), map[string]string{"desk_user": agentName}, nil)
+	r.deskTab = openDesk(t, er.Seat)
+	r.typeSignIn(r.Co, agentName, agentPassword)
+}
 
-	// DevTools, for tab switches and to look at the page (never input).
-	actx, cancelA := remote.NewAllocator(context.Background(), r.Browser.DevToolsURL)
-	r.bctx, r.cancelB = chromedp.NewContext(actx)
-	t.Cleanup(func() { r.cancelB(); cancelA() })
-	r.findDesk(r.bctx)
+// deskTab is the Agent Desk's tab in a seat's Chromium, looked at over
+// DevTools: for tab switches and to read the page, never for input.
+type deskTab struct {
+	t      testing.TB
+	seat   *e2etest.Seat
+	bctx   context.Context // chromedp, connected to the seat's Chromium
+	deskID target.ID       // the Agent Desk's tab
+}
 
+// openDesk connects to the seat's Chromium and finds its Agent Desk tab.
+func openDesk(t testing.TB, seat *e2etest.Seat) *deskTab {
+	t.Helper()
+	actx, cancelA := remote.NewAllocator(context.Background(), seat.Browser.DevToolsURL)
+	bctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	d := &deskTab{t: t, seat: seat, bctx: bctx}
+	d.findDesk(bctx)
+	return d
+}
+
+// typeSignIn signs name in to the Agent Desk in the tab by typing into the
+// seat's display, as a person would (XTEST input), once the form is there
+// with the focus in its name field; it returns when the tab shows the
+// Agent Desk and the user's clock runs.
+func (d *deskTab) typeSignIn(co *e2etest.Coord, name, password string) {
+	t := d.t
+	t.Helper()
+	x := d.seat.X
 	for attempt := 1; ; attempt++ {
-		r.waitJS(`document.readyState === 'complete' && !!document.getElementById('name') &&
+		d.waitJS(`document.readyState === 'complete' && !!document.getElementById('name') &&
 			(document.getElementById('name').value = '', document.getElementById('password').value = '',
 			 document.getElementById('name').focus(), document.activeElement.id === 'name') && document.hasFocus()`, 15*time.Second)
-		r.X.MustXdotool(t, "type", "--delay", "30", agentName)
-		r.X.MustXdotool(t, "key", "Tab")
-		r.X.MustXdotool(t, "type", "--delay", "30", agentPassword)
-		r.X.MustXdotool(t, "key", "Return")
-		_, ok := testrig.Poll(10*time.Second, func() (bool, string) { return r.Co.User(agentName).State == "active", "" })
+		x.MustXdotool(t, "type", "--delay", "30", name)
+		x.MustXdotool(t, "key", "Tab")
+		x.MustXdotool(t, "type", "--delay", "30", password)
+		x.MustXdotool(t, "key", "Return")
+		_, ok := testrig.Poll(10*time.Second, func() (bool, string) {
+			desk, _ := d.pageJS(`!!document.getElementById('policy')`)
+			return desk && co.User(name).State == "active", ""
+		})
 		if ok {
 			break
 		}
 		if attempt == 3 {
-			t.Fatalf("the desk sign-in did not take after %d attempts: %+v", attempt, r.Co.User(agentName))
+			t.Fatalf("the desk sign-in did not take after %d attempts: %+v", attempt, co.User(name))
 		}
 		t.Logf("the desk sign-in did not take (attempt %d); again", attempt)
-		r.X.Activate(t, r.Browser.Window)
+		x.Activate(t, d.seat.Browser.Window)
 	}
-	r.waitJS(`!!document.getElementById('policy') && document.readyState === 'complete' && document.title.startsWith('Agent Desk')`, 15*time.Second)
+	d.waitJS(`!!document.getElementById('policy') && document.readyState === 'complete' && document.title.startsWith('Agent Desk')`, 15*time.Second)
 }
 
 // pageJS evaluates js in the Agent Desk's tab, attaching for this call
 // only (and detaching after, which leaves the tab open).
-func (r *rig) pageJS(js string) (bool, error) {
-	ctx, cancel := chromedp.NewContext(r.bctx, chromedp.WithTargetID(r.deskID), chromedp.WithDetachOnCancel())
+func (d *deskTab) pageJS(js string) (bool, error) {
+	ctx, cancel := chromedp.NewContext(d.bctx, chromedp.WithTargetID(d.deskID), chromedp.WithDetachOnCancel())
 	defer cancel()
 	c, cancelT := context.WithTimeout(ctx, 3*time.Second)
 	defer cancelT()
@@ -145,10 +176,10 @@ func (r *rig) pageJS(js string) (bool, error) {
 }
 
 // waitJS polls js (a boolean expression) in the Agent Desk's tab.
-func (r *rig) waitJS(js string, within time.Duration) {
-	r.T.Helper()
-	testrig.Eventually(r.T, within, func() (bool, string) {
-		ok, err := r.pageJS(js)
+func (d *deskTab) waitJS(js string, within time.Duration) {
+	d.t.Helper()
+	testrig.Eventually(d.t, within, func() (bool, string) {
+		ok, err := d.pageJS(js)
 		return err == nil && ok, fmt.Sprintf("in the Agent Desk, %s (error %v)", js, err)
 	})
 }
@@ -165,16 +196,16 @@ func waitJS(t *testing.T, ctx context.Context, js string, within time.Duration) 
 }
 
 // findDesk waits for the Agent Desk's tab and notes its target id.
-func (r *rig) findDesk(bctx context.Context) {
-	r.T.Helper()
-	testrig.Eventually(r.T, 10*time.Second, func() (bool, string) {
+func (d *deskTab) findDesk(bctx context.Context) {
+	d.t.Helper()
+	testrig.Eventually(d.t, 10*time.Second, func() (bool, string) {
 		ts, err := chromedp.Targets(bctx)
 		if err != nil {
 			return false, err.Error()
 		}
 		for _, ti := range ts {
 			if ti.Type == "page" && strings.Contains(ti.URL, "/desk/") {
-				r.deskID = ti.TargetID
+				d.deskID = ti.TargetID
 				return true, ""
 			}
 		}

@@ -3,6 +3,7 @@
 package e2etest
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -65,22 +67,41 @@ func defaultParallel(n int) {
 // ---- the agent binary ----
 
 // Builder builds ./cmd/vigil-agent once per test binary (and per -race
-// setting) into a temporary directory named after Prefix.
+// setting), and ./cmd/vigil-coordinator once, into a temporary directory
+// named after Prefix.
 type Builder struct {
 	Prefix string
 
 	mu    sync.Mutex
 	dir   string
-	built map[bool]string // race → path
+	built map[string]string // binary name → path
 }
 
 // Binary builds the agent (with -race when race is set) unless it already
 // has, and returns its path.
 func (b *Builder) Binary(t testing.TB, race bool) string {
 	t.Helper()
+	name, args := "vigil-agent", []string{"build"}
+	if race {
+		name += "-race"
+		args = append(args, "-race")
+	}
+	return b.build(t, name, "github.com/vigil-cc/vigil/cmd/vigil-agent", args, nil)
+}
+
+// Coordinator builds the coordinator (pure Go, CGO_ENABLED=0, as released)
+// unless it already has, and returns its path.
+func (b *Builder) Coordinator(t testing.TB) string {
+	t.Helper()
+	return b.build(t, "vigil-coordinator", "github.com/vigil-cc/vigil/cmd/vigil-coordinator", []string{"build"}, []string{"CGO_ENABLED=0"})
+}
+
+// build runs `go args... -o DIR/name pkg` with env added, once per name.
+func (b *Builder) build(t testing.TB, name, pkg string, args, env []string) string {
+	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if p := b.built[race]; p != "" {
+	if p := b.built[name]; p != "" {
 		return p
 	}
 	if b.dir == "" {
@@ -90,21 +111,16 @@ func (b *Builder) Binary(t testing.TB, race bool) string {
 		}
 		b.dir = d
 	}
-	name := "vigil-agent"
-	args := []string{"build"}
-	if race {
-		name += "-race"
-		args = append(args, "-race")
-	}
 	p := filepath.Join(b.dir, name)
-	out, err := exec.Command(GoTool(), append(args, "-o", p, "github.com/vigil-cc/vigil/cmd/vigil-agent")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("building vigil-agent: %v\n%s", err, out)
+	cmd := exec.Command(GoTool(), append(args, "-o", p, pkg)...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", name, err, out)
 	}
 	if b.built == nil {
-		b.built = map[bool]string{}
+		b.built = map[string]string{}
 	}
-	b.built[race] = p
+	b.built[name] = p
 	return p
 }
 
@@ -130,13 +146,18 @@ func GoTool() string {
 // AdminToken is the admin API token of every scenario's coordinator.
 const AdminToken = "vgl_api_e2e-admin"
 
-// Coord is a coordinator running in this process (internal/coordtest),
-// and its API called as the admin.
+// Coord is a coordinator on loopback, running in this process
+// (internal/coordtest) or as a process of its own (Proc), and its API
+// called as the admin.
 type Coord struct {
-	*coordtest.Server
-	T    testing.TB
-	Base string          // http://127.0.0.1:PORT
-	Log  *testrig.Buffer // its log, at debug level
+	*coordtest.Server            // nil for a process
+	Proc              *CoordProc // nil in this process
+	T                 testing.TB
+	Addr              string          // 127.0.0.1:PORT
+	Dir               string          // its data directory
+	Base              string          // http://127.0.0.1:PORT
+	Log               *testrig.Buffer // its log, at debug level
+	runs              *coordRuns      // a process's: every run of it
 }
 
 // StartCoord runs a coordinator with its data in dir on ln (nil: a free
@@ -154,7 +175,133 @@ func StartCoord(t testing.TB, dir string, ln net.Listener) *Coord {
 	cfg := coordtest.Config(dir, AdminToken)
 	cfg.Log = slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := coordtest.Start(t, cfg, ln)
-	return &Coord{Server: srv, T: t, Base: "http://" + srv.Addr, Log: logBuf}
+	return &Coord{Server: srv, T: t, Addr: srv.Addr, Dir: srv.Dir, Base: "http://" + srv.Addr, Log: logBuf}
+}
+
+// CoordProc is a vigil-coordinator process.
+type CoordProc struct {
+	Cmd    *exec.Cmd
+	Exited chan struct{}
+	// Started is when it was started; Restored the instant its log gives
+	// for the restore of the clocks ("restored clocks", ms); Listening
+	// when this process read that it listens.
+	Started, Restored, Listening time.Time
+}
+
+var (
+	listeningLine = regexp.MustCompile(`msg="coordinator listening" addr=(\S+)`)
+	restoredLine  = regexp.MustCompile(`^time=(\S+) .*msg="restored clocks"`)
+)
+
+// StartCoordProcess runs bin (Builder.Coordinator) with its data in dir on
+// addr ("": a free loopback port), with AdminToken and the production
+// heartbeat and grace, and waits until it listens. At cleanup it and the
+// processes Restart started are killed if they still run, and if t failed
+// the tail of each one's log is shown.
+func StartCoordProcess(t testing.TB, bin, dir, addr string) *Coord {
+	t.Helper()
+	// One cleanup for every run, registered now: it comes after the
+	// cleanups registered later, which may still call the API.
+	runs := &coordRuns{}
+	t.Cleanup(func() {
+		runs.mu.Lock()
+		defer runs.mu.Unlock()
+		for _, c := range runs.list {
+			_ = c.Proc.Cmd.Process.Kill()
+			<-c.Proc.Exited
+			if t.Failed() {
+				t.Logf("coordinator (pid %d) log (tail):\n%s", c.Proc.Cmd.Process.Pid, Tail(c.Log.String(), 60))
+			}
+		}
+	})
+	return startCoordProcess(t, bin, dir, addr, runs)
+}
+
+// coordRuns are the processes of one coordinator: its first start and its
+// restarts.
+type coordRuns struct {
+	mu   sync.Mutex
+	list []*Coord
+}
+
+func startCoordProcess(t testing.TB, bin, dir, addr string, runs *coordRuns) *Coord {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	logBuf := &testrig.Buffer{}
+	cmd := exec.Command(bin)
+	// The agent's environment is this process's without VIGIL_* settings.
+	cmd.Env = append(AgentEnv(), "VIGIL_LISTEN="+addr, "VIGIL_DATA_DIR="+dir, "VIGIL_ADMIN_TOKEN="+AdminToken, "VIGIL_LOG_LEVEL=debug")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &CoordProc{Cmd: cmd, Exited: make(chan struct{}), Started: time.Now()}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the coordinator: %v", err)
+	}
+	listening := make(chan string, 1)
+	restored := make(chan time.Time, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logBuf, line)
+			if m := restoredLine.FindStringSubmatch(line); m != nil {
+				at, _ := time.Parse(time.RFC3339Nano, m[1])
+				select {
+				case restored <- at:
+				default:
+				}
+			}
+			if m := listeningLine.FindStringSubmatch(line); m != nil {
+				select {
+				case listening <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		_ = cmd.Wait()
+		close(p.Exited)
+	}()
+	c := &Coord{Proc: p, T: t, Dir: dir, Log: logBuf, runs: runs}
+	runs.mu.Lock()
+	runs.list = append(runs.list, c)
+	runs.mu.Unlock()
+	select {
+	case c.Addr = <-listening:
+		p.Listening = time.Now()
+	case <-p.Exited:
+		t.Fatalf("the coordinator exited at start:\n%s", logBuf.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the coordinator did not listen within 30 s:\n%s", logBuf.String())
+	}
+	select {
+	case p.Restored = <-restored:
+	default:
+		t.Fatalf("the coordinator listens but did not log when it restored the clocks:\n%s", logBuf.String())
+	}
+	c.Base = "http://" + c.Addr
+	return c
+}
+
+// Kill kills a coordinator process with SIGKILL and waits until it is gone.
+func (c *Coord) Kill() {
+	c.T.Helper()
+	if err := c.Proc.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		c.T.Fatalf("killing the coordinator: %v", err)
+	}
+	<-c.Proc.Exited
+}
+
+// Restart starts the stopped coordinator process again, on the same
+// address and data, and returns it.
+func (c *Coord) Restart() *Coord {
+	c.T.Helper()
+	return startCoordProcess(c.T, c.Proc.Cmd.Path, c.Dir, c.Addr, c.runs)
 }
 
 // Call calls the API as the admin and decodes a 2xx answer into out (if
@@ -235,6 +382,10 @@ type User struct {
 	Paused       []string
 	InactivityMS int64 `json:"inactivity_ms"`
 	Sensor       struct{ Status, Host string }
+	// The desk session's host, and how many of the user's desktop
+	// sessions have a live sensor.
+	DeskHost     string `json:"desk_host"`
+	LiveSessions int    `json:"live_sessions"`
 }
 
 // AuditEntry is an entry of the audit as the API shows it.
@@ -314,11 +465,20 @@ func AgentEnv(rigEnv ...[]string) []string {
 // dies. Stopping it is the caller's.
 func StartAgent(t testing.TB, bin string, env []string, args ...string) *Agent {
 	t.Helper()
+	return startAgent(t, "", bin, env, args)
+}
+
+// startAgent is StartAgent on host (see OnHost; "" for this machine).
+func startAgent(t testing.TB, host, bin string, env []string, args []string) *Agent {
+	t.Helper()
 	a := &Agent{Exited: make(chan struct{})}
 	a.Cmd = exec.Command(bin, args...)
 	a.Cmd.Env = env
 	a.Cmd.Stdout, a.Cmd.Stderr = &a.Out, &a.Out
 	a.Cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if host != "" {
+		OnHost(a.Cmd, host)
+	}
 	if err := a.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -329,15 +489,47 @@ func StartAgent(t testing.TB, bin string, env []string, args ...string) *Agent {
 	return a
 }
 
+// OnHost makes cmd run in a UTS namespace of its own named host: it sees
+// host as this machine's name, so two agents here are two workstations to
+// the coordinator. Without root it is a user namespace too, mapping only
+// this user and group to themselves, with the one capability that sets
+// the name (the process keeps its uid, files and sockets). The name is set
+// by hostname(1) before cmd's program is exec'd in its place (same pid).
+func OnHost(cmd *exec.Cmd, host string) {
+	cmd.Args = append([]string{"sh", "-c", `hostname "$0" && exec "$@"`, host, cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = "/bin/sh"
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	attr := cmd.SysProcAttr
+	attr.Cloneflags |= syscall.CLONE_NEWUTS
+	if uid, gid := os.Getuid(), os.Getgid(); uid != 0 {
+		attr.Cloneflags |= syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+		attr.AmbientCaps = append(attr.AmbientCaps, capSysAdmin)
+	}
+}
+
+// capSysAdmin is CAP_SYS_ADMIN, which sethostname(2) needs in the UTS
+// namespace's user namespace.
+const capSysAdmin = 21
+
 // RunAgent is StartAgent stopped at cleanup (Stop with clean), where the
 // tail of its output is shown if t failed.
 func RunAgent(t testing.TB, bin string, env []string, clean bool, args ...string) *Agent {
 	t.Helper()
-	a := StartAgent(t, bin, env, args...)
+	return runAgent(t, "", bin, env, clean, args...)
+}
+
+// runAgent is RunAgent on host (see OnHost; "" for this machine).
+func runAgent(t testing.TB, host, bin string, env []string, clean bool, args ...string) *Agent {
+	t.Helper()
+	a := startAgent(t, host, bin, env, args)
 	t.Cleanup(func() {
 		a.Stop(t, clean)
 		if t.Failed() {
-			t.Logf("vigil-agent output (tail):\n%s", Tail(a.Out.String(), 200))
+			t.Logf("vigil-agent %s output (tail):\n%s", host, Tail(a.Out.String(), 200))
 		}
 	})
 	return a

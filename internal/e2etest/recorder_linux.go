@@ -20,9 +20,10 @@ type Recorder struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	conns []*TCPRecord
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	conns  []*TCPRecord
+	refuse time.Time // connections before this are closed at once
+	wg     sync.WaitGroup
 }
 
 // chunk is bytes read in one go, and when.
@@ -66,6 +67,14 @@ func (p *Recorder) Via(target string) string {
 	return p.ln.Addr().String()
 }
 
+// RefuseUntil closes every connection accepted before t at once, as a
+// network that does not let the agent through yet would.
+func (p *Recorder) RefuseUntil(t time.Time) {
+	p.mu.Lock()
+	p.refuse = t
+	p.mu.Unlock()
+}
+
 func (p *Recorder) serve() {
 	for {
 		c, err := p.ln.Accept()
@@ -73,6 +82,11 @@ func (p *Recorder) serve() {
 			return
 		}
 		p.mu.Lock()
+		if time.Now().Before(p.refuse) {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
 		target := p.target
 		rec := &TCPRecord{opened: time.Now()}
 		p.conns = append(p.conns, rec)

@@ -14,18 +14,28 @@ import (
 	"github.com/vigil-cc/vigil/internal/username"
 )
 
-// Rig is one scenario's world: a coordinator, a display with Chromium
-// showing the Agent Desk, a microphone, a session bus with a notification
-// server, and the real agent on that display, enrolled and live.
+// Rig is one scenario's world: a coordinator and a workstation (Seat)
+// with Chromium showing the Agent Desk and the real agent on its display,
+// enrolled and live. AddSeat adds more workstations for the same user.
 type Rig struct {
+	*Seat
+	T    testing.TB
+	Co   *Coord
+	User string // the Agent Desk user whose clock the agent drives
+	o    RigOptions
+}
+
+// Seat is one workstation of a rig: a display, a microphone, a session bus
+// with a notification server, perhaps Chromium, and the real agent on that
+// display.
+type Seat struct {
 	T       testing.TB
+	Host    string // the host name its agent reports; "" for this machine's
 	X       *testrig.X
 	Pulse   *testrig.PulseAudio
 	Bus     *testrig.Bus
 	Notes   *testrig.Notifications
-	Browser *testrig.Browser
-	Co      *Coord
-	User    string // the Agent Desk user whose clock the agent drives
+	Browser *testrig.Browser // nil without a page
 	Agent   *Agent
 	mouse   int
 }
@@ -43,6 +53,22 @@ type RigOptions struct {
 	Args    []string                 // more vigil-agent session flags
 	Unpaced bool                     // testrig.PulseUnpaced: for measuring, not for timing
 	Clean   bool                     // the agent must exit cleanly on SIGTERM at cleanup
+	// Host is the host name the first seat's agent reports (see
+	// SeatOptions.Host); "" for this machine's.
+	Host string
+	// CoordBin runs the coordinator as a process of this binary
+	// (Builder.Coordinator), for tests that kill it; "" runs it in this
+	// process.
+	CoordBin string
+}
+
+// SeatOptions says what differs between a rig's seats.
+type SeatOptions struct {
+	// Host is the host name the seat's agent reports: it runs in a UTS
+	// namespace of its own with that name, so two seats on this machine
+	// are two workstations to the coordinator. "" for this machine's.
+	Host string
+	Page string // the page the seat's Chromium shows; "" for no Chromium
 }
 
 // rigStarts bounds how many rigs start at once: a start is a burst of CPU
@@ -61,26 +87,14 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	if o.Timeout == 0 {
 		o.Timeout = 30
 	}
-	r := &Rig{T: t}
-	r.Co = StartCoord(t, t.TempDir(), nil)
-	r.Co.SetTimeout(true, o.Timeout)
-	r.X = testrig.Display(t)
-	if o.Unpaced {
-		r.Pulse = testrig.PulseUnpaced(t)
+	r := &Rig{T: t, o: o}
+	if o.CoordBin != "" {
+		r.Co = StartCoordProcess(t, o.CoordBin, t.TempDir(), "")
 	} else {
-		r.Pulse = testrig.Pulse(t)
+		r.Co = StartCoord(t, t.TempDir(), nil)
 	}
-	r.Bus = testrig.SessionBus(t)
-	r.Notes = testrig.NotificationServer(t, r.Bus)
-	r.Browser = testrig.Chromium(t, r.X, o.Page(r.Co))
-	// The browser window takes the top-left 1000×700 of the 1280×800
-	// screen, so the pointer can rest outside it: pointer moves over the
-	// page would be the page's input too, and windows appearing under the
-	// pointer could make Chromium synthesize some.
-	r.X.MustXdotool(t, "windowsize", "--sync", r.Browser.Window, "1000", "700")
-	r.X.MustXdotool(t, "windowmove", "--sync", r.Browser.Window, "0", "0")
-	r.X.Activate(t, r.Browser.Window)
-	r.X.MustXdotool(t, "mousemove", "--sync", "1200", "780")
+	r.Co.SetTimeout(true, o.Timeout)
+	r.Seat = newSeat(t, SeatOptions{Host: o.Host, Page: o.Page(r.Co)}, o.Unpaced)
 
 	if o.SignIn != nil {
 		o.SignIn(r)
@@ -98,13 +112,7 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 		}
 	})
 
-	addr := r.Co.Addr
-	if o.Via != nil {
-		addr = o.Via(addr)
-	}
-	args := append([]string{"session", "--coordinator", "ws://" + addr, "--enroll-token", r.Co.EnrollmentToken(5),
-		"--state-dir", filepath.Join(t.TempDir(), "state"), "--log-level", "debug"}, o.Args...)
-	r.Agent = RunAgent(t, o.Bin, AgentEnv(r.X.Env(), r.Pulse.Env(), r.Bus.Env()), o.Clean, args...)
+	r.StartAgent(r.Seat)
 	testrig.Eventually(t, 20*time.Second, func() (bool, string) {
 		u := r.Co.User(r.User)
 		return u.Sensor.Status == "live" && u.State == "active" && len(u.Paused) == 0,
@@ -113,32 +121,87 @@ func NewRig(t testing.TB, o RigOptions) *Rig {
 	return r
 }
 
+// AddSeat starts another workstation for the rig's coordinator: its
+// display, microphone, session bus and (with a page) Chromium. StartAgent
+// starts its agent.
+func (r *Rig) AddSeat(o SeatOptions) *Seat {
+	r.T.Helper()
+	rigStarts <- struct{}{}
+	defer func() { <-rigStarts }()
+	return newSeat(r.T, o, r.o.Unpaced)
+}
+
+// newSeat starts a seat's display, microphone, session bus and (with a
+// page) Chromium, but not its agent.
+func newSeat(t testing.TB, o SeatOptions, unpaced bool) *Seat {
+	t.Helper()
+	s := &Seat{T: t, Host: o.Host}
+	s.X = testrig.Display(t)
+	if unpaced {
+		s.Pulse = testrig.PulseUnpaced(t)
+	} else {
+		s.Pulse = testrig.Pulse(t)
+	}
+	s.Bus = testrig.SessionBus(t)
+	s.Notes = testrig.NotificationServer(t, s.Bus)
+	if o.Page == "" {
+		return s
+	}
+	s.Browser = testrig.Chromium(t, s.X, o.Page)
+	// The browser window takes the top-left 1000×700 of the 1280×800
+	// screen, so the pointer can rest outside it: pointer moves over the
+	// page would be the page's input too, and windows appearing under the
+	// pointer could make Chromium synthesize some.
+	s.X.MustXdotool(t, "windowsize", "--sync", s.Browser.Window, "1000", "700")
+	s.X.MustXdotool(t, "windowmove", "--sync", s.Browser.Window, "0", "0")
+	s.X.Activate(t, s.Browser.Window)
+	s.X.MustXdotool(t, "mousemove", "--sync", "1200", "780")
+	return s
+}
+
+// StartAgent runs the agent of seat s (with the rig's options, as the same
+// OS user as every seat's) against the rig's coordinator, or the proxy
+// RigOptions.Via gives, enrolled with a token of its own; it returns once
+// the agent runs: what the coordinator makes of it is the caller's to wait
+// for.
+func (r *Rig) StartAgent(s *Seat) {
+	t := r.T
+	t.Helper()
+	addr := r.Co.Addr
+	if r.o.Via != nil {
+		addr = r.o.Via(addr)
+	}
+	args := append([]string{"session", "--coordinator", "ws://" + addr, "--enroll-token", r.Co.EnrollmentToken(5),
+		"--state-dir", filepath.Join(t.TempDir(), "state"), "--log-level", "debug"}, r.o.Args...)
+	s.Agent = runAgent(t, s.Host, r.o.Bin, AgentEnv(s.X.Env(), s.Pulse.Env(), s.Bus.Env()), r.o.Clean, args...)
+}
+
 // Input makes keyboard or mouse input through XTEST and returns when the X
 // server took it, from its own idle counter. The mouse moves outside the
 // browser window; a key goes to the focused window (the Agent Desk).
-func (r *Rig) Input(kind string) time.Time {
-	r.T.Helper()
+func (s *Seat) Input(kind string) time.Time {
+	s.T.Helper()
 	switch kind {
 	case "key":
-		r.X.MustXdotool(r.T, "key", "shift")
+		s.X.MustXdotool(s.T, "key", "shift")
 	default:
-		r.mouse++
-		r.X.MustXdotool(r.T, "mousemove", "--sync", fmt.Sprint(1200+r.mouse%2*60), "780")
+		s.mouse++
+		s.X.MustXdotool(s.T, "mousemove", "--sync", fmt.Sprint(1200+s.mouse%2*60), "780")
 	}
-	idle, at := r.IdleAt()
+	idle, at := s.IdleAt()
 	return at.Add(-idle)
 }
 
 // IdleAt is the X server's idle time and the instant it was read
 // (testrig.X.IdleAt).
-func (r *Rig) IdleAt() (time.Duration, time.Time) {
-	r.T.Helper()
-	return r.X.IdleAt(r.T)
+func (s *Seat) IdleAt() (time.Duration, time.Time) {
+	s.T.Helper()
+	return s.X.IdleAt(s.T)
 }
 
 // Idle is the X server's idle time.
-func (r *Rig) Idle() time.Duration {
-	d, _ := r.IdleAt()
+func (s *Seat) Idle() time.Duration {
+	d, _ := s.IdleAt()
 	return d
 }
 
