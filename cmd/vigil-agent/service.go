@@ -166,11 +166,16 @@ func writeServiceConfig(path string, cfg serviceConfig) error {
 		return fmt.Errorf("creating the config directory: %w", err)
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+	f, err := service.CreatePrivate(tmp)
+	if err != nil {
 		return fmt.Errorf("writing the config: %w", err)
 	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return err
+	_, err = f.WriteString(b.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the config: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("writing the config: %w", err)
