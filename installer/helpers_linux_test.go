@@ -28,9 +28,9 @@ type artifacts struct {
 	linuxErr, winErr   error
 
 	agentDeb, agentDebNext, agentRPM string // 1.0.0, 1.0.1, 1.0.0
-	coordDeb, coordRPM                 string
-	exe                                string // the Windows agent, 1.1.0
-	msiOld, msiNew                     string // 1.0.0 (a different exe), 1.1.0
+	coordDeb, coordRPM               string
+	exe                              string // the Windows agent, 1.1.0
+	msiOld, msiNew                   string // 1.0.0 (a different exe), 1.1.0
 }
 
 var built artifacts
