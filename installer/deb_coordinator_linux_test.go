@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -67,6 +68,12 @@ func TestDebCoordinatorInstallStartsPurges(t *testing.T) {
 		return resp.StatusCode == http.StatusOK, resp.Status
 	}
 	testrig.Eventually(t, 30*time.Second, healthz)
+	if _, err := exec.LookPath("systemd-analyze"); err == nil {
+		unit := "/usr/lib/systemd/system/vigil-coordinator.service"
+		if out, err := runOut(pkgEnv(), "systemd-analyze", "verify", "--man=no", unit); err != nil || strings.Contains(out, "vigil-coordinator.service") {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", unit, err, out)
+		}
+	}
 
 	vigil, err := user.Lookup("vigil")
 	if err != nil {
