@@ -39,7 +39,7 @@ func (b Build) Coordinator(arch string) (string, error) {
 	return out, b.goBuild(out, []string{"GOOS=linux", "GOARCH=" + arch, "CGO_ENABLED=0"}, "./cmd/vigil-coordinator")
 }
 
-// arm64Sysroot is where Debian's multiarch arm64 libraries put their
+// arm64PkgConfig is where Debian's multiarch arm64 libraries put their
 // pkg-config files.
 const arm64PkgConfig = "/usr/lib/aarch64-linux-gnu/pkgconfig"
 
