@@ -40,6 +40,7 @@ var aptPackage = map[string]string{
 	"osslsigncode": "osslsigncode",
 	"openssl":      "openssl",
 	"service":      "init-system-helpers",
+	"ar":           "binutils",
 }
 
 // Strict reports whether missing rig components must fail tests rather than
