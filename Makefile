@@ -6,9 +6,9 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test deps vet unit fuzz bench build run e2e windows
+.PHONY: test deps vet unit fuzz bench build run e2e windows packages
 
-test: deps vet windows unit fuzz
+test: deps vet windows packages unit fuzz
 
 deps:
 	./scripts/deps.sh
@@ -28,7 +28,7 @@ vet:
 # processes would otherwise compete with the timing scenarios for the CPU.
 unit:
 	$(GO) test -race -count=1 -timeout 30m -skip '^TestWine' ./...
-	$(GO) test -race -count=1 -timeout 10m -run '^TestWine' ./cmd/vigil-agent
+	$(GO) test -race -count=1 -timeout 10m -run '^TestWine' ./cmd/vigil-agent ./installer
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./protocol
@@ -49,3 +49,12 @@ e2e:
 # built once into ~/.cache/vigil (scripts/build-windows.sh).
 windows:
 	GO=$(GO) ./scripts/build-windows.sh bin/windows-amd64/vigil-agent.exe
+
+# The packages, into dist/ (git-ignored), versioned from `git describe`:
+# vigil-agent and vigil-coordinator .deb and .rpm for amd64 and arm64 (the
+# arm64 agent only where a cgo cross toolchain is installed, see
+# docs/deploy.md), the Windows agent's exe and MSI. Signed when
+# VIGIL_SIGN_PKCS12 + VIGIL_SIGN_PASSWORD (Authenticode) and
+# VIGIL_GPG_KEY_FILE (+ VIGIL_GPG_PASSPHRASE) are set.
+packages:
+	GO=$(GO) $(GO) run ./installer/cmd/vigil-packages -out dist

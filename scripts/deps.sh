@@ -21,6 +21,9 @@ packages=(
   # (scripts/portaudio-windows.sh, which needs dpkg-dev for apt-get source),
   # Wine to run it in tests, xterm as a native window beside Wine's
   gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 cmake dpkg-dev wine wine64 xterm
+  # packages (`make packages`, installer/): the MSI (wixl, msibuild from
+  # msitools), Authenticode signing, the .rpm tests (rpm)
+  wixl msitools osslsigncode rpm
 )
 
 missing=()
