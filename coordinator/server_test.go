@@ -18,7 +18,7 @@ import (
 	"github.com/vigil-cc/vigil/protocol"
 )
 
-const adminToken = "vgl_api_test-admin-token"
+const adminToken = "vgl_api_test-admin-token-32-characters-long"
 
 // testServer is a real coordinator on a loopback port.
 type testServer struct {

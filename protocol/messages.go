@@ -36,6 +36,11 @@ const (
 	// RefusedUserBound: the session's user is already bound to a live
 	// session on another device (or another session of this one).
 	RefusedUserBound = "user_bound"
+	// RefusedTooManySessions: the connection (the coordinator's limit per
+	// connection) or the local user (the agent service's limit per OS
+	// user) has as many sessions open as allowed. Only this session is
+	// refused; the connection and its other sessions carry on.
+	RefusedTooManySessions = "too_many_sessions"
 )
 
 // ReasonInactivity is the only value of LoggedOut.Reason.
@@ -144,7 +149,7 @@ type LoggedOut struct {
 // this one and may open it again later.
 type SessionRefused struct {
 	Session string `json:"session"`
-	Reason  string `json:"reason"` // RefusedUserBound
+	Reason  string `json:"reason"` // RefusedUserBound, RefusedTooManySessions
 }
 
 // ErrorMessage is the "error" message the coordinator sends right before it

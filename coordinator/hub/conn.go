@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/protocol"
@@ -31,6 +32,13 @@ type conn struct {
 
 	// sessions is written by the reader and read under h.mu.
 	sessions sessionList
+	// refused are sessions refused for the session limit, whose messages
+	// are dropped until they close; at most MaxSessions of them. The
+	// reader's alone, like the audited flags.
+	refused      map[string]struct{}
+	fullAudited  bool
+	floodAudited bool
+	msgs         *rate.Limiter // ConnLimit
 
 	closeOnce sync.Once
 }
@@ -65,6 +73,8 @@ type session struct {
 	since    time.Time
 	deskUser string // "" while unmapped or refused
 	refused  bool
+	msgs     *rate.Limiter // SessionLimit
+	flips    *flips
 }
 
 func (c *conn) run() error {
@@ -96,6 +106,9 @@ func (c *conn) read() error {
 		if _, isHello := msg.(protocol.Hello); isHello == hello {
 			return &protocol.Error{Code: protocol.CloseProtocolError, Msg: "hello must be the first message, and only the first"}
 		}
+		if err := c.admit(msg); err != nil {
+			return err
+		}
 		if err := c.handle(ctx, msg); err != nil {
 			return err
 		}
@@ -112,32 +125,47 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 		h.mu.Lock()
 		dup := c.sessions.get(m.Session) != nil
 		full := len(c.sessions) >= h.cfg.MaxSessions
-		s := &session{c: c, id: m.Session, osUser: m.OSUser, since: h.core.Now()}
+		s := &session{c: c, id: m.Session, osUser: m.OSUser, since: h.core.Now(),
+			msgs: h.cfg.SessionLimit.New(), flips: newFlips(h.cfg.FlipLimit, h.core.Now)}
 		if !dup && !full {
 			c.sessions = append(c.sessions, s)
 		}
 		h.mu.Unlock()
+		if full && !dup {
+			c.refuse(m.Session)
+		} else {
+			delete(c.refused, m.Session)
+		}
 		switch {
 		case dup:
 			return &protocol.Error{Code: protocol.CloseProtocolError, Msg: "session opened twice"}
 		case full:
-			return &protocol.Error{Code: protocol.ClosePolicyViolation, Msg: "too many sessions on one connection"}
+			// Refused alone (above): closing the connection would cut every
+			// other session on a terminal server, and the agent would
+			// reconnect and reopen them all into the same limit, forever.
+			return nil
 		}
 		if err := h.resolve(ctx, s); err != nil {
 			h.log.Warn("opening a session", "err", err, "device", c.device.ID)
 		}
 	case protocol.Reading:
-		return c.forSession(m.Session, func(user string) {
-			r := engine.Reading{
-				Idle:       time.Duration(m.IdleMS) * time.Millisecond,
-				Foreground: m.AgentDeskForeground, Minimized: m.AgentDeskMinimized,
-				Locked: m.ScreenLocked, MicAvailable: m.MicAvailable, Voice: m.Voice,
-			}
-			h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Reading(now, user, r) })
+		r := engine.Reading{
+			Idle:       time.Duration(m.IdleMS) * time.Millisecond,
+			Foreground: m.AgentDeskForeground, Minimized: m.AgentDeskMinimized,
+			Locked: m.ScreenLocked, MicAvailable: m.MicAvailable, Voice: m.Voice,
+		}
+		return c.withSession(m.Session, func(s *session) {
+			s.flips.pass(h.core.Now(), r, func(r engine.Reading) {
+				if user := c.userOf(s); user != "" {
+					h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Reading(now, user, r) })
+				}
+			})
 		})
 	case protocol.Heartbeat:
-		return c.forSession(m.Session, func(user string) {
-			h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Heartbeat(now, user) })
+		return c.withSession(m.Session, func(s *session) {
+			if user := c.userOf(s); user != "" {
+				h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Heartbeat(now, user) })
+			}
 		})
 	case protocol.SessionClose:
 		h.mu.Lock()
@@ -147,6 +175,13 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 			c.sessions = c.sessions.without(s)
 		}
 		h.mu.Unlock()
+		if s != nil {
+			s.flips.stop()
+		}
+		if _, ok := c.refused[m.Session]; ok && s == nil {
+			delete(c.refused, m.Session)
+			return nil
+		}
 		if s == nil {
 			return &protocol.Error{Code: protocol.CloseProtocolError, Msg: "session used before session_open"}
 		}
@@ -154,24 +189,29 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 	return nil
 }
 
-// forSession runs fn with the Agent Desk user of an open session; messages
-// of unmapped or refused sessions are dropped.
-func (c *conn) forSession(id string, fn func(user string)) error {
+// withSession runs fn with an open session; messages of sessions refused
+// for the session limit are dropped.
+func (c *conn) withSession(id string, fn func(s *session)) error {
 	h := c.h
 	h.mu.Lock()
 	s := c.sessions.get(id)
-	user := ""
-	if s != nil {
-		user = s.deskUser
-	}
 	h.mu.Unlock()
 	if s == nil {
+		if _, ok := c.refused[id]; ok {
+			return nil // refused for the session limit: its messages are dropped
+		}
 		return &protocol.Error{Code: protocol.CloseProtocolError, Msg: "session used before session_open"}
 	}
-	if user != "" {
-		fn(user)
-	}
+	fn(s)
 	return nil
+}
+
+// userOf is the Agent Desk user s speaks for, "" while it is unmapped or
+// refused (its messages are then dropped).
+func (c *conn) userOf(s *session) string {
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	return s.deskUser
 }
 
 // send queues m; a peer too slow to drain its queue is dropped. It never
@@ -249,4 +289,33 @@ func (c *conn) closeWith(err error) {
 		// A transport failure or the peer's own close: nothing to tell it.
 		_ = c.ws.CloseNow()
 	})
+}
+
+// refuse refuses session id for the session limit, alone: the connection
+// and its other sessions carry on.
+func (c *conn) refuse(id string) {
+	if c.refused == nil {
+		c.refused = map[string]struct{}{}
+	}
+	if len(c.refused) < c.h.cfg.MaxSessions {
+		c.refused[id] = struct{}{}
+	}
+	c.send(protocol.SessionRefused{Session: id, Reason: protocol.RefusedTooManySessions})
+	c.auditOnce(&c.fullAudited, "sensor.sessions_refused", map[string]any{
+		"device": c.device.ID, "host": c.host, "max_sessions": c.h.cfg.MaxSessions})
+}
+
+// auditOnce records kind the first time *done is false on this
+// connection, so a misbehaving agent leaves one audit entry, not one per
+// message. Only the reader calls it.
+func (c *conn) auditOnce(done *bool, kind string, detail map[string]any) {
+	if *done {
+		return
+	}
+	*done = true
+	var err error
+	c.h.ask(context.Background(), func(ctx context.Context) { err = c.h.dir.Audit(ctx, kind, "", detail) })
+	if err != nil {
+		c.h.log.Warn("auditing", "kind", kind, "err", err, "device", c.device.ID)
+	}
 }

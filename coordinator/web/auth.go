@@ -9,16 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/vigil-cc/vigil/coordinator/account"
+	"github.com/vigil-cc/vigil/coordinator/ratelimit"
 	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/username"
 )
@@ -236,7 +234,7 @@ func (w *Web) checkLogin(rw http.ResponseWriter, r *http.Request) (store.Account
 	}
 	name := username.Fold(r.PostFormValue("name"))
 	now := w.cfg.Core.Now()
-	if wait := w.limits.check(now, clientIP(r), name); wait > 0 {
+	if wait := w.limits.check(now, w.clientIP(r), name); wait > 0 {
 		return store.Account{}, http.StatusTooManyRequests,
 			fmt.Sprintf("Too many attempts, try again in %d s.", int(math.Ceil(wait.Seconds())))
 	}
@@ -249,7 +247,7 @@ func (w *Web) checkLogin(rw http.ResponseWriter, r *http.Request) (store.Account
 	}
 	if !account.Verify(acct, r.PostFormValue("password")) {
 		w.limits.failed(now, name)
-		w.cfg.Log.Warn("failed sign-in", "name", name, "ip", clientIP(r))
+		w.cfg.Log.Warn("failed sign-in", "name", name, "ip", w.clientIP(r))
 		return store.Account{}, http.StatusUnauthorized, "Wrong name or password."
 	}
 	return *acct, 0, ""
@@ -270,7 +268,7 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		w.internal(rw, r, err)
 		return
 	}
-	w.cfg.Log.Info("signed in", "account", acct.Name, "role", acct.Role, "ip", clientIP(r))
+	w.cfg.Log.Info("signed in", "account", acct.Name, "role", acct.Role, "ip", w.clientIP(r))
 	http.Redirect(rw, r, f.Next, http.StatusSeeOther)
 }
 
@@ -292,21 +290,13 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
 	http.Redirect(rw, r, "/login?bye=1", http.StatusSeeOther)
 }
 
-// clientIP is the address the request came from. Forwarding headers are
-// not trusted: behind a proxy every client shares the proxy's limit.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the key the client's sign-in attempts count under: its
+// address (an IPv6 client by its /64), or behind a trusted reverse proxy the
+// address the proxy saw (Config.Clients, docs/deploy.md).
+func (w *Web) clientIP(r *http.Request) string { return w.cfg.Clients.Key(r) }
 
 // Limit is a token bucket: Burst attempts at once, then one per Every.
-type Limit struct {
-	Every time.Duration
-	Burst int
-}
+type Limit = ratelimit.Limit
 
 // Default sign-in limits: an account takes 5 wrong passwords, then one
 // more every 30 s; a client address takes 20 attempts, then one every 6 s.
@@ -318,29 +308,29 @@ var (
 // loginLimits rate-limits sign-in. Every attempt from an address counts
 // against it; only wrong passwords count against an account, so a guesser
 // cannot lock its owner out for long by guessing, yet cannot guess faster
-// than the account's limit from many addresses.
+// than the account's limit from many addresses. Both are bounded (see
+// ratelimit.Keyed: only idle buckets are ever dropped).
 type loginLimits struct {
 	mu       sync.Mutex
-	ip, acct *buckets
+	ip, acct *ratelimit.Keyed
 }
 
-func newLoginLimits(acct, ip Limit) *loginLimits {
-	if acct.Every <= 0 || acct.Burst <= 0 {
+func newLoginLimits(acct, ip Limit, maxKeys int) *loginLimits {
+	if !acct.Valid() {
 		acct = DefaultAccountLimit
 	}
-	if ip.Every <= 0 || ip.Burst <= 0 {
+	if !ip.Valid() {
 		ip = DefaultIPLimit
 	}
-	return &loginLimits{ip: newBuckets(ip), acct: newBuckets(acct)}
+	return &loginLimits{ip: ratelimit.NewKeyed(ip, maxKeys), acct: ratelimit.NewKeyed(acct, maxKeys)}
 }
 
 // check takes an attempt from ip for name, or says how long to wait.
 func (l *loginLimits) check(now time.Time, ip, name string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := l.acct.get(now, name)
-	wait := a.waitAt(now)
-	r := l.ip.get(now, ip).ReserveN(now, 1)
+	wait := l.acct.Wait(now, name)
+	r := l.ip.Get(now, ip).ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		wait = max(wait, d)
@@ -354,49 +344,5 @@ func (l *loginLimits) check(now time.Time, ip, name string) time.Duration {
 func (l *loginLimits) failed(now time.Time, name string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.acct.get(now, name).AllowN(now, 1)
-}
-
-// bucket is one key's limiter.
-type bucket struct{ *rate.Limiter }
-
-// waitAt is how long until one attempt is allowed, without taking it.
-func (b bucket) waitAt(now time.Time) time.Duration {
-	tokens := b.TokensAt(now)
-	if tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - tokens) / float64(b.Limit()) * float64(time.Second))
-}
-
-// buckets holds a limiter per key, bounded: full buckets (keys not seen
-// for a while) are dropped when the map grows.
-type buckets struct {
-	lim Limit
-	m   map[string]bucket
-}
-
-const maxBuckets = 10000
-
-func newBuckets(lim Limit) *buckets { return &buckets{lim: lim, m: map[string]bucket{}} }
-
-func (bs *buckets) get(now time.Time, key string) bucket {
-	if b, ok := bs.m[key]; ok {
-		return b
-	}
-	if len(bs.m) >= maxBuckets {
-		for k, b := range bs.m {
-			if b.TokensAt(now) >= float64(b.Burst()) {
-				delete(bs.m, k)
-			}
-		}
-		if len(bs.m) >= maxBuckets {
-			// Under a flood of distinct keys, forget the oldest state rather
-			// than grow without bound.
-			clear(bs.m)
-		}
-	}
-	b := bucket{rate.NewLimiter(rate.Every(bs.lim.Every), bs.lim.Burst)}
-	bs.m[key] = b
-	return b
+	l.acct.Allow(now, name)
 }

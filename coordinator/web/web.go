@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/admin"
+	"github.com/vigil-cc/vigil/coordinator/clientip"
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
@@ -56,6 +57,11 @@ type Config struct {
 	SessionTTL time.Duration
 	// Login rate limits, per account and per client IP (defaults when zero).
 	AccountLimit, IPLimit Limit
+	// LimitKeys bounds each limit's buckets (default 10,000; only idle
+	// ones are ever dropped).
+	LimitKeys int
+	// Clients finds a request's client address (trusted reverse proxies).
+	Clients clientip.Resolver
 	// Refresh is how often the dashboard re-reads inactivity, sensor hosts
 	// and conversations, which change without an engine decision (default 2 s).
 	Refresh time.Duration
@@ -93,7 +99,7 @@ func New(cfg Config) (*Web, error) {
 		return nil, err
 	}
 	return &Web{cfg: cfg, pages: pages, events: newBroker(subscriberQueue),
-		limits: newLoginLimits(cfg.AccountLimit, cfg.IPLimit), started: cfg.Core.Now()}, nil
+		limits: newLoginLimits(cfg.AccountLimit, cfg.IPLimit, cfg.LimitKeys), started: cfg.Core.Now()}, nil
 }
 
 // Decisions is a core.Handler: it hands the engine's decisions to the open

@@ -128,7 +128,7 @@ func GoTool() string {
 // ---- a real coordinator on loopback ----
 
 // AdminToken is the admin API token of every scenario's coordinator.
-const AdminToken = "vgl_api_e2e-admin"
+const AdminToken = "vgl_api_e2e-admin-token-of-32-characters"
 
 // Coord is a coordinator running in this process (internal/coordtest),
 // and its API called as the admin.

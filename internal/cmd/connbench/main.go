@@ -76,7 +76,7 @@ func run(coordinatorBin string, n int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	const admin = "vgl_api_connbench"
+	const admin = "vgl_api_connbench-admin-token-32-characters"
 	coord := func() *exec.Cmd {
 		return exec.Command(coordinatorBin, "--listen", "127.0.0.1:0", "--data-dir", dir, "--admin-token", admin, "--log-level", "info")
 	}
