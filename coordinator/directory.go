@@ -28,7 +28,7 @@ func (d directory) Device(ctx context.Context, token string) (hub.Device, error)
 	if err := d.st.TouchDevice(ctx, dev.ID, d.now()); err != nil {
 		return hub.Device{}, err
 	}
-	return hub.Device{ID: dev.ID, Approved: dev.Status == store.DeviceApproved, Status: string(dev.Status)}, nil
+	return hub.Device{ID: dev.ID, Host: dev.Host, Approved: dev.Status == store.DeviceApproved, Status: string(dev.Status)}, nil
 }
 
 func (d directory) ResolveUser(ctx context.Context, osUser string) (string, bool, error) {

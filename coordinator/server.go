@@ -56,6 +56,10 @@ type Config struct {
 	WebhookSecret, WebhookSecretNext string
 }
 
+// FirstEnrollmentTTL is how long the enrollment token made at first start
+// lasts; its devices wait pending.
+const FirstEnrollmentTTL = 24 * time.Hour
+
 // MinAdminTokenLen is the shortest admin token the coordinator accepts
 // from its configuration: a guessable one would open everything.
 const MinAdminTokenLen = 32
@@ -319,8 +323,10 @@ func bootstrap(ctx context.Context, cfg Config, st *store.Store) error {
 		return fmt.Errorf("creating the first admin token: %w", err)
 	}
 	enroll, ehash := secret.New(secret.PrefixEnrollment)
+	// Short-lived, and its devices wait for an admin's approval: whoever
+	// reads the file must not be able to speak for every user.
 	e := store.Enrollment{ID: store.NewID(), Hash: ehash, Note: "first enrollment token", CreatedBy: "system",
-		CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), MaxUses: 1000}
+		CreatedAt: now, ExpiresAt: now.Add(FirstEnrollmentTTL), MaxUses: 1000}
 	err = st.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.CreateEnrollment(ctx, e); err != nil {
 			return err

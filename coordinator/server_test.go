@@ -76,7 +76,7 @@ func (s *testServer) setTimeout(seconds int) {
 // enrollDevice returns a fresh device token.
 func (s *testServer) enrollDevice(host string) string {
 	s.t.Helper()
-	e := s.mustCall("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 5})
+	e := s.mustCall("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 5, "auto_approve": true})
 	code, d, _ := s.call("POST", "/api/v1/enroll", "", map[string]any{"enrollment_token": e["token"], "host": host, "os": "linux"})
 	if code != http.StatusCreated {
 		s.t.Fatalf("enrolling: %d %v", code, d)

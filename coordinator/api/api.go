@@ -113,6 +113,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.route(v1, "GET /api/v1/enrollment-tokens", admins, a.listEnrollments)
 	a.route(v1, "POST /api/v1/enrollment-tokens", admins, a.createEnrollment)
 	a.route(v1, "DELETE /api/v1/enrollment-tokens/{id}", admins, a.revokeEnrollment)
+	a.route(v1, "POST /api/v1/enrollment-tokens/{id}/approve-devices", admins, a.setEnrollmentDevices(store.DeviceApproved))
+	a.route(v1, "POST /api/v1/enrollment-tokens/{id}/revoke-devices", admins, a.setEnrollmentDevices(store.DeviceRevoked))
 	a.route(v1, "GET /api/v1/tokens", admins, a.listTokens)
 	a.route(v1, "POST /api/v1/tokens", admins, a.createToken)
 	a.route(v1, "DELETE /api/v1/tokens/{id}", admins, a.revokeToken)

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,7 +121,21 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 	h := c.h
 	switch m := msg.(type) {
 	case protocol.Hello:
-		c.host = m.Host
+		if !strings.EqualFold(m.Host, c.device.Host) {
+			// A device token speaks for the host it was enrolled on: one
+			// copied elsewhere, or a host renamed since, enrolls again.
+			var err error
+			h.ask(ctx, func(ctx context.Context) {
+				err = h.dir.Audit(ctx, "device.host_mismatch", "", map[string]any{
+					"device": c.device.ID, "enrolled_host": c.device.Host, "hello_host": m.Host})
+			})
+			if err != nil {
+				h.log.Warn("auditing a host mismatch", "err", err, "device", c.device.ID)
+			}
+			return &protocol.Error{Code: protocol.ClosePolicyViolation,
+				Msg: "this device token was enrolled for the host " + c.device.Host + ", not " + m.Host + ": enroll this host with its own token"}
+		}
+		c.host = c.device.Host
 	case protocol.SessionOpen:
 		h.mu.Lock()
 		dup := c.sessions.get(m.Session) != nil

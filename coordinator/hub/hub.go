@@ -28,6 +28,7 @@ import (
 // Device is an enrolled workstation as the hub needs it.
 type Device struct {
 	ID       string
+	Host     string // fixed at enrollment: a hello naming another is refused
 	Approved bool // false: revoked or awaiting approval
 	Status   string
 }
@@ -274,6 +275,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("looking up a device", "err", err)
 		httpError(w, http.StatusInternalServerError, "looking up the device failed")
 		return
+	case !dev.Approved && dev.Status == "pending":
+		httpError(w, http.StatusForbidden, protocol.DevicePending)
+		return
 	case !dev.Approved:
 		httpError(w, http.StatusForbidden, "device is "+dev.Status)
 		return
@@ -366,7 +370,9 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 	}
 	if !ok {
 		var overflowed bool
-		h.ask(ctx, func(ctx context.Context) { overflowed, err = h.dir.Unmapped(ctx, s.osUser, s.c.host, s.c.device.ID, h.core.Now()) })
+		h.ask(ctx, func(ctx context.Context) {
+			overflowed, err = h.dir.Unmapped(ctx, s.osUser, s.c.host, s.c.device.ID, h.core.Now())
+		})
 		if err == nil && overflowed && h.firstOverflow(s.c.device.ID) {
 			h.ask(ctx, func(ctx context.Context) {
 				err = h.dir.Audit(ctx, "sensor.unmapped_overflow", "", map[string]any{"device": s.c.device.ID, "host": s.c.host})

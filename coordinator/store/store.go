@@ -51,6 +51,9 @@ var (
 	ErrEnrollmentRevoked = errors.New("enrollment token revoked")
 	ErrEnrollmentExpired = errors.New("enrollment token expired")
 	ErrEnrollmentUsedUp  = errors.New("enrollment token used up")
+	// ErrEnrollmentHost: the device's host name does not match the
+	// enrollment token's host pattern.
+	ErrEnrollmentHost = errors.New("host name not allowed by the enrollment token")
 	// ErrSchemaTooNew: the database was written by a newer coordinator.
 	ErrSchemaTooNew = errors.New("database schema is newer than this coordinator")
 )

@@ -135,14 +135,16 @@ func (w *Web) Register(mux *http.ServeMux) {
 		"GET /admin/audit":            w.auditPage,
 	})
 	w.staffRoutes(mux, admin, map[string]sessionHandler{
-		"POST /admin/settings":                       w.saveSettings,
-		"POST /admin/people/mappings":                w.addMapping,
-		"POST /admin/people/mappings/delete":         w.deleteMapping,
-		"POST /admin/people/devices/{id}/approve":    w.approveDevice,
-		"POST /admin/people/devices/{id}/revoke":     w.revokeDevice,
-		"POST /admin/people/enrollments":             w.createEnrollment,
-		"POST /admin/people/enrollments/{id}/revoke": w.revokeEnrollment,
-		"POST /admin/people/accounts":                w.createAccount,
+		"POST /admin/settings":                                w.saveSettings,
+		"POST /admin/people/mappings":                         w.addMapping,
+		"POST /admin/people/mappings/delete":                  w.deleteMapping,
+		"POST /admin/people/devices/{id}/approve":             w.approveDevice,
+		"POST /admin/people/devices/{id}/revoke":              w.revokeDevice,
+		"POST /admin/people/enrollments":                      w.createEnrollment,
+		"POST /admin/people/enrollments/{id}/revoke":          w.revokeEnrollment,
+		"POST /admin/people/enrollments/{id}/approve-devices": w.enrollmentDevices(store.DeviceApproved, "token-approved"),
+		"POST /admin/people/enrollments/{id}/revoke-devices":  w.enrollmentDevices(store.DeviceRevoked, "token-devices-revoked"),
+		"POST /admin/people/accounts":                         w.createAccount,
 	})
 	w.handle(mux, "GET /desk/{$}", http.HandlerFunc(w.deskPage))
 	w.handle(mux, "POST /desk/login", http.HandlerFunc(w.deskLogin))
