@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ type testServer struct {
 	dir  string
 	addr string
 	srv  *coordtest.Server
+	// hosts are the host names devices were enrolled with, by token: the
+	// test agents say hello with them.
+	hosts sync.Map
 }
 
 func startServer(t *testing.T, dir string) *testServer {
@@ -81,6 +85,7 @@ func (s *testServer) enrollDevice(host string) string {
 	if code != http.StatusCreated {
 		s.t.Fatalf("enrolling: %d %v", code, d)
 	}
+	s.hosts.Store(d["device_token"], host)
 	return d["device_token"].(string)
 }
 
@@ -104,6 +109,7 @@ type agent struct {
 	in chan protocol.Message
 	// closed receives the close status once the connection ends.
 	closed chan websocket.StatusCode
+	host   string // enrolled with
 }
 
 func dial(t *testing.T, s *testServer, token string) (*agent, *http.Response, error) {
@@ -120,6 +126,9 @@ func dial(t *testing.T, s *testServer, token string) (*agent, *http.Response, er
 		return nil, resp, err
 	}
 	a := &agent{t: t, ws: ws, in: make(chan protocol.Message, 64), closed: make(chan websocket.StatusCode, 1)}
+	if h, ok := s.hosts.Load(token); ok {
+		a.host = h.(string)
+	}
 	go func() {
 		for {
 			_, data, err := ws.Read(context.Background())
@@ -224,7 +233,7 @@ func (a *agent) closeStatus(within time.Duration) websocket.StatusCode {
 
 // open says hello and opens one session for osUser, sending a reading.
 func (a *agent) open(session, osUser string, idle time.Duration) time.Time {
-	a.send(protocol.Hello{AgentVersion: "test", OS: "linux", Host: "ws-" + session})
+	a.send(protocol.Hello{AgentVersion: "test", OS: "linux", Host: a.host})
 	a.next(protocol.TypePolicy, 5*time.Second)
 	a.send(protocol.SessionOpen{Session: session, OSUser: osUser})
 	sent := time.Now()
@@ -568,6 +577,6 @@ func TestUnmappedUsersAreListedAndBoundOnceMapped(t *testing.T) {
 	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		_, u, _ := s.call("GET", "/api/v1/users/mary", adminToken, nil)
 		sensor, _ := u["sensor"].(map[string]any)
-		return sensor["host"] == "ws-1", "mary's sensor to be bound"
+		return sensor["host"] == "ws-u", "mary's sensor to be bound"
 	})
 }

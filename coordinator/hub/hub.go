@@ -29,7 +29,7 @@ import (
 type Device struct {
 	ID       string
 	Host     string // fixed at enrollment: a hello naming another is refused
-	Approved bool // false: revoked or awaiting approval
+	Approved bool   // false: revoked or awaiting approval
 	Status   string
 }
 

@@ -346,3 +346,65 @@ func (l *loginLimits) failed(now time.Time, name string) {
 	defer l.mu.Unlock()
 	l.acct.Allow(now, name)
 }
+
+// accountForm is the account page's data.
+type accountForm struct {
+	Name, Role, Error string
+	Saved             bool
+}
+
+func (w *Web) accountPage(rw http.ResponseWriter, r *http.Request, s *session) {
+	f := accountForm{Name: s.account.Name, Role: string(s.account.Role), Saved: r.URL.Query().Get("done") != ""}
+	w.render(rw, r, http.StatusOK, "account", page{Title: "Your account", Nav: "account", Session: s, Data: f})
+}
+
+// changePassword changes the signed-in account's own password, given the
+// current one (rate-limited like a sign-in). Its other sessions end; this
+// one is replaced by a new session.
+func (w *Web) changePassword(rw http.ResponseWriter, r *http.Request, s *session) {
+	f := accountForm{Name: s.account.Name, Role: string(s.account.Role)}
+	refuse := func(status int, msg string) {
+		f.Error = msg
+		w.render(rw, r, status, "account", page{Title: "Your account", Nav: "account", Session: s, Data: f})
+	}
+	now := w.cfg.Core.Now()
+	if wait := w.limits.check(now, w.clientIP(r), s.account.Name); wait > 0 {
+		refuse(http.StatusTooManyRequests, fmt.Sprintf("Too many attempts, try again in %d s.", int(math.Ceil(wait.Seconds()))))
+		return
+	}
+	if !account.Verify(&s.account, r.PostFormValue("current")) {
+		w.limits.failed(now, s.account.Name)
+		refuse(http.StatusUnauthorized, "Your current password is not right.")
+		return
+	}
+	pw := r.PostFormValue("password")
+	if pw != r.PostFormValue("repeat") {
+		refuse(http.StatusBadRequest, "The new password and its repetition differ.")
+		return
+	}
+	err := account.SetPassword(r.Context(), w.cfg.Store, now, s.actor(), s.account.Name, pw, s.idHash)
+	if errors.Is(err, account.ErrInvalid) {
+		refuse(http.StatusBadRequest, strings.TrimPrefix(err.Error(), account.ErrInvalid.Error()+": "))
+		return
+	}
+	if err != nil {
+		w.internal(rw, r, err)
+		return
+	}
+	// A fresh session for this browser: the old id may have been seen by
+	// whoever made the change necessary.
+	w.endSession(rw, r, s, adminCookie, "/")
+	if err := w.startSession(rw, r, s.account, adminCookie, "/"); err != nil {
+		w.internal(rw, r, err)
+		return
+	}
+	http.Redirect(rw, r, "/admin/account?done=1", http.StatusSeeOther)
+}
+
+// signedIn reports whether s still holds (not signed out, its account
+// neither disabled nor given a new password elsewhere): the pages' event
+// streams check it on every refresh, so they end with the session.
+func (w *Web) signedIn(ctx context.Context, s *session) bool {
+	_, _, err := w.cfg.Store.WebSession(ctx, s.idHash, w.cfg.Core.Now())
+	return err == nil
+}

@@ -31,6 +31,9 @@ type people struct {
 	MappingError, EnrollmentError, AccountError, DeviceError string
 	// NewToken is an enrollment token just made: shown this once.
 	NewToken string
+	// NewPassword is a password just generated for NewPasswordFor: shown
+	// this once.
+	NewPassword, NewPasswordFor string
 	// The values of a refused form, so they need not be typed again.
 	Form map[string]string
 }
@@ -266,4 +269,41 @@ func (w *Web) createAccount(rw http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	done(rw, r, "account-created")
+}
+
+// setAccountDisabled disables an account (signed out everywhere at once)
+// or enables it again.
+func (w *Web) setAccountDisabled(disabled bool) sessionHandler {
+	return func(rw http.ResponseWriter, r *http.Request, s *session) {
+		err := account.SetDisabled(r.Context(), w.cfg.Store, w.cfg.Core.Now(), s.actor(), r.PathValue("name"), disabled)
+		if errors.Is(err, store.ErrLastAdmin) {
+			w.refused(rw, r, s, "This is the last admin account that may sign in: make another admin first.", accountError)
+			return
+		}
+		if disabled && err == nil && username.Fold(r.PathValue("name")) == s.account.Name {
+			http.Redirect(rw, r, "/login", http.StatusSeeOther) // signed themself out
+			return
+		}
+		code := "account-enabled"
+		if disabled {
+			code = "account-disabled"
+		}
+		w.answer(rw, r, s, err, code, accountError)
+	}
+}
+
+// resetPassword gives an account a new generated password, shown once;
+// its sessions end at once.
+func (w *Web) resetPassword(rw http.ResponseWriter, r *http.Request, s *session) {
+	name := username.Fold(r.PathValue("name"))
+	pw := account.RandomPassword()
+	if err := account.SetPassword(r.Context(), w.cfg.Store, w.cfg.Core.Now(), s.actor(), name, pw, nil); err != nil {
+		w.failed(rw, r, s, err, accountError)
+		return
+	}
+	if name == s.account.Name {
+		http.Redirect(rw, r, "/login", http.StatusSeeOther) // its own sessions ended too
+		return
+	}
+	w.showPeople(rw, r, s, http.StatusOK, func(p *people) { p.NewPassword, p.NewPasswordFor = pw, name })
 }

@@ -128,11 +128,13 @@ func (w *Web) Register(mux *http.ServeMux) {
 	w.handle(mux, "GET /admin/{$}", http.RedirectHandler("/admin/dashboard", http.StatusSeeOther))
 	// The admin pages by who may use them: staff read, admins change.
 	w.staffRoutes(mux, staff, map[string]sessionHandler{
-		"GET /admin/dashboard":        w.dashboardPage,
-		"GET /admin/dashboard/events": w.dashboardEvents,
-		"GET /admin/settings":         w.settingsPage,
-		"GET /admin/people":           w.peoplePage,
-		"GET /admin/audit":            w.auditPage,
+		"GET /admin/dashboard":         w.dashboardPage,
+		"GET /admin/dashboard/events":  w.dashboardEvents,
+		"GET /admin/settings":          w.settingsPage,
+		"GET /admin/people":            w.peoplePage,
+		"GET /admin/audit":             w.auditPage,
+		"GET /admin/account":           w.accountPage,
+		"POST /admin/account/password": w.changePassword,
 	})
 	w.staffRoutes(mux, admin, map[string]sessionHandler{
 		"POST /admin/settings":                                w.saveSettings,
