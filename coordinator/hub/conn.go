@@ -35,11 +35,9 @@ type conn struct {
 	sessions sessionList
 	// refused are sessions refused for the session limit, whose messages
 	// are dropped until they close; at most MaxSessions of them. The
-	// reader's alone, like the audited flags.
-	refused      map[string]struct{}
-	fullAudited  bool
-	floodAudited bool
-	msgs         *rate.Limiter // ConnLimit
+	// reader's alone.
+	refused map[string]struct{}
+	msgs    *rate.Limiter // the device's ConnLimit
 
 	closeOnce sync.Once
 }
@@ -124,14 +122,9 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 		if !strings.EqualFold(m.Host, c.device.Host) {
 			// A device token speaks for the host it was enrolled on: one
 			// copied elsewhere, or a host renamed since, enrolls again.
-			var err error
-			h.ask(ctx, func(ctx context.Context) {
-				err = h.dir.Audit(ctx, "device.host_mismatch", "", map[string]any{
-					"device": c.device.ID, "enrolled_host": c.device.Host, "hello_host": m.Host})
-			})
-			if err != nil {
-				h.log.Warn("auditing a host mismatch", "err", err, "device", c.device.ID)
-			}
+			// Audited once per claimed host, however often it reconnects.
+			c.auditOnceAs("device.host_mismatch", "device.host_mismatch\x00"+m.Host, map[string]any{
+				"device": c.device.ID, "enrolled_host": c.device.Host, "hello_host": m.Host})
 			return &protocol.Error{Code: protocol.ClosePolicyViolation,
 				Msg: "this device token was enrolled for the host " + c.device.Host + ", not " + m.Host + ": enroll this host with its own token"}
 		}
@@ -140,8 +133,9 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 		h.mu.Lock()
 		dup := c.sessions.get(m.Session) != nil
 		full := len(c.sessions) >= h.cfg.MaxSessions
-		s := &session{c: c, id: m.Session, osUser: m.OSUser, since: h.core.Now(),
-			msgs: h.cfg.SessionLimit.New(), flips: newFlips(h.cfg.FlipLimit, h.core.Now)}
+		now, key := h.core.Now(), sessionKey(c.device.ID, m.Session)
+		s := &session{c: c, id: m.Session, osUser: m.OSUser, since: now,
+			msgs: h.sessMsgs.Get(now, key), flips: newFlips(h.flipLims.Get(now, key), h.core.Now)}
 		if !dup && !full {
 			c.sessions = append(c.sessions, s)
 		}
@@ -316,18 +310,20 @@ func (c *conn) refuse(id string) {
 		c.refused[id] = struct{}{}
 	}
 	c.send(protocol.SessionRefused{Session: id, Reason: protocol.RefusedTooManySessions})
-	c.auditOnce(&c.fullAudited, "sensor.sessions_refused", map[string]any{
+	c.auditOnce("sensor.sessions_refused", map[string]any{
 		"device": c.device.ID, "host": c.host, "max_sessions": c.h.cfg.MaxSessions})
 }
 
-// auditOnce records kind the first time *done is false on this
-// connection, so a misbehaving agent leaves one audit entry, not one per
-// message. Only the reader calls it.
-func (c *conn) auditOnce(done *bool, kind string, detail map[string]any) {
-	if *done {
+// auditOnce records kind for this connection's device the first time
+// since the start, so a misbehaving agent leaves one audit entry, not one
+// per message or per reconnection.
+func (c *conn) auditOnce(kind string, detail map[string]any) { c.auditOnceAs(kind, kind, detail) }
+
+// auditOnceAs is auditOnce counting it once per key rather than per kind.
+func (c *conn) auditOnceAs(kind, key string, detail map[string]any) {
+	if !c.h.firstTime(key, c.device.ID) {
 		return
 	}
-	*done = true
 	var err error
 	c.h.ask(context.Background(), func(ctx context.Context) { err = c.h.dir.Audit(ctx, kind, "", detail) })
 	if err != nil {

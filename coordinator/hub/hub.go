@@ -117,22 +117,31 @@ type Hub struct {
 	closed  bool
 	devices map[string]*conn    // device id → its live connection
 	bound   map[string]*session // Agent Desk user → the session speaking for them
-	// overflowed are the devices whose unmapped users overflowed the
-	// list's bound since the start: audited once each.
-	overflowed map[string]struct{}
+	// audited are the misbehaviours (kind and device) audited since the
+	// start: each is audited once, however often the device reconnects.
+	audited map[string]struct{}
+
+	// Message limits (limits.go), kept by device and session rather than
+	// by connection, so reconnecting starts no fresh budget.
+	devMsgs, sessMsgs, flipLims *ratelimit.Keyed
 }
 
-// firstOverflow reports whether device's unmapped users overflow for the
-// first time since the start.
-func (h *Hub) firstOverflow(device string) bool {
+// maxAudited bounds Hub.audited; past it, misbehaviours are audited again.
+const maxAudited = 100000
+
+// firstTime reports whether kind is seen for device for the first time
+// since the start.
+func (h *Hub) firstTime(kind, device string) bool {
+	key := kind + "\x00" + device
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.overflowed[device]; ok {
+	if _, ok := h.audited[key]; ok {
 		return false
 	}
-	if len(h.overflowed) < 100000 { // bounded like everything else
-		h.overflowed[device] = struct{}{}
+	if len(h.audited) >= maxAudited {
+		clear(h.audited) // audit again rather than grow without bound
 	}
+	h.audited[key] = struct{}{}
 	return true
 }
 
@@ -141,7 +150,9 @@ func (h *Hub) firstOverflow(device string) bool {
 func New(cfg Config, c *core.Core, dir Directory, policy func() protocol.Policy, log *slog.Logger) *Hub {
 	cfg.defaults()
 	return &Hub{cfg: cfg, core: c, dir: dir, policy: policy, log: log, store: offload.New(4),
-		devices: make(map[string]*conn), bound: make(map[string]*session), overflowed: map[string]struct{}{}}
+		devices: make(map[string]*conn), bound: make(map[string]*session), audited: map[string]struct{}{},
+		devMsgs: ratelimit.NewKeyed(cfg.ConnLimit, maxLimitKeys), sessMsgs: ratelimit.NewKeyed(cfg.SessionLimit, maxLimitKeys),
+		flipLims: ratelimit.NewKeyed(cfg.FlipLimit, maxLimitKeys)}
 }
 
 // SessionInfo describes a bound session, for the dashboard.
@@ -287,7 +298,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	ws.SetReadLimit(protocol.MaxFrameBytes)
-	c := &conn{h: h, ws: ws, device: dev, msgs: h.cfg.ConnLimit.New()}
+	c := &conn{h: h, ws: ws, device: dev, msgs: h.devMsgs.Get(h.core.Now(), dev.ID)}
 	if ws.Subprotocol() != protocol.Subprotocol {
 		c.closeWith(&protocol.Error{Code: protocol.CloseUnsupportedVersion, Msg: "offer the subprotocol " + protocol.Subprotocol})
 		return
@@ -373,7 +384,7 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 		h.ask(ctx, func(ctx context.Context) {
 			overflowed, err = h.dir.Unmapped(ctx, s.osUser, s.c.host, s.c.device.ID, h.core.Now())
 		})
-		if err == nil && overflowed && h.firstOverflow(s.c.device.ID) {
+		if err == nil && overflowed && h.firstTime("sensor.unmapped_overflow", s.c.device.ID) {
 			h.ask(ctx, func(ctx context.Context) {
 				err = h.dir.Audit(ctx, "sensor.unmapped_overflow", "", map[string]any{"device": s.c.device.ID, "host": s.c.host})
 			})

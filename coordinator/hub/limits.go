@@ -50,9 +50,16 @@ type flips struct {
 	now     func() time.Time
 }
 
-func newFlips(lim ratelimit.Limit, now func() time.Time) *flips {
-	return &flips{lim: lim.New(), now: now}
+func newFlips(lim *rate.Limiter, now func() time.Time) *flips {
+	return &flips{lim: lim, now: now}
 }
+
+// maxLimitKeys bounds each of the hub's keyed limits (ratelimit.Keyed):
+// beyond it, new devices or sessions share one budget until old ones idle.
+const maxLimitKeys = 100000
+
+// sessionKey keys a session's limits: its device and id.
+func sessionKey(device, session string) string { return device + "\x00" + session }
 
 func samePause(a, b engine.Reading) bool {
 	return a.Foreground == b.Foreground && a.Minimized == b.Minimized && a.Locked == b.Locked
@@ -112,8 +119,8 @@ func (f *flips) stop() {
 	}
 }
 
-// admit counts msg against the connection's or its session's limit; past
-// it, the connection is closed as a flood (audited once).
+// admit counts msg against its device's or its session's limit; past it,
+// the connection is closed as a flood (audited once per device).
 func (c *conn) admit(msg protocol.Message) error {
 	now := c.h.core.Now()
 	lim := c.msgs
@@ -126,7 +133,7 @@ func (c *conn) admit(msg protocol.Message) error {
 	if lim.AllowN(now, 1) {
 		return nil
 	}
-	c.auditOnce(&c.floodAudited, "sensor.flood", map[string]any{
+	c.auditOnce("sensor.flood", map[string]any{
 		"device": c.device.ID, "host": c.host, "message": msg.Type()})
 	return &protocol.Error{Code: protocol.ClosePolicyViolation, Msg: "too many messages: an agent sends on change, a few a second at most"}
 }
