@@ -388,3 +388,51 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// Finding 7: behind a trusted reverse proxy the sign-in limit counts the
+// client the proxy saw, an IPv6 client by its /64: another address of the
+// same /64 is limited with it, another /64 is not.
+func TestAttackSignInLimitByNetwork(t *testing.T) {
+	t.Parallel()
+	cfg := coordtest.Config(t.TempDir(), adminToken)
+	cfg.TrustedProxies = "127.0.0.1"
+	srv := coordtest.Start(t, cfg, nil)
+	base := "http://" + srv.Addr
+	attempt := func(client string, i int) int {
+		c := newBrowser()
+		req, _ := http.NewRequest("GET", base+"/login", nil)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var token string
+		for _, ck := range c.Jar.Cookies(mustURL(base)) {
+			if ck.Name == "vigil_login" {
+				token = ck.Value
+			}
+		}
+		form := url.Values{"name": {fmt.Sprintf("nobody%d", i)}, "password": {"wrong password"}, "csrf": {token}}
+		req, _ = http.NewRequest("POST", base+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err = c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 20 { // the address limit's burst
+		if code := attempt("2001:db8:1:2::1", i); code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d, want 401", i, code)
+		}
+	}
+	if code := attempt("2001:db8:1:2:ffff::7", 20); code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64: %d, want 429", code)
+	}
+	if code := attempt("2001:db8:1:3::1", 21); code != http.StatusUnauthorized {
+		t.Errorf("an address of another /64: %d, want 401 (its own limit)", code)
+	}
+}

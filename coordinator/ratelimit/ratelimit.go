@@ -4,6 +4,7 @@
 package ratelimit
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -95,5 +96,5 @@ func WaitAt(b *rate.Limiter, now time.Time) time.Duration {
 	if tokens >= 1 {
 		return 0
 	}
-	return time.Duration((1 - tokens) / float64(b.Limit()) * float64(time.Second))
+	return time.Duration(math.Ceil((1 - tokens) / float64(b.Limit()) * float64(time.Second)))
 }
