@@ -347,25 +347,53 @@ func (l *loginLimits) failed(now time.Time, name string) {
 	l.acct.Allow(now, name)
 }
 
-// accountForm is the account page's data.
+// accountForm is the account pages' data.
 type accountForm struct {
 	Name, Role, Error string
 	Saved             bool
 }
 
-func (w *Web) accountPage(rw http.ResponseWriter, r *http.Request, s *session) {
-	f := accountForm{Name: s.account.Name, Role: string(s.account.Role), Saved: r.URL.Query().Get("done") != ""}
-	w.render(rw, r, http.StatusOK, "account", page{Title: "Your account", Nav: "account", Session: s, Data: f})
+// passwordPage is where a signed-in person changes their own password: the
+// admin pages' or the Agent Desk's (its own cookie and template).
+type passwordPage struct {
+	template, cookie, cookiePath, done string
+	nav                                string
 }
 
-// changePassword changes the signed-in account's own password, given the
+var (
+	adminPasswordPage = passwordPage{template: "account", cookie: adminCookie, cookiePath: "/", done: "/admin/account?done=1", nav: "account"}
+	deskPasswordPage  = passwordPage{template: "desk_account", cookie: deskCookie, cookiePath: "/desk/", done: "/desk/password?done=1"}
+)
+
+func (w *Web) accountPage(rw http.ResponseWriter, r *http.Request, s *session) {
+	w.showPasswordPage(rw, r, s, adminPasswordPage)
+}
+
+func (w *Web) deskAccountPage(rw http.ResponseWriter, r *http.Request, s *session) {
+	w.showPasswordPage(rw, r, s, deskPasswordPage)
+}
+
+func (w *Web) showPasswordPage(rw http.ResponseWriter, r *http.Request, s *session, pp passwordPage) {
+	f := accountForm{Name: s.account.Name, Role: string(s.account.Role), Saved: r.URL.Query().Get("done") != ""}
+	w.render(rw, r, http.StatusOK, pp.template, page{Title: "Your account", Nav: pp.nav, Session: s, Data: f})
+}
+
+func (w *Web) changePassword(rw http.ResponseWriter, r *http.Request, s *session) {
+	w.changePasswordOn(rw, r, s, adminPasswordPage)
+}
+
+func (w *Web) deskChangePassword(rw http.ResponseWriter, r *http.Request, s *session) {
+	w.changePasswordOn(rw, r, s, deskPasswordPage)
+}
+
+// changePasswordOn changes the signed-in account's own password, given the
 // current one (rate-limited like a sign-in). Its other sessions end; this
 // one is replaced by a new session.
-func (w *Web) changePassword(rw http.ResponseWriter, r *http.Request, s *session) {
+func (w *Web) changePasswordOn(rw http.ResponseWriter, r *http.Request, s *session, pp passwordPage) {
 	f := accountForm{Name: s.account.Name, Role: string(s.account.Role)}
 	refuse := func(status int, msg string) {
 		f.Error = msg
-		w.render(rw, r, status, "account", page{Title: "Your account", Nav: "account", Session: s, Data: f})
+		w.render(rw, r, status, pp.template, page{Title: "Your account", Nav: pp.nav, Session: s, Data: f})
 	}
 	now := w.cfg.Core.Now()
 	if wait := w.limits.check(now, w.clientIP(r), s.account.Name); wait > 0 {
@@ -382,7 +410,7 @@ func (w *Web) changePassword(rw http.ResponseWriter, r *http.Request, s *session
 		refuse(http.StatusBadRequest, "The new password and its repetition differ.")
 		return
 	}
-	err := account.SetPassword(r.Context(), w.cfg.Store, now, s.actor(), s.account.Name, pw, s.idHash)
+	err := account.SetPassword(r.Context(), w.cfg.Store, now, s.actor(), s.account.Name, pw, nil)
 	if errors.Is(err, account.ErrInvalid) {
 		refuse(http.StatusBadRequest, strings.TrimPrefix(err.Error(), account.ErrInvalid.Error()+": "))
 		return
@@ -391,14 +419,13 @@ func (w *Web) changePassword(rw http.ResponseWriter, r *http.Request, s *session
 		w.internal(rw, r, err)
 		return
 	}
-	// A fresh session for this browser: the old id may have been seen by
-	// whoever made the change necessary.
-	w.endSession(rw, r, s, adminCookie, "/")
-	if err := w.startSession(rw, r, s.account, adminCookie, "/"); err != nil {
+	// Every session ended, this one too (its id may have been seen by
+	// whoever made the change necessary): a fresh one for this browser.
+	if err := w.startSession(rw, r, s.account, pp.cookie, pp.cookiePath); err != nil {
 		w.internal(rw, r, err)
 		return
 	}
-	http.Redirect(rw, r, "/admin/account?done=1", http.StatusSeeOther)
+	http.Redirect(rw, r, pp.done, http.StatusSeeOther)
 }
 
 // signedIn reports whether s still holds (not signed out, its account

@@ -66,6 +66,8 @@ var notices = map[string]string{
 	"token-approved":        "The token's pending devices are approved: they may connect.",
 	"token-devices-revoked": "The token's devices are revoked: their connections were closed.",
 	"account-created":       "Account created.",
+	"account-disabled":      "Account disabled: it is signed out everywhere and may not sign in.",
+	"account-enabled":       "Account enabled: it may sign in again.",
 }
 
 func (w *Web) people(r *http.Request, s *session) (people, error) {

@@ -147,10 +147,15 @@ func (w *Web) Register(mux *http.ServeMux) {
 		"POST /admin/people/enrollments/{id}/approve-devices": w.enrollmentDevices(store.DeviceApproved, "token-approved"),
 		"POST /admin/people/enrollments/{id}/revoke-devices":  w.enrollmentDevices(store.DeviceRevoked, "token-devices-revoked"),
 		"POST /admin/people/accounts":                         w.createAccount,
+		"POST /admin/people/accounts/{name}/disable":          w.setAccountDisabled(true),
+		"POST /admin/people/accounts/{name}/enable":           w.setAccountDisabled(false),
+		"POST /admin/people/accounts/{name}/password":         w.resetPassword,
 	})
 	w.handle(mux, "GET /desk/{$}", http.HandlerFunc(w.deskPage))
 	w.handle(mux, "POST /desk/login", http.HandlerFunc(w.deskLogin))
 	w.handle(mux, "POST /desk/logout", w.agent(w.deskLogout))
+	w.handle(mux, "GET /desk/password", w.agent(w.deskAccountPage))
+	w.handle(mux, "POST /desk/password", w.agent(w.deskChangePassword))
 	w.handle(mux, "GET /desk/events", w.agent(w.deskEvents))
 	w.handle(mux, "POST /desk/report", w.agent(w.deskReport))
 	w.handle(mux, "POST /desk/conversations/{id}/{action}", w.agent(w.deskConversation))
