@@ -27,10 +27,11 @@ type testServer struct {
 	dir  string
 	addr string
 	srv  *coordtest.Server
-	// hosts are the host names devices were enrolled with, by token: the
-	// test agents say hello with them.
-	hosts sync.Map
 }
+
+// hosts are the host names devices were enrolled with, by token, across
+// restarts: the test agents say hello with them.
+var hosts sync.Map
 
 func startServer(t *testing.T, dir string) *testServer {
 	t.Helper()
@@ -85,7 +86,7 @@ func (s *testServer) enrollDevice(host string) string {
 	if code != http.StatusCreated {
 		s.t.Fatalf("enrolling: %d %v", code, d)
 	}
-	s.hosts.Store(d["device_token"], host)
+	hosts.Store(d["device_token"], host)
 	return d["device_token"].(string)
 }
 
@@ -126,7 +127,7 @@ func dial(t *testing.T, s *testServer, token string) (*agent, *http.Response, er
 		return nil, resp, err
 	}
 	a := &agent{t: t, ws: ws, in: make(chan protocol.Message, 64), closed: make(chan websocket.StatusCode, 1)}
-	if h, ok := s.hosts.Load(token); ok {
+	if h, ok := hosts.Load(token); ok {
 		a.host = h.(string)
 	}
 	go func() {
