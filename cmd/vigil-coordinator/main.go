@@ -4,8 +4,10 @@
 // Every flag has a VIGIL_* environment variable; a flag given on the
 // command line wins over the environment.
 //
-// `vigil-coordinator account add --name NAME --role ROLE` creates a web
-// account instead of serving (see account.go and docs/web.md).
+// `vigil-coordinator account add|passwd|disable|enable` manages web
+// accounts instead of serving (see account.go and docs/web.md);
+// `vigil-coordinator device list|approve|revoke` manages enrolled devices
+// through the running coordinator's API (device.go, docs/deploy.md).
 package main
 
 import (
@@ -35,6 +37,9 @@ func main() {
 func run(args []string) error {
 	if len(args) > 0 && args[0] == "account" {
 		return runAccount(args[1:], os.Stdin, os.Stdout)
+	}
+	if len(args) > 0 && args[0] == "device" {
+		return runDevice(args[1:], os.Stdout)
 	}
 	fs := flag.NewFlagSet("vigil-coordinator", flag.ContinueOnError)
 	var cfg coordinator.Config
