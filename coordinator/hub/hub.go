@@ -93,7 +93,7 @@ func (c *Config) defaults() {
 	}
 	if !c.ConnLimit.Valid() {
 		c.ConnLimit = DefaultConnLimit
-		c.ConnLimit.Burst += c.MaxSessions
+		c.ConnLimit.Burst += 2 * c.MaxSessions
 	}
 	if !c.FlipLimit.Valid() {
 		c.FlipLimit = DefaultFlipLimit

@@ -20,9 +20,9 @@ var (
 	// DefaultSessionLimit: readings and heartbeats per session.
 	DefaultSessionLimit = ratelimit.Limit{Every: 100 * time.Millisecond, Burst: 40}
 	// DefaultConnLimit: hello, session_open and session_close per
-	// connection, and the messages of sessions it does not know. Its burst
-	// grows with MaxSessions, since a reconnecting terminal server reopens
-	// every session at once.
+	// device, and the messages of sessions it does not know. Its burst
+	// grows by twice MaxSessions, since a reconnecting terminal server
+	// reopens every session at once, and may have to twice in a row.
 	DefaultConnLimit = ratelimit.Limit{Every: 50 * time.Millisecond, Burst: 100}
 	// DefaultFlipLimit: changes of the flags that pause the clock
 	// (foreground, minimized, locked) per session. A person switching
