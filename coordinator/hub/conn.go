@@ -70,10 +70,14 @@ type session struct {
 	id       string
 	osUser   string
 	since    time.Time
-	deskUser string // "" while unmapped or refused
-	refused  bool
+	deskUser string        // "" while unmapped
 	msgs     *rate.Limiter // SessionLimit
 	flips    *flips
+}
+
+// source names s for the engine: unique across devices.
+func (s *session) source() engine.Source {
+	return engine.Source{Key: s.c.device.ID + "/" + s.id, Host: s.c.host}
 }
 
 func (c *conn) run() error {
@@ -165,15 +169,15 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 		}
 		return c.withSession(m.Session, func(s *session) {
 			s.flips.pass(h.core.Now(), r, func(r engine.Reading) {
-				if user := c.userOf(s); user != "" {
-					h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Reading(now, user, r) })
+				if user, src := c.userOf(s); user != "" {
+					h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Reading(now, user, src, r) })
 				}
 			})
 		})
 	case protocol.Heartbeat:
 		return c.withSession(m.Session, func(s *session) {
-			if user := c.userOf(s); user != "" {
-				h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Heartbeat(now, user) })
+			if user, src := c.userOf(s); user != "" {
+				h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Heartbeat(now, user, src) })
 			}
 		})
 	case protocol.SessionClose:
@@ -215,12 +219,12 @@ func (c *conn) withSession(id string, fn func(s *session)) error {
 	return nil
 }
 
-// userOf is the Agent Desk user s speaks for, "" while it is unmapped or
-// refused (its messages are then dropped).
-func (c *conn) userOf(s *session) string {
+// userOf is the Agent Desk user s speaks for, "" while it is unmapped (its
+// messages are then dropped), and s as the engine names it.
+func (c *conn) userOf(s *session) (string, engine.Source) {
 	c.h.mu.Lock()
 	defer c.h.mu.Unlock()
-	return s.deskUser
+	return s.deskUser, s.source()
 }
 
 // send queues m; a peer too slow to drain its queue is dropped. It never
