@@ -184,11 +184,11 @@ func (c *conn) handle(ctx context.Context, m inbound, reopen, stale *time.Timer)
 			return nil
 		}
 		wait := c.refusedBo.Next()
-		why := "it is not this user's (refused by the agent service)"
+		why := "it is not this user's"
 		if msg.Reason == protocol.RefusedTooManySessions {
 			why = "too many sessions are open for this user on this host, or on this device"
 		}
-		a.Log.Error("this session was refused: "+why+"; not reporting it",
+		a.Log.Error("the coordinator or the agent service refused this session: "+why+"; not reporting it",
 			"session", a.Session, "os_user", a.OSUser, "reason", msg.Reason, "retry_in", wait.Round(time.Second))
 		c.phase = phaseRefused
 		if c.warning {
