@@ -16,12 +16,14 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/api"
+	"github.com/vigil-cc/vigil/coordinator/clientip"
 	"github.com/vigil-cc/vigil/coordinator/controller"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/metrics"
 	"github.com/vigil-cc/vigil/coordinator/policy"
+	"github.com/vigil-cc/vigil/coordinator/ratelimit"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/setting"
 	"github.com/vigil-cc/vigil/coordinator/store"
@@ -36,9 +38,15 @@ type Config struct {
 	TLSCert, TLSKey string        // both or neither
 	Heartbeat       time.Duration // asked of agents
 	Grace           time.Duration // a sensor silent this long is lost
-	RequireApproval bool          // new devices wait for an admin
-	Now             func() time.Time
-	Log             *slog.Logger
+	RequireApproval bool          // new devices wait for an admin, whatever their token says
+	// TrustedProxies: reverse proxies (addresses and CIDR prefixes, comma-
+	// separated) whose X-Forwarded-For names the client for rate limits.
+	TrustedProxies string
+	// MaxSessionsPerConnection bounds the desktop sessions one agent
+	// connection reports (a terminal server's; 0: hub.DefaultMaxSessions).
+	MaxSessionsPerConnection int
+	Now                      func() time.Time
+	Log                      *slog.Logger
 
 	// The controller (docs/integration.md): "builtin" (default) or "webhook",
 	// which POSTs events to WebhookURL signed with WebhookSecret (and
@@ -47,6 +55,14 @@ type Config struct {
 	WebhookURL                       string
 	WebhookSecret, WebhookSecretNext string
 }
+
+// FirstEnrollmentTTL is how long the enrollment token made at first start
+// lasts; its devices wait pending.
+const FirstEnrollmentTTL = 24 * time.Hour
+
+// MinAdminTokenLen is the shortest admin token the coordinator accepts
+// from its configuration: a guessable one would open everything.
+const MinAdminTokenLen = 32
 
 // Validate says what to fix in c. Its errors are *setting.Error, naming
 // the settings by their Config fields.
@@ -62,6 +78,13 @@ func (c *Config) Validate() error {
 		return setting.Errorf("{Heartbeat} must be from 5s to 300s, got %v", c.Heartbeat)
 	case c.Grace <= c.Heartbeat:
 		return setting.Errorf("{Grace} (%v) must be longer than {Heartbeat} (%v)", c.Grace, c.Heartbeat)
+	case c.AdminToken != "" && len(c.AdminToken) < MinAdminTokenLen:
+		return setting.Errorf("{AdminToken} must be at least %d characters (it is %d): make one with e.g. `openssl rand -hex 24`", MinAdminTokenLen, len(c.AdminToken))
+	case c.MaxSessionsPerConnection < 0 || c.MaxSessionsPerConnection > hub.MaxMaxSessions:
+		return setting.Errorf("{MaxSessionsPerConnection} must be from 1 to %d (0: %d), got %d", hub.MaxMaxSessions, hub.DefaultMaxSessions, c.MaxSessionsPerConnection)
+	}
+	if _, err := clientip.ParseTrusted(c.TrustedProxies); err != nil {
+		return setting.Errorf("{TrustedProxies} must be addresses and CIDR prefixes separated by commas: %v", err)
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return setting.Errorf("{Listen} must be host:port, e.g. 127.0.0.1:8080: %v", err)
@@ -125,7 +148,11 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	rec := &recorder{st: st}
 	c := core.New(eng, rec, cfg.Now, cfg.Log)
 	pol := policy.New(st, c, settings, cfg.Heartbeat)
-	h := hub.New(hub.Config{}, c, directory{st: st, now: cfg.Now}, pol.Wire, cfg.Log)
+	trusted, _ := clientip.ParseTrusted(cfg.TrustedProxies) // Validate checked it
+	clients := clientip.Resolver{Trusted: trusted}
+	authFailures := ratelimit.NewKeyed(api.DefaultAuthFailureLimit, 0)
+	h := hub.New(hub.Config{MaxSessions: cfg.MaxSessionsPerConnection, Clients: clients, AuthFailures: authFailures},
+		c, directory{st: st, now: cfg.Now}, pol.Wire, cfg.Log)
 	ctl, m, err := openController(ctx, cfg, st, c, metrics.Sources{ConnectedAgents: h.Connected, UserStates: userStates(c)})
 	if err != nil {
 		return nil, err
@@ -157,9 +184,9 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	mux := http.NewServeMux()
 	adm := &admin.Admin{Store: st, Core: c, Hub: h}
 	a := &api.API{Admin: adm, Store: st, Core: c, Hub: h, Policy: pol, Log: cfg.Log, RequireApproval: cfg.RequireApproval,
-		Desk: deskOf(ctl), Webhook: webhookOf(ctl)}
+		Clients: clients, AuthFailures: authFailures, Desk: deskOf(ctl), Webhook: webhookOf(ctl)}
 	a.Register(mux)
-	w, err := web.New(web.Config{Store: st, Core: c, Hub: h, Policy: pol, Admin: adm, Desk: deskOf(ctl), Log: cfg.Log, Secure: cfg.TLSCert != ""})
+	w, err := web.New(web.Config{Store: st, Core: c, Hub: h, Policy: pol, Admin: adm, Desk: deskOf(ctl), Log: cfg.Log, Secure: cfg.TLSCert != "", Clients: clients})
 	if err != nil {
 		return nil, err
 	}
@@ -296,8 +323,10 @@ func bootstrap(ctx context.Context, cfg Config, st *store.Store) error {
 		return fmt.Errorf("creating the first admin token: %w", err)
 	}
 	enroll, ehash := secret.New(secret.PrefixEnrollment)
+	// Short-lived, and its devices wait for an admin's approval: whoever
+	// reads the file must not be able to speak for every user.
 	e := store.Enrollment{ID: store.NewID(), Hash: ehash, Note: "first enrollment token", CreatedBy: "system",
-		CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour), MaxUses: 1000}
+		CreatedAt: now, ExpiresAt: now.Add(FirstEnrollmentTTL), MaxUses: 1000}
 	err = st.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.CreateEnrollment(ctx, e); err != nil {
 			return err

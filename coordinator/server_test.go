@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 	"github.com/vigil-cc/vigil/protocol"
 )
 
-const adminToken = "vgl_api_test-admin-token"
+const adminToken = "vgl_api_test-admin-token-32-characters-long"
 
 // testServer is a real coordinator on a loopback port.
 type testServer struct {
@@ -27,6 +28,10 @@ type testServer struct {
 	addr string
 	srv  *coordtest.Server
 }
+
+// hosts are the host names devices were enrolled with, by token, across
+// restarts: the test agents say hello with them.
+var hosts sync.Map
 
 func startServer(t *testing.T, dir string) *testServer {
 	t.Helper()
@@ -76,11 +81,12 @@ func (s *testServer) setTimeout(seconds int) {
 // enrollDevice returns a fresh device token.
 func (s *testServer) enrollDevice(host string) string {
 	s.t.Helper()
-	e := s.mustCall("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 5})
+	e := s.mustCall("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 5, "auto_approve": true})
 	code, d, _ := s.call("POST", "/api/v1/enroll", "", map[string]any{"enrollment_token": e["token"], "host": host, "os": "linux"})
 	if code != http.StatusCreated {
 		s.t.Fatalf("enrolling: %d %v", code, d)
 	}
+	hosts.Store(d["device_token"], host)
 	return d["device_token"].(string)
 }
 
@@ -104,6 +110,7 @@ type agent struct {
 	in chan protocol.Message
 	// closed receives the close status once the connection ends.
 	closed chan websocket.StatusCode
+	host   string // enrolled with
 }
 
 func dial(t *testing.T, s *testServer, token string) (*agent, *http.Response, error) {
@@ -120,6 +127,9 @@ func dial(t *testing.T, s *testServer, token string) (*agent, *http.Response, er
 		return nil, resp, err
 	}
 	a := &agent{t: t, ws: ws, in: make(chan protocol.Message, 64), closed: make(chan websocket.StatusCode, 1)}
+	if h, ok := hosts.Load(token); ok {
+		a.host = h.(string)
+	}
 	go func() {
 		for {
 			_, data, err := ws.Read(context.Background())
@@ -224,7 +234,7 @@ func (a *agent) closeStatus(within time.Duration) websocket.StatusCode {
 
 // open says hello and opens one session for osUser, sending a reading.
 func (a *agent) open(session, osUser string, idle time.Duration) time.Time {
-	a.send(protocol.Hello{AgentVersion: "test", OS: "linux", Host: "ws-" + session})
+	a.send(protocol.Hello{AgentVersion: "test", OS: "linux", Host: a.host})
 	a.next(protocol.TypePolicy, 5*time.Second)
 	a.send(protocol.SessionOpen{Session: session, OSUser: osUser})
 	sent := time.Now()
@@ -568,6 +578,6 @@ func TestUnmappedUsersAreListedAndBoundOnceMapped(t *testing.T) {
 	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		_, u, _ := s.call("GET", "/api/v1/users/mary", adminToken, nil)
 		sensor, _ := u["sensor"].(map[string]any)
-		return sensor["host"] == "ws-1", "mary's sensor to be bound"
+		return sensor["host"] == "ws-u", "mary's sensor to be bound"
 	})
 }

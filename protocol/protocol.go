@@ -146,3 +146,8 @@ func NewErrorMessage(err error) ErrorMessage {
 	}
 	return ErrorMessage{Code: CloseCode(err), Message: b.String()}
 }
+
+// DevicePending is the coordinator's error message (HTTP 403) to a device
+// enrolled with a token that leaves devices pending, until an admin
+// approves it: unlike a refusal, the agent retries on its normal backoff.
+const DevicePending = "device is pending"

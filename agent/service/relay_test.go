@@ -127,9 +127,19 @@ type helperConn struct {
 
 func dialHelper(t *testing.T, sock string, user string) *helperConn {
 	t.Helper()
-	ep, err := agent.ParseEndpoint("unix://"+sock, false, "")
+	h, err := tryDialHelper(t, sock, user)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return h
+}
+
+// tryDialHelper is dialHelper, answering an error instead of failing.
+func tryDialHelper(t *testing.T, sock string, user string) (*helperConn, error) {
+	t.Helper()
+	ep, err := agent.ParseEndpoint("unix://"+sock, false, "")
+	if err != nil {
+		return nil, err
 	}
 	// The peer's user travels in a first line the test listener strips (a
 	// stand-in for SO_PEERCRED, which the acceptance test uses for real).
@@ -148,7 +158,7 @@ func dialHelper(t *testing.T, sock string, user string) *helperConn {
 	}
 	ws, _, err := websocket.Dial(ctx, ep.WebSocketURL(), &websocket.DialOptions{HTTPClient: c, Subprotocols: []string{protocol.Subprotocol}})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	h := &helperConn{t: t, ws: ws, in: make(chan string, 32)}
 	go func() {
@@ -163,7 +173,7 @@ func dialHelper(t *testing.T, sock string, user string) *helperConn {
 		}
 	}()
 	t.Cleanup(func() { ws.CloseNow() })
-	return h
+	return h, nil
 }
 
 func (h *helperConn) send(m protocol.Message) {

@@ -118,6 +118,15 @@ func (l *Link) Run(ctx context.Context, serve func(ctx context.Context, c *Conn)
 			return nil
 		}
 		var ae *AuthError
+		if errors.As(err, &ae) && ae.Pending() {
+			// Awaiting an admin's approval: come in soon after it, on the
+			// normal backoff (at most its cap apart).
+			wait := bo.Next()
+			l.Log.Warn("this device awaits an admin's approval on the coordinator (Devices page); trying again",
+				"retry_in", wait.Round(time.Millisecond))
+			l.waitForToken(ctx, wait, token)
+			continue
+		}
 		if errors.As(err, &ae) {
 			wait := authBo.Next()
 			l.Log.Error("the coordinator refused this device; waiting before trying again (a new device token, e.g. from `vigil-agent enroll`, retries at once)",
@@ -157,6 +166,11 @@ func (l *Link) waitForToken(ctx context.Context, d time.Duration, failed string)
 type AuthError struct {
 	Code    int    // close code 4001, 4003 or 4004, or the HTTP status 401 or 403
 	Message string // the coordinator's explanation
+}
+
+// Pending reports whether the device is enrolled and awaits approval.
+func (e *AuthError) Pending() bool {
+	return e.Code == http.StatusForbidden && e.Message == protocol.DevicePending
 }
 
 func (e *AuthError) Error() string {

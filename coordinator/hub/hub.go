@@ -10,14 +10,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/vigil-cc/vigil/coordinator/clientip"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/coordinator/ratelimit"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/internal/offload"
 	"github.com/vigil-cc/vigil/protocol"
@@ -26,7 +30,8 @@ import (
 // Device is an enrolled workstation as the hub needs it.
 type Device struct {
 	ID       string
-	Approved bool // false: revoked or awaiting approval
+	Host     string // fixed at enrollment: a hello naming another is refused
+	Approved bool   // false: revoked or awaiting approval
 	Status   string
 }
 
@@ -39,8 +44,9 @@ type Directory interface {
 	Device(ctx context.Context, token string) (Device, error)
 	// ResolveUser maps an OS user to an Agent Desk user (ok false: unmapped).
 	ResolveUser(ctx context.Context, osUser string) (deskUser string, ok bool, err error)
-	// Unmapped notes an OS user that maps to nobody, for the admin.
-	Unmapped(ctx context.Context, osUser, host string, at time.Time) error
+	// Unmapped notes an OS user that maps to nobody, for the admin, in a
+	// bounded list; overflowed says older entries were dropped for it.
+	Unmapped(ctx context.Context, osUser, host, deviceID string, at time.Time) (overflowed bool, err error)
 	// Audit records something the hub refused or noticed.
 	Audit(ctx context.Context, kind, user string, detail map[string]any) error
 }
@@ -50,8 +56,26 @@ type Config struct {
 	PingInterval time.Duration // a ping this often; no pong within it drops the peer
 	WriteTimeout time.Duration // for every write
 	QueueLen     int           // messages waiting for a slow peer before it is dropped
-	MaxSessions  int           // per connection
+	// MaxSessions bounds the sessions open on one connection (a terminal
+	// server reports all of its users' sessions on one): past it a
+	// session_open is refused alone (session_refused "too_many_sessions"),
+	// the connection and its other sessions carry on.
+	MaxSessions int
+	// Clients finds a request's client address; AuthFailures counts its
+	// failed device-token checks (nil: not limited).
+	Clients      clientip.Resolver
+	AuthFailures *ratelimit.Keyed
+	// Message limits (limits.go; the Default… values when not Valid).
+	SessionLimit, ConnLimit, FlipLimit ratelimit.Limit
 }
+
+// Sessions per connection: the default, sized for a large terminal server
+// (RDS or Citrix hosts run a few hundred sessions at most), and the most
+// the setting allows.
+const (
+	DefaultMaxSessions = 1000
+	MaxMaxSessions     = 10000
+)
 
 func (c *Config) defaults() {
 	if c.PingInterval <= 0 {
@@ -64,7 +88,17 @@ func (c *Config) defaults() {
 		c.QueueLen = 32
 	}
 	if c.MaxSessions <= 0 {
-		c.MaxSessions = 64
+		c.MaxSessions = DefaultMaxSessions
+	}
+	if !c.SessionLimit.Valid() {
+		c.SessionLimit = DefaultSessionLimit
+	}
+	if !c.ConnLimit.Valid() {
+		c.ConnLimit = DefaultConnLimit
+		c.ConnLimit.Burst += 2 * c.MaxSessions
+	}
+	if !c.FlipLimit.Valid() {
+		c.FlipLimit = DefaultFlipLimit
 	}
 }
 
@@ -85,6 +119,32 @@ type Hub struct {
 	closed  bool
 	devices map[string]*conn             // device id → its live connection
 	bound   map[string]map[*session]bool // Agent Desk user → their live sessions
+	// audited are the misbehaviours (kind and device) audited since the
+	// start: each is audited once, however often the device reconnects.
+	audited map[string]struct{}
+
+	// Message limits (limits.go), kept by device and session rather than
+	// by connection, so reconnecting starts no fresh budget.
+	devMsgs, sessMsgs, flipLims *ratelimit.Keyed
+}
+
+// maxAudited bounds Hub.audited; past it, misbehaviours are audited again.
+const maxAudited = 100000
+
+// firstTime reports whether kind is seen for device for the first time
+// since the start.
+func (h *Hub) firstTime(kind, device string) bool {
+	key := kind + "\x00" + device
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.audited[key]; ok {
+		return false
+	}
+	if len(h.audited) >= maxAudited {
+		clear(h.audited) // audit again rather than grow without bound
+	}
+	h.audited[key] = struct{}{}
+	return true
 }
 
 // New returns a hub; policy gives the policy in force (with server time).
@@ -92,7 +152,9 @@ type Hub struct {
 func New(cfg Config, c *core.Core, dir Directory, policy func() protocol.Policy, log *slog.Logger) *Hub {
 	cfg.defaults()
 	return &Hub{cfg: cfg, core: c, dir: dir, policy: policy, log: log, store: offload.New(4),
-		devices: make(map[string]*conn), bound: make(map[string]map[*session]bool)}
+		devices: make(map[string]*conn), bound: make(map[string]map[*session]bool), audited: map[string]struct{}{},
+		devMsgs: ratelimit.NewKeyed(cfg.ConnLimit, maxLimitKeys), sessMsgs: ratelimit.NewKeyed(cfg.SessionLimit, maxLimitKeys),
+		flipLims: ratelimit.NewKeyed(cfg.FlipLimit, maxLimitKeys)}
 }
 
 // SessionInfo describes a bound session, for the dashboard.
@@ -205,16 +267,30 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, "missing device token: send Authorization: Bearer <device token>")
 		return
 	}
+	client := h.cfg.Clients.Key(r)
+	if h.cfg.AuthFailures != nil {
+		if wait := h.cfg.AuthFailures.Wait(h.core.Now(), client); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			httpError(w, http.StatusTooManyRequests, "too many failed authentications from your address")
+			return
+		}
+	}
 	var dev Device
 	var err error
 	h.ask(r.Context(), func(ctx context.Context) { dev, err = h.dir.Device(ctx, token) })
 	switch {
 	case errors.Is(err, ErrUnknownDevice):
+		if h.cfg.AuthFailures != nil {
+			h.cfg.AuthFailures.Allow(h.core.Now(), client)
+		}
 		httpError(w, http.StatusUnauthorized, "unknown device token")
 		return
 	case err != nil:
 		h.log.Error("looking up a device", "err", err)
 		httpError(w, http.StatusInternalServerError, "looking up the device failed")
+		return
+	case !dev.Approved && dev.Status == "pending":
+		httpError(w, http.StatusForbidden, protocol.DevicePending)
 		return
 	case !dev.Approved:
 		httpError(w, http.StatusForbidden, "device is "+dev.Status)
@@ -225,7 +301,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	ws.SetReadLimit(protocol.MaxFrameBytes)
-	c := &conn{h: h, ws: ws, device: dev}
+	c := &conn{h: h, ws: ws, device: dev, msgs: h.devMsgs.Get(h.core.Now(), dev.ID)}
 	if ws.Subprotocol() != protocol.Subprotocol {
 		c.closeWith(&protocol.Error{Code: protocol.CloseUnsupportedVersion, Msg: "offer the subprotocol " + protocol.Subprotocol})
 		return
@@ -239,7 +315,23 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer h.readers.Done()
 		defer h.detach(c)
-		err := c.run()
+		// A revocation committed between the lookup above and attach found
+		// no connection to drop: look again now that c is attached, so a
+		// revoked device's connection is closed every time (DropDevice
+		// closes it if the revocation comes later).
+		var again Device
+		var err error
+		h.ask(context.Background(), func(ctx context.Context) { again, err = h.dir.Device(ctx, token) })
+		switch {
+		case errors.Is(err, ErrUnknownDevice):
+			c.fail(&protocol.Error{Code: protocol.CloseUnauthorized, Msg: "unknown device token"})
+		case err != nil:
+			h.log.Error("looking up a device again", "err", err)
+			c.fail(&protocol.Error{Code: protocol.CloseInternalError, Msg: "looking up the device failed"})
+		case !again.Approved:
+			c.fail(&protocol.Error{Code: protocol.CloseDeviceRevoked, Msg: "device " + again.Status})
+		}
+		err = c.run()
 		h.log.Debug("agent disconnected", "device", dev.ID, "host", c.host, "err", err)
 	}()
 }
@@ -270,6 +362,7 @@ func (h *Hub) detach(c *conn) {
 	}
 	for _, s := range c.sessions {
 		h.unbindLocked(s)
+		s.flips.stop()
 	}
 }
 
@@ -294,7 +387,15 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 		return fmt.Errorf("resolving OS user: %w", err)
 	}
 	if !ok {
-		h.ask(ctx, func(ctx context.Context) { err = h.dir.Unmapped(ctx, s.osUser, s.c.host, h.core.Now()) })
+		var overflowed bool
+		h.ask(ctx, func(ctx context.Context) {
+			overflowed, err = h.dir.Unmapped(ctx, s.osUser, s.c.host, s.c.device.ID, h.core.Now())
+		})
+		if err == nil && overflowed && h.firstTime("sensor.unmapped_overflow", s.c.device.ID) {
+			h.ask(ctx, func(ctx context.Context) {
+				err = h.dir.Audit(ctx, "sensor.unmapped_overflow", "", map[string]any{"device": s.c.device.ID, "host": s.c.host})
+			})
+		}
 		return err
 	}
 	h.mu.Lock()

@@ -51,6 +51,12 @@ var (
 	ErrEnrollmentRevoked = errors.New("enrollment token revoked")
 	ErrEnrollmentExpired = errors.New("enrollment token expired")
 	ErrEnrollmentUsedUp  = errors.New("enrollment token used up")
+	// ErrEnrollmentHost: the device's host name does not match the
+	// enrollment token's host pattern.
+	ErrEnrollmentHost = errors.New("host name not allowed by the enrollment token")
+	// ErrLastAdmin: the change would leave no admin account that may sign
+	// in to the web pages.
+	ErrLastAdmin = errors.New("the last admin account that may sign in")
 	// ErrSchemaTooNew: the database was written by a newer coordinator.
 	ErrSchemaTooNew = errors.New("database schema is newer than this coordinator")
 )
