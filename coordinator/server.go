@@ -30,8 +30,11 @@ import (
 
 // Config is the coordinator's configuration (flags and VIGIL_* variables).
 type Config struct {
-	Listen          string        // host:port
-	DataDir         string        // the database and first-start credentials
+	Listen  string // host:port
+	DataDir string // the SQLite database and first-start credentials
+	// DatabaseURL (postgres://…) puts the store on PostgreSQL, which
+	// several replicas can share; empty: a SQLite file in DataDir.
+	DatabaseURL     string
 	AdminToken      string        // optional: an admin API token to accept
 	TLSCert, TLSKey string        // both or neither
 	Heartbeat       time.Duration // asked of agents
@@ -56,6 +59,8 @@ func (c *Config) Validate() error {
 		return setting.Errorf("{Listen} must be host:port, e.g. 127.0.0.1:8080")
 	case c.DataDir == "":
 		return setting.Errorf("{DataDir} must name a directory for the database")
+	case c.DatabaseURL != "" && !store.IsPostgresURL(c.DatabaseURL):
+		return setting.Errorf("{DatabaseURL} must be a PostgreSQL URL, postgres://user:password@host:5432/vigil (empty: a SQLite file in the data directory)")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return setting.Errorf("{TLSCert} and {TLSKey} go together: give both or neither")
 	case c.Heartbeat < 5*time.Second || c.Heartbeat > 300*time.Second:
@@ -104,7 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "vigil.db"))
+	st, err := OpenStore(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +119,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// OpenStore opens the PostgreSQL database at databaseURL, or without one
+// the SQLite file vigil.db in dataDir.
+func OpenStore(ctx context.Context, databaseURL, dataDir string) (*store.Store, error) {
+	if databaseURL != "" {
+		return store.OpenPostgres(ctx, databaseURL)
+	}
+	return store.Open(ctx, filepath.Join(dataDir, "vigil.db"))
 }
 
 func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {

@@ -41,6 +41,7 @@ func run(args []string) error {
 	var logLevel string
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to serve on (VIGIL_LISTEN)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "vigil-data", "directory for the database and first-start tokens (VIGIL_DATA_DIR)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "a PostgreSQL database, postgres://user:password@host:5432/vigil, that several replicas can share (VIGIL_DATABASE_URL); empty: a SQLite file in the data directory")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "an admin API token to accept (VIGIL_ADMIN_TOKEN); without one, the first start makes one")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (VIGIL_TLS_CERT)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file (VIGIL_TLS_KEY)")
@@ -77,6 +78,7 @@ func run(args []string) error {
 var flags = map[string]string{
 	"Listen":            "--listen",
 	"DataDir":           "--data-dir",
+	"DatabaseURL":       "--database-url",
 	"AdminToken":        "--admin-token",
 	"TLSCert":           "--tls-cert",
 	"TLSKey":            "--tls-key",

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/storetest"
 )
 
 // Config is a coordinator's configuration for tests: its data in dir, the
@@ -56,6 +57,7 @@ type Server struct {
 // does not open. Close, or t's cleanup, closes its hub and store.
 func Open(t testing.TB, cfg coordinator.Config) *Server {
 	t.Helper()
+	withStore(t, &cfg)
 	srv, err := coordinator.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("opening the coordinator: %v", err)
@@ -78,6 +80,7 @@ func Start(t testing.TB, cfg coordinator.Config, ln net.Listener) *Server {
 		}
 	}
 	cfg.Listen = ln.Addr().String()
+	withStore(t, &cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := coordinator.Open(ctx, cfg)
 	if err != nil {
@@ -100,6 +103,17 @@ func Start(t testing.TB, cfg coordinator.Config, ln net.Listener) *Server {
 		}
 	})
 	return s
+}
+
+// withStore puts cfg's store on the test package's PostgreSQL when the
+// tests run with VIGIL_TEST_STORE=postgres (see package storetest): one
+// database per data directory, so a restart on the same directory finds
+// its data.
+func withStore(t testing.TB, cfg *coordinator.Config) {
+	t.Helper()
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = storetest.URL(t, cfg.DataDir)
+	}
 }
 
 // Stop stops a serving coordinator (agents are told 1001 going away) and
