@@ -126,10 +126,7 @@ func (s *Server) Stop(within time.Duration) (done bool, err error) {
 		return true, s.result
 	}
 	if s.cancel == nil {
-		s.once.Do(func() {
-			s.Hub.Close()
-			s.result = s.Store.Close()
-		})
+		s.once.Do(func() { s.result = s.Server.Close() })
 		return true, s.result
 	}
 	s.cancel()
