@@ -85,7 +85,9 @@ func (r *replica) set(leads bool, l store.Lease, leader string) {
 
 // tryLead takes the lease if it is free, and then the engine.
 func (r *replica) tryLead(ctx context.Context) (bool, error) {
-	l, ok, err := r.s.Store.AcquireLease(ctx, r.id, r.addr, leaseTTL)
+	actx, cancel := context.WithTimeout(ctx, leaseTTL)
+	l, ok, err := r.s.Store.AcquireLease(actx, r.id, r.addr, leaseTTL)
+	cancel()
 	if err != nil {
 		return false, err
 	}
@@ -257,7 +259,9 @@ func (r *replica) hold(ctx context.Context) error {
 		case <-renew.C:
 			start := time.Now()
 			l, _ := r.current()
-			nl, err := s.Store.RenewLease(ctx, l, leaseTTL)
+			rctx, cancel := context.WithTimeout(ctx, leaseRenew)
+			nl, err := s.Store.RenewLease(rctx, l, leaseTTL)
+			cancel()
 			if err == nil {
 				renewed = start
 				r.set(true, nl, r.addr)
