@@ -97,10 +97,10 @@ type CoordinatorStats struct {
 
 // window is the measured window's readings.
 type window struct {
-	start, end                          time.Time
+	start, end                           time.Time
 	sent, received, sentEnd, receivedEnd int64
-	connected, connectedEnd             int
-	procStart, procEnd                  Proc
+	connected, connectedEnd              int
+	procStart, procEnd                   Proc
 }
 
 func (r *Report) coordinator() *CoordinatorStats {
