@@ -85,6 +85,10 @@ type Config struct {
 	// starts when it returns (the loadgen command waits there for its
 	// parent, so that every process measures the same window).
 	Hold func() error
+	// AtEnd, if set, is called when the window ends, before the agents
+	// disconnect (the loadgen command's parent reads the coordinator's
+	// memory there, with every agent still connected).
+	AtEnd func() error
 
 	// NextURL picks where an agent whose connection ended goes next, from
 	// the URL it was on, the close code and reason, and the text of the

@@ -124,16 +124,24 @@ func (g *Gen) Run(ctx context.Context) (Report, error) {
 	}
 	pstop()
 	<-pdone
+	if g.cfg.LiveHeap {
+		// With every agent still connected.
+		var err error
+		if w.heap, err = LiveHeap(context.Background(), g.hc.def, g.base, g.cfg.AdminToken); err != nil {
+			g.noteErr(err)
+		}
+	}
+	if g.cfg.AtEnd != nil && ctx.Err() == nil {
+		if err := g.cfg.AtEnd(); err != nil {
+			g.noteErr(fmt.Errorf("at the end of the window: %w", err))
+		}
+	}
 	stop()
 	wg.Wait()
 
 	rep := g.report(w)
 	if g.cfg.LiveHeap {
-		if h, err := LiveHeap(context.Background(), g.hc.def, g.base, g.cfg.AdminToken); err != nil {
-			g.noteErr(err)
-		} else {
-			rep.coordinator().Heap = h
-		}
+		rep.coordinator().Heap = w.heap
 	}
 	// Conversations given to idle agents should have been rerouted when
 	// those were logged out.
@@ -142,26 +150,47 @@ func (g *Gen) Run(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
-// prepare finds a coordinator that answers, sets T, and makes the tokens
-// and accounts the agents use.
-func (g *Gen) prepare(ctx context.Context) error {
+// findBase picks the first coordinator that answers for the API calls.
+func (g *Gen) findBase(ctx context.Context) error {
+	if g.base != "" {
+		return nil
+	}
 	var lastErr error
 	for _, u := range g.cfg.URLs {
 		if lastErr = call(ctx, g.hc.def, u, "", "GET", "/healthz", nil, nil); lastErr == nil {
 			g.base = u
-			break
+			return nil
 		}
 	}
-	if g.base == "" {
-		return fmt.Errorf("load generator: no coordinator answers: %w", lastErr)
+	return fmt.Errorf("load generator: no coordinator answers: %w", lastErr)
+}
+
+// SetTimeout puts the configured Timeout (T, enabled) in the coordinator's
+// settings; Run does it too. A change re-plans every clock and sends the
+// policy to every connected agent, so a run split over processes sets it
+// once, before they start, and leaves Timeout zero in each.
+func (g *Gen) SetTimeout(ctx context.Context) error {
+	if err := g.findBase(ctx); err != nil {
+		return err
+	}
+	t := g.cfg.Timeout
+	if t == 0 {
+		return nil
+	}
+	body := map[string]any{"inactivity_timeout": map[string]any{"enabled": true, "seconds": int(t / time.Second)}}
+	if err := call(ctx, g.hc.def, g.base, g.cfg.AdminToken, "PUT", "/api/v1/settings", body, nil); err != nil {
+		return fmt.Errorf("load generator: setting the timeout: %w", err)
+	}
+	return nil
+}
+
+// prepare finds a coordinator that answers, sets T, and makes the tokens
+// and accounts the agents use.
+func (g *Gen) prepare(ctx context.Context) error {
+	if err := g.SetTimeout(ctx); err != nil {
+		return err
 	}
 	admin := g.cfg.AdminToken
-	if t := g.cfg.Timeout; t != 0 {
-		body := map[string]any{"inactivity_timeout": map[string]any{"enabled": true, "seconds": int(t / time.Second)}}
-		if err := call(ctx, g.hc.def, g.base, admin, "PUT", "/api/v1/settings", body, nil); err != nil {
-			return fmt.Errorf("load generator: setting the timeout: %w", err)
-		}
-	}
 	var tok struct{ Token string }
 	name := fmt.Sprintf("loadgen-%d-%s", g.cfg.First, randomHex(4))
 	if err := call(ctx, g.hc.def, g.base, admin, "POST", "/api/v1/tokens", map[string]string{"name": name, "role": "integration"}, &tok); err != nil {
@@ -215,8 +244,8 @@ func (g *Gen) noteErr(err error) {
 	g.nerr++
 	if len(g.errs) < 20 {
 		g.errs = append(g.errs, err.Error())
+		g.cfg.Log.Warn("load generator", "err", err) // the first few only: a failing coordinator would flood the log
 	}
-	g.cfg.Log.Warn("load generator", "err", err)
 }
 
 func (g *Gen) errList() ([]string, int) {

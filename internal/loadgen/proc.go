@@ -22,8 +22,8 @@ type Proc struct {
 // /proc; an error elsewhere).
 func ReadProc(pid int) (Proc, error) { return readProc(pid) }
 
-// cpuPercent is the CPU used between two readings, in % of one core.
-func cpuPercent(a, b Proc) float64 {
+// CPUPercent is the CPU used between two readings, in % of one core.
+func CPUPercent(a, b Proc) float64 {
 	wall := b.At.Sub(a.At).Seconds()
 	if wall <= 0 {
 		return 0

@@ -101,6 +101,7 @@ type window struct {
 	sent, received, sentEnd, receivedEnd int64
 	connected, connectedEnd              int
 	procStart, procEnd                   Proc
+	heap                                 Heap
 }
 
 func (r *Report) coordinator() *CoordinatorStats {
@@ -159,7 +160,7 @@ func (g *Gen) report(w window) Report {
 	if pid := g.cfg.CoordinatorPID; pid != 0 && w.procEnd.Ticks > 0 {
 		c := r.coordinator()
 		c.PID = pid
-		c.CPUPercent = cpuPercent(w.procStart, w.procEnd)
+		c.CPUPercent = CPUPercent(w.procStart, w.procEnd)
 		c.RSS = w.procEnd.RSS
 	}
 	return r
