@@ -84,6 +84,8 @@ type agent struct {
 	outAt     time.Time // when logged_out arrived
 	nextInput time.Time
 	nextWin   time.Time
+	walked    bool      // an idle agent has walked away (from walkAt)
+	walkAt    time.Time // zero until the window starts
 }
 
 func newAgent(g *Gen, n int) *agent {
@@ -342,7 +344,7 @@ func (a *agent) reading(ctx context.Context, c *conn, input bool) error {
 	if input {
 		a.update(func(s *AgentState) {
 			s.LastInput = a.lastInput
-			if a.role == RoleIdle && a.loggedIn {
+			if a.role == RoleIdle && a.loggedIn && a.walked {
 				s.Cycles = append(s.Cycles, Cycle{Input: a.lastInput,
 					WarnDue:   a.lastInput.Add(time.Duration(a.policy.WarnAtS) * time.Second),
 					LogoutDue: a.lastInput.Add(time.Duration(a.policy.TimeoutS) * time.Second)})
@@ -382,6 +384,11 @@ func (a *agent) serve(ctx context.Context, c *conn) error {
 	}
 }
 
+// inputApart keeps an idle agent's last input this far after the one
+// before: the coordinator counts input within engine.InputJitter (250 ms)
+// of the last as the same (its estimate wobbles with network delay).
+const inputApart = 500 * time.Millisecond
+
 // jitter is d ±50 %.
 func (a *agent) jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(a.rng.Int64N(int64(d)+1))
@@ -392,7 +399,15 @@ func (a *agent) plan() time.Time {
 	now := time.Now()
 	hb := a.lastSent.Add(time.Duration(max(a.policy.HeartbeatS, 5)) * time.Second)
 	next := hb
-	if a.role == RoleIdle {
+	if a.role == RoleIdle && a.walkAt.IsZero() {
+		if start := a.g.start.Load(); start != 0 {
+			a.walkAt = time.Unix(0, start).Add(time.Duration(a.rng.Int64N(int64(a.g.walkSpread()) + 1)))
+		}
+	}
+	if a.role == RoleIdle && !a.walked && !a.walkAt.IsZero() {
+		next = earliest(next, a.walkAt)
+	}
+	if a.role == RoleIdle && a.walked {
 		if !a.loggedIn && !a.outAt.IsZero() {
 			next = earliest(next, a.outAt.Add(a.g.cfg.Relogin))
 		}
@@ -422,6 +437,16 @@ func earliest(a, b time.Time) time.Time {
 func (a *agent) act(ctx context.Context, c *conn) error {
 	now := time.Now()
 	switch {
+	case a.role == RoleIdle && !a.walked && !a.walkAt.IsZero() && !now.Before(a.walkAt):
+		if since := now.Sub(a.lastInput); since < inputApart {
+			// The coordinator takes input this close to the last as the
+			// same input (engine.InputJitter); wait, so that it counts.
+			a.walkAt = a.lastInput.Add(inputApart)
+			return nil
+		}
+		// The last input before walking away: the cycle starts.
+		a.walked = true
+		return a.reading(ctx, c, true)
 	case a.role == RoleIdle && !a.loggedIn && !a.outAt.IsZero() && !now.Before(a.outAt.Add(a.g.cfg.Relogin)):
 		a.outAt = time.Time{}
 		if !a.g.cycleFits(now, time.Duration(a.policy.TimeoutS)*time.Second) {
@@ -432,7 +457,7 @@ func (a *agent) act(ctx context.Context, c *conn) error {
 			return nil
 		}
 		return a.reading(ctx, c, true)
-	case a.role != RoleIdle && !now.Before(a.nextInput):
+	case (a.role != RoleIdle || !a.walked) && !now.Before(a.nextInput):
 		a.nextInput = now.Add(a.jitter(a.g.cfg.InputEvery))
 		// Input a moment ago, as a real agent's throttled report says.
 		a.lastInput = now.Add(-time.Duration(a.rng.IntN(250)) * time.Millisecond)

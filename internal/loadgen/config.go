@@ -45,8 +45,10 @@ type Config struct {
 	// from the policy the coordinator sends them.
 	Timeout time.Duration
 
-	// The mix. IdleShare of the agents (default 0.1) report one input and
-	// then nothing but heartbeats: they are warned at 0.8·T and logged out
+	// The mix. IdleShare of the agents (default 0.1) work like the others
+	// until, each at its own instant early in the window (within
+	// 2·InputEvery or a quarter of it), they walk away: one last input,
+	// then nothing but heartbeats. They are warned at 0.8·T and logged out
 	// at T, then log in to the Agent Desk again after Relogin and go idle
 	// again, as long as a whole cycle fits in the run. WindowShare of the
 	// others (default 0.2) also move the Agent Desk to the background (or

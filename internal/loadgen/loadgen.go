@@ -26,6 +26,7 @@ type Gen struct {
 	sent, received atomic.Int64
 	end            atomic.Int64 // unix ns the run ends; 0 until the window starts
 	timeoutS       atomic.Int64 // T of the last policy an agent got
+	start          atomic.Int64 // unix ns the window started; 0 until then
 
 	emu  sync.Mutex
 	errs []string
@@ -74,9 +75,11 @@ func (g *Gen) Agents() []AgentState {
 // stop and Run reports what it saw.
 func (g *Gen) Run(ctx context.Context) (Report, error) {
 	defer g.hc.close()
+	began := time.Now()
 	if err := g.prepare(ctx); err != nil {
 		return Report{}, err
 	}
+	prepared := time.Since(began)
 	actx, stop := context.WithCancel(ctx)
 	defer stop()
 	started := time.Now()
@@ -92,7 +95,8 @@ func (g *Gen) Run(ctx context.Context) (Report, error) {
 		}()
 	}
 	first.Wait()
-	g.cfg.Log.Info("agents connected", "agents", len(g.agents), "took", time.Since(started).Round(time.Millisecond))
+	connecting := time.Since(started)
+	g.cfg.Log.Info("agents connected", "agents", len(g.agents), "took", connecting.Round(time.Millisecond))
 	if g.cfg.Hold != nil && ctx.Err() == nil {
 		if err := g.cfg.Hold(); err != nil {
 			stop()
@@ -103,6 +107,7 @@ func (g *Gen) Run(ctx context.Context) (Report, error) {
 
 	w := window{start: time.Now(), sent: g.sent.Load(), received: g.received.Load()}
 	g.end.Store(w.start.Add(g.cfg.Duration).UnixNano())
+	g.start.Store(w.start.UnixNano())
 	w.connected = g.connected()
 	if pid := g.cfg.CoordinatorPID; pid != 0 {
 		w.procStart, _ = ReadProc(pid)
@@ -140,6 +145,7 @@ func (g *Gen) Run(ctx context.Context) (Report, error) {
 	wg.Wait()
 
 	rep := g.report(w)
+	rep.Preparing, rep.Connecting = prepared, connecting
 	if g.cfg.LiveHeap {
 		rep.coordinator().Heap = w.heap
 	}
@@ -228,6 +234,13 @@ func (g *Gen) connected() int {
 		a.mu.Unlock()
 	}
 	return n
+}
+
+// walkSpread is how far into the window the idle agents walk away, each
+// at its own instant: the decisions then fall in the steady state, spread
+// out rather than all at once.
+func (g *Gen) walkSpread() time.Duration {
+	return min(2*g.cfg.InputEvery, g.cfg.Duration/4)
 }
 
 // cycleFits reports whether an idle cycle of timeout t started now ends

@@ -18,6 +18,10 @@ type Report struct {
 	// and when it ended.
 	Connected    int `json:"connected"`
 	ConnectedEnd int `json:"connected_end"`
+	// Preparing is how long the tokens and accounts took, Connecting how
+	// long every agent took to enroll, log in and connect.
+	Preparing  time.Duration `json:"preparing"`
+	Connecting time.Duration `json:"connecting"`
 	// Window is the measured window; Sent and Received count the agents'
 	// WebSocket messages in it, MessagesPerSecond both together.
 	Window            time.Duration `json:"window"`
@@ -181,6 +185,8 @@ func Merge(rs ...Report) Report {
 		m.Connected += r.Connected
 		m.ConnectedEnd += r.ConnectedEnd
 		m.Window = max(m.Window, r.Window)
+		m.Preparing = max(m.Preparing, r.Preparing)
+		m.Connecting = max(m.Connecting, r.Connecting)
 		m.Sent += r.Sent
 		m.Received += r.Received
 		m.MessagesPerSecond += r.MessagesPerSecond
@@ -217,6 +223,7 @@ func Merge(rs ...Report) Report {
 func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "agents %d (active %d, window %d, idle %d, desk sign-in %d); connected %d at the start of the window, %d at its end; reconnects %d\n",
 		r.Agents, r.Roles[RoleActive], r.Roles[RoleWindow], r.Roles[RoleIdle], r.DeskWeb, r.Connected, r.ConnectedEnd, r.Reconnects)
+	fmt.Fprintf(w, "preparing %s, enrolling, logging in and connecting %s\n", r.Preparing.Round(time.Millisecond), r.Connecting.Round(time.Millisecond))
 	fmt.Fprintf(w, "window %s: %d messages sent, %d received: %.0f messages/s\n", r.Window.Round(time.Millisecond), r.Sent, r.Received, r.MessagesPerSecond)
 	for _, l := range []struct {
 		name string
