@@ -26,6 +26,10 @@ type AgentState struct {
 	URL         string    `json:"url,omitempty"`
 	Connects    int       `json:"connects"`
 	LastConnect time.Time `json:"last_connect,omitzero"`
+	// LastURL is the coordinator of the newest connection (kept after it
+	// ends); Source the local address it came from.
+	LastURL string `json:"last_url,omitempty"`
+	Source  string `json:"source,omitempty"`
 	// LastInput is the last keyboard or mouse input the agent reported.
 	LastInput time.Time `json:"last_input,omitzero"`
 	// Warnings, Withdrawals and Logouts count what the coordinator sent;
@@ -237,8 +241,9 @@ func (a *agent) connect(ctx context.Context, url string, first bool) (*conn, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	var local string
 	ws, resp, err := websocket.Dial(dctx, wsURL(url), &websocket.DialOptions{
-		HTTPClient:      a.g.hc.wsClient(a.n),
+		HTTPClient:      a.g.hc.wsClient(a.n, &local),
 		HTTPHeader:      http.Header{"Authorization": {"Bearer " + a.token}},
 		Subprotocols:    []string{protocol.Subprotocol},
 		CompressionMode: websocket.CompressionDisabled,
@@ -284,7 +289,7 @@ func (a *agent) connect(ctx context.Context, url string, first bool) (*conn, err
 		return fail(err)
 	}
 	a.update(func(s *AgentState) {
-		s.URL, s.Connects, s.LastConnect = url, s.Connects+1, now
+		s.URL, s.LastURL, s.Source, s.Connects, s.LastConnect = url, url, local, s.Connects+1, now
 	})
 	return c, nil
 }

@@ -57,14 +57,24 @@ func (c *clients) forAgent(i int) *http.Client {
 
 // wsClient is the client agent i's WebSocket is dialled with: its own
 // transport (a WebSocket hijacks its connection, so pooling buys nothing).
-func (c *clients) wsClient(i int) *http.Client {
+// The connection's local address is written to local.
+func (c *clients) wsClient(i int, local *string) *http.Client {
 	var d *net.Dialer
 	if len(c.dialer) > 0 {
 		d = c.dialer[i%len(c.dialer)]
 	} else {
 		d = &net.Dialer{Timeout: 15 * time.Second}
 	}
-	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if ta, ok := conn.(interface{ LocalAddr() net.Addr }); err == nil && ok {
+			if host, _, err := net.SplitHostPort(ta.LocalAddr().String()); err == nil {
+				*local = host
+			}
+		}
+		return conn, err
+	}
+	return &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
 }
 
 func (c *clients) close() {
