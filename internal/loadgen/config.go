@@ -46,15 +46,16 @@ type Config struct {
 	Timeout time.Duration
 
 	// The mix. IdleShare of the agents (default 0.1) work like the others
-	// until, each at its own instant early in the window (within
-	// 2·InputEvery or a quarter of it), they walk away: one last input,
-	// then nothing but heartbeats. They are warned at 0.8·T and logged out
+	// until, each at its own instant within WalkSpread of the window's
+	// start (default T, at most a quarter of the window), they walk away:
+	// one last input, then nothing but heartbeats. They are warned at 0.8·T and logged out
 	// at T, then log in to the Agent Desk again after Relogin and go idle
 	// again, as long as a whole cycle fits in the run. WindowShare of the
 	// others (default 0.2) also move the Agent Desk to the background (or
 	// minimize it) for a few seconds now and then. Every agent that is not
 	// idle reports input every InputEvery, ±50 % (default 4 s).
 	IdleShare   float64
+	WalkSpread  time.Duration
 	WindowShare float64
 	InputEvery  time.Duration
 	Relogin     time.Duration // default 2 s

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,7 @@ func (g *Gen) Run(ctx context.Context) (Report, error) {
 	if pid := g.cfg.CoordinatorPID; pid != 0 {
 		w.procStart, _ = ReadProc(pid)
 	}
+	w.selfStart, _ = ReadProc(os.Getpid())
 	g.conv = newPlatform(g)
 	pctx, pstop := context.WithCancel(actx)
 	pdone := make(chan struct{})
@@ -127,6 +129,7 @@ func (g *Gen) Run(ctx context.Context) (Report, error) {
 	if pid := g.cfg.CoordinatorPID; pid != 0 {
 		w.procEnd, _ = ReadProc(pid)
 	}
+	w.selfEnd, _ = ReadProc(os.Getpid())
 	pstop()
 	<-pdone
 	if g.cfg.LiveHeap {
@@ -240,7 +243,10 @@ func (g *Gen) connected() int {
 // at its own instant: the decisions then fall in the steady state, spread
 // out rather than all at once.
 func (g *Gen) walkSpread() time.Duration {
-	return min(2*g.cfg.InputEvery, g.cfg.Duration/4)
+	if g.cfg.WalkSpread > 0 {
+		return g.cfg.WalkSpread
+	}
+	return min(time.Duration(g.timeoutS.Load())*time.Second, g.cfg.Duration/4)
 }
 
 // cycleFits reports whether an idle cycle of timeout t started now ends

@@ -35,9 +35,9 @@ func TestAgainstCoordinator(t *testing.T) {
 		// Conversations every 0.2 s, so that idle agents get some.
 		ConversationsPerMinute: 300,
 		Sources:                loadgen.Loopbacks(4),
-		// Idle agents walk away within 2·InputEvery of the window's start
-		// (once all are connected): one idle cycle each fits in 34 s.
-		InputEvery: 1500 * time.Millisecond,
+		// Idle agents walk away within 3 s of the window's start (once all
+		// are connected): one idle cycle each fits in 34 s.
+		WalkSpread: 3 * time.Second,
 		Duration:   34 * time.Second,
 		LiveHeap:   true,
 	})

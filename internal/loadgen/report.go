@@ -24,10 +24,13 @@ type Report struct {
 	Connecting time.Duration `json:"connecting"`
 	// Window is the measured window; Sent and Received count the agents'
 	// WebSocket messages in it, MessagesPerSecond both together.
-	Window            time.Duration `json:"window"`
-	Sent              int64         `json:"sent"`
-	Received          int64         `json:"received"`
-	MessagesPerSecond float64       `json:"messages_per_second"`
+	Window time.Duration `json:"window"`
+	// GeneratorCPUPercent is the load generator's own CPU over the window
+	// (all its processes), in % of one core: it shares the machine.
+	GeneratorCPUPercent float64 `json:"generator_cpu_percent"`
+	Sent                int64   `json:"sent"`
+	Received            int64   `json:"received"`
+	MessagesPerSecond   float64 `json:"messages_per_second"`
 
 	// Warn and Logout are the idle agents' decisions over the whole run
 	// (connecting included); All is both together.
@@ -105,6 +108,7 @@ type window struct {
 	sent, received, sentEnd, receivedEnd int64
 	connected, connectedEnd              int
 	procStart, procEnd                   Proc
+	selfStart, selfEnd                   Proc
 	heap                                 Heap
 }
 
@@ -121,6 +125,9 @@ func (g *Gen) report(w window) Report {
 		Window: w.end.Sub(w.start), Sent: w.sentEnd - w.sent, Received: w.receivedEnd - w.received}
 	if s := r.Window.Seconds(); s > 0 {
 		r.MessagesPerSecond = float64(r.Sent+r.Received) / s
+	}
+	if w.selfEnd.Ticks > 0 {
+		r.GeneratorCPUPercent = CPUPercent(w.selfStart, w.selfEnd)
 	}
 	var warn, logout []time.Duration
 	for _, a := range g.agents {
@@ -190,6 +197,7 @@ func Merge(rs ...Report) Report {
 		m.Sent += r.Sent
 		m.Received += r.Received
 		m.MessagesPerSecond += r.MessagesPerSecond
+		m.GeneratorCPUPercent += r.GeneratorCPUPercent
 		warn = append(warn, r.Warn.Samples...)
 		logout = append(logout, r.Logout.Samples...)
 		m.Late += r.Late
@@ -224,7 +232,8 @@ func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "agents %d (active %d, window %d, idle %d, desk sign-in %d); connected %d at the start of the window, %d at its end; reconnects %d\n",
 		r.Agents, r.Roles[RoleActive], r.Roles[RoleWindow], r.Roles[RoleIdle], r.DeskWeb, r.Connected, r.ConnectedEnd, r.Reconnects)
 	fmt.Fprintf(w, "preparing %s, enrolling, logging in and connecting %s\n", r.Preparing.Round(time.Millisecond), r.Connecting.Round(time.Millisecond))
-	fmt.Fprintf(w, "window %s: %d messages sent, %d received: %.0f messages/s\n", r.Window.Round(time.Millisecond), r.Sent, r.Received, r.MessagesPerSecond)
+	fmt.Fprintf(w, "window %s: %d messages sent, %d received: %.0f messages/s; the load generator used %.0f %% of one core\n",
+		r.Window.Round(time.Millisecond), r.Sent, r.Received, r.MessagesPerSecond, r.GeneratorCPUPercent)
 	for _, l := range []struct {
 		name string
 		l    Latency
