@@ -55,11 +55,11 @@ func main() {
 }
 
 type options struct {
-	urls, admin, bin, dbURL, jsonOut, logLevel  string
-	pid, n, perProcess, sources, deskWeb, convs int
-	timeout, duration, inputEvery               time.Duration
-	idle, window                                float64
-	heap                                        bool
+	urls, admin, bin, dbURL, dataIn, jsonOut, logLevel string
+	pid, n, perProcess, sources, deskWeb, convs        int
+	timeout, duration, inputEvery                      time.Duration
+	idle, window                                       float64
+	heap                                               bool
 }
 
 func run(args []string) error {
@@ -70,6 +70,7 @@ func run(args []string) error {
 	fs.IntVar(&o.pid, "pid", 0, "the process id of the local coordinator at -url, to read its CPU and memory")
 	fs.StringVar(&o.bin, "coordinator-bin", "", "start this vigil-coordinator binary fresh (temp data directory) and measure it")
 	fs.StringVar(&o.dbURL, "database-url", "", "with -coordinator-bin: its --database-url (PostgreSQL); default SQLite")
+	fs.StringVar(&o.dataIn, "data-in", "", "with -coordinator-bin: make its temp data directory in this directory (e.g. /dev/shm: SQLite in memory, no disk)")
 	fs.IntVar(&o.n, "n", 1000, "simulated agents")
 	fs.IntVar(&o.perProcess, "per-process", 4000, "agents per child process (each holds one open file per agent)")
 	fs.IntVar(&o.sources, "sources", 8, "loopback source addresses the agents connect from (127.0.0.2 on)")
@@ -102,7 +103,7 @@ func run(args []string) error {
 
 	urls := strings.Split(o.urls, ",")
 	if o.bin != "" {
-		c, err := startCoordinator(o.bin, o.dbURL, log)
+		c, err := startCoordinator(o.bin, o.dbURL, o.dataIn, log)
 		if err != nil {
 			return err
 		}
@@ -455,8 +456,8 @@ type coordinator struct {
 
 // startCoordinator starts bin fresh on a free loopback port with its data
 // in a new temp directory, and waits until it listens.
-func startCoordinator(bin, dbURL string, log *slog.Logger) (*coordinator, error) {
-	dir, err := os.MkdirTemp("", "loadgen-coordinator")
+func startCoordinator(bin, dbURL, in string, log *slog.Logger) (*coordinator, error) {
+	dir, err := os.MkdirTemp(in, "loadgen-coordinator")
 	if err != nil {
 		return nil, err
 	}
