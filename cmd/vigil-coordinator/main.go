@@ -23,6 +23,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator"
 	"github.com/vigil-cc/vigil/coordinator/setting"
+	"github.com/vigil-cc/vigil/internal/fdlimit"
 )
 
 func main() {
@@ -65,6 +66,7 @@ func run(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	raiseFileLimit(cfg.Log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -73,6 +75,29 @@ func run(args []string) error {
 		return namingFlags(err)
 	}
 	return srv.Run(ctx)
+}
+
+// reservedFiles are the open files kept for other than agents: the
+// listener, the database and its journal, API clients, the pages' streams.
+const reservedFiles = 100
+
+// raiseFileLimit raises the soft open-file limit to the hard one (each
+// agent's connection is a file) and says how many agents that allows.
+func raiseFileLimit(log *slog.Logger) {
+	l, ok, err := fdlimit.Raise()
+	if !ok {
+		return // no such limit on this OS
+	}
+	agents := uint64(0)
+	if l.Now > reservedFiles {
+		agents = l.Now - reservedFiles
+	}
+	if err != nil {
+		log.Warn("the open-file limit could not be raised; it caps the agents this coordinator holds",
+			"err", err, "limit", l.Now, "agents_at_most", agents)
+		return
+	}
+	log.Info("open-file limit: one file per connected agent", "limit", l.Now, "raised_from", l.Was, "agents_at_most", agents)
 }
 
 // flags names each coordinator.Config setting by its flag.
