@@ -92,6 +92,9 @@ func auditOf(d engine.Decision) store.AuditEntry {
 		e.Kind, detail = "user.logged_out", map[string]any{"reason": "inactivity", "timeline": timeline}
 	case engine.DecisionSensorLost:
 		e.Kind = "sensor.lost"
+	case engine.DecisionDeskMoved:
+		e.Kind, detail = "sensor.desk_moved", map[string]any{
+			"from_host": d.From.Host, "to_host": d.To.Host, "from_session": d.From.Key, "to_session": d.To.Key}
 	}
 	if detail != nil {
 		e.Detail, _ = json.Marshal(detail)
