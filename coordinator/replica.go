@@ -126,6 +126,12 @@ func (r *replica) takeOver(ctx context.Context, l store.Lease) error {
 		return err
 	}
 	s.Downtime = down
+	if rc, ok := s.Controller.(interface{ Reload(context.Context) error }); ok {
+		// The built-in desk's conversations as the old leader left them.
+		if err := rc.Reload(ctx); err != nil {
+			return err
+		}
+	}
 	detail := map[string]any{"epoch": l.Epoch, "holder": l.Holder, "address": l.Address,
 		"clocks_stopped_from": down.From, "clocks_restored_at": down.To}
 	if len(prev) > 0 {
