@@ -6,9 +6,9 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test deps vet unit fuzz bench build run e2e windows packages
+.PHONY: test deps vet unit unit-postgres fuzz bench build run e2e windows packages
 
-test: deps vet windows packages unit fuzz
+test: deps vet windows packages unit unit-postgres fuzz
 
 deps:
 	./scripts/deps.sh
@@ -29,6 +29,19 @@ vet:
 unit:
 	$(GO) test -race -count=1 -timeout 30m -skip '^TestWine' ./...
 	$(GO) test -race -count=1 -timeout 10m -run '^TestWine' ./cmd/vigil-agent ./installer
+
+# The coordinator's suite once more on PostgreSQL: each package starts a
+# private server (internal/pgtest) and each test gets its own database.
+COORDINATOR_PKGS = ./coordinator/store ./coordinator ./coordinator/account ./coordinator/api \
+	./coordinator/controller/builtin ./coordinator/controller/webhook ./coordinator/web \
+	./cmd/vigil-coordinator
+
+# Then the failover acceptance (internal/failover): two coordinator
+# processes, 1,000 simulated agents, the leader killed and paused; without
+# the race detector, which would slow the agents' simulation itself.
+unit-postgres:
+	VIGIL_TEST_STORE=postgres $(GO) test -race -count=1 -timeout 20m $(COORDINATOR_PKGS)
+	VIGIL_TEST_STORE=postgres $(GO) test -count=1 -timeout 15m -v -run '^TestFailover$$' ./internal/failover
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./protocol

@@ -3,17 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/account"
 	"github.com/vigil-cc/vigil/coordinator/store"
+	"github.com/vigil-cc/vigil/internal/storetest"
 )
 
 func TestAccountAdd(t *testing.T) {
 	dir := t.TempDir()
+	if u := storetest.URL(t, dir); u != "" {
+		t.Setenv("VIGIL_DATABASE_URL", u)
+	}
 	var out bytes.Buffer
 	// The password from standard input.
 	if err := runAccount([]string{"add", "--name", "Alice", "--role", "supervisor", "--data-dir", dir},
@@ -30,11 +33,7 @@ func TestAccountAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err := store.Open(context.Background(), filepath.Join(dir, "vigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, dir)
 	for name, pw := range map[string]string{"alice": "correct horse battery", "bob": "another good one"} {
 		a, err := st.Account(context.Background(), name)
 		if err != nil {
@@ -68,6 +67,9 @@ func TestAccountAdd(t *testing.T) {
 
 func TestAccountPasswdDisableEnable(t *testing.T) {
 	dir := t.TempDir()
+	if u := storetest.URL(t, dir); u != "" {
+		t.Setenv("VIGIL_DATABASE_URL", u)
+	}
 	var out bytes.Buffer
 	t.Setenv("VIGIL_PASSWORD", "first password")
 	for _, args := range [][]string{
@@ -92,11 +94,7 @@ func TestAccountPasswdDisableEnable(t *testing.T) {
 	if err := runAccount([]string{"passwd", "--name", "nobody", "--data-dir", dir}, nil, &out); err == nil || !strings.Contains(err.Error(), `no account named "nobody"`) {
 		t.Errorf("passwd of nobody: %v", err)
 	}
-	st, err := store.Open(context.Background(), filepath.Join(dir, "vigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, dir)
 	sue, err := st.Account(context.Background(), "sue")
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator"
 	"github.com/vigil-cc/vigil/coordinator/setting"
+	"github.com/vigil-cc/vigil/internal/fdlimit"
 )
 
 func main() {
@@ -46,6 +47,8 @@ func run(args []string) error {
 	var logLevel string
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to serve on (VIGIL_LISTEN)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "vigil-data", "directory for the database and first-start tokens (VIGIL_DATA_DIR)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "a PostgreSQL database, postgres://user:password@host:5432/vigil, that several replicas can share (VIGIL_DATABASE_URL); empty: a SQLite file in the data directory")
+	fs.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "with --database-url: the URL agents reach this replica at, which standbys name to them while it leads, e.g. wss://vigil-a.example.com:8443 (VIGIL_ADVERTISE_URL); default ws:// or wss:// and --listen")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "an admin API token to accept, at least 32 characters (VIGIL_ADMIN_TOKEN); without one, the first start makes one")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (VIGIL_TLS_CERT)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file (VIGIL_TLS_KEY)")
@@ -70,6 +73,7 @@ func run(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	raiseFileLimit(cfg.Log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -80,10 +84,35 @@ func run(args []string) error {
 	return srv.Run(ctx)
 }
 
+// reservedFiles are the open files kept for other than agents: the
+// listener, the database and its journal, API clients, the pages' streams.
+const reservedFiles = 100
+
+// raiseFileLimit raises the soft open-file limit to the hard one (each
+// agent's connection is a file) and says how many agents that allows.
+func raiseFileLimit(log *slog.Logger) {
+	l, ok, err := fdlimit.Raise()
+	if !ok {
+		return // no such limit on this OS
+	}
+	agents := uint64(0)
+	if l.Now > reservedFiles {
+		agents = l.Now - reservedFiles
+	}
+	if err != nil {
+		log.Warn("the open-file limit could not be raised; it caps the agents this coordinator holds",
+			"err", err, "limit", l.Now, "agents_at_most", agents)
+		return
+	}
+	log.Info("open-file limit: one file per connected agent", "limit", l.Now, "raised_from", l.Was, "agents_at_most", agents)
+}
+
 // flags names each coordinator.Config setting by its flag.
 var flags = map[string]string{
 	"Listen":                   "--listen",
 	"DataDir":                  "--data-dir",
+	"DatabaseURL":              "--database-url",
+	"AdvertiseURL":             "--advertise-url",
 	"AdminToken":               "--admin-token",
 	"TLSCert":                  "--tls-cert",
 	"TLSKey":                   "--tls-key",

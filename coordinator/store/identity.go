@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/vigil-cc/vigil/internal/username"
@@ -23,7 +24,7 @@ func (s *Store) EnsureDeskUser(ctx context.Context, name string) error {
 	if name == "" {
 		return fmt.Errorf("store: ensure desk user: %w", invalid("no name"))
 	}
-	return s.write(ctx, fmt.Sprintf("ensure desk user %q", name), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("ensure desk user %q", name), func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO desk_users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
 			name, toMS(s.now()))
 		return err
@@ -99,7 +100,7 @@ func (s *Store) SetMapping(ctx context.Context, m Mapping, audit AuditEntry) err
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.now()
 	}
-	return s.write(ctx, fmt.Sprintf("set mapping %q → %q", m.OSUser, m.DeskUser), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("set mapping %q → %q", m.OSUser, m.DeskUser), func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_mappings (os_user, desk_user, created_at) VALUES (?, ?, ?)
 ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at = excluded.created_at`,
 			m.OSUser, m.DeskUser, toMS(m.CreatedAt)); err != nil {
@@ -117,7 +118,7 @@ ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at =
 // insensitively) and appends audit, in one transaction. ErrNotFound if there
 // is none.
 func (s *Store) DeleteMapping(ctx context.Context, osUser string, audit AuditEntry) error {
-	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *txn) error {
 		if err := execOne(ctx, tx, "DELETE FROM identity_mappings WHERE os_user = ?", username.Fold(osUser)); err != nil {
 			return err
 		}
@@ -166,7 +167,7 @@ func (s *Store) NoteUnmapped(ctx context.Context, u UnmappedUser, b UnmappedBoun
 		b.Total = DefaultUnmappedTotal
 	}
 	at := toMS(u.LastSeenAt)
-	err = s.write(ctx, fmt.Sprintf("note unmapped user %q", name), func(tx *sql.Tx) error {
+	err = s.write(ctx, fmt.Sprintf("note unmapped user %q", name), func(tx *txn) error {
 		var known int
 		err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM unmapped_os_users WHERE os_user = ?", name).Scan(&known)
 		if err != nil {
@@ -181,17 +182,16 @@ WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`,
 		if known > 0 {
 			return nil // nothing grew
 		}
-		// The oldest beyond each bound go; the row just noted is the newest
-		// of its device, unless a clock went back, so never the one dropped
-		// while the bound is at least 1.
+		// The oldest beyond each bound go, never the row just noted. (Both
+		// databases want a LIMIT with an OFFSET; MaxInt32 stands for none.)
 		for _, q := range []struct {
 			query string
 			args  []any
 		}{
-			{`DELETE FROM unmapped_os_users WHERE os_user IN (SELECT os_user FROM unmapped_os_users WHERE device_id = ?
-ORDER BY last_seen_at DESC, rowid DESC LIMIT -1 OFFSET ?)`, []any{u.DeviceID, b.PerDevice}},
-			{`DELETE FROM unmapped_os_users WHERE os_user IN (SELECT os_user FROM unmapped_os_users
-ORDER BY last_seen_at DESC, rowid DESC LIMIT -1 OFFSET ?)`, []any{b.Total}},
+			{`DELETE FROM unmapped_os_users WHERE os_user IN (SELECT os_user FROM unmapped_os_users WHERE device_id = ? AND os_user <> ?
+ORDER BY last_seen_at DESC, os_user LIMIT ? OFFSET ?)`, []any{u.DeviceID, name, math.MaxInt32, b.PerDevice - 1}},
+			{`DELETE FROM unmapped_os_users WHERE os_user IN (SELECT os_user FROM unmapped_os_users WHERE os_user <> ?
+ORDER BY last_seen_at DESC, os_user LIMIT ? OFFSET ?)`, []any{name, math.MaxInt32, b.Total - 1}},
 		} {
 			res, err := tx.ExecContext(ctx, q.query, q.args...)
 			if err != nil {
@@ -225,7 +225,7 @@ ORDER BY last_seen_at DESC, os_user`)
 // ForgetUnmapped removes osUser (matched case-insensitively) from the
 // unmapped list. ErrNotFound if it is not listed.
 func (s *Store) ForgetUnmapped(ctx context.Context, osUser string) error {
-	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *txn) error {
 		return execOne(ctx, tx, "DELETE FROM unmapped_os_users WHERE os_user = ?", username.Fold(osUser))
 	})
 }

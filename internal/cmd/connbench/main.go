@@ -35,6 +35,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/vigil-cc/vigil/internal/fdlimit"
 	"github.com/vigil-cc/vigil/protocol"
 )
 
@@ -405,10 +406,6 @@ func serveBare() {
 }
 
 func raiseFileLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
+	fdlimit.Raise()
 	runtime.GOMAXPROCS(runtime.NumCPU())
 }

@@ -1,4 +1,4 @@
--- 0004: enrollment token scope, and the unmapped list bounded per device.
+-- 0005: enrollment token scope, and the unmapped list bounded per device.
 
 -- An enrollment token may be limited to host names matching a pattern (a
 -- shell-style glob, case-insensitive; '' allows any), and says whether the
