@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,8 @@ type AgentState struct {
 	LastWarning time.Time `json:"last_warning,omitzero"`
 	LastLogout  time.Time `json:"last_logout,omitzero"`
 	Refused     int       `json:"refused,omitempty"` // session_refused
+	// NotLeader counts closes by a standby replica (4005).
+	NotLeader int `json:"not_leader,omitempty"`
 	// Cycles are an idle agent's rounds: its input, then the warning and
 	// the logout it should get, each with the instant it was due.
 	Cycles []Cycle `json:"cycles,omitempty"`
@@ -189,31 +192,82 @@ func (a *agent) run(ctx context.Context, started func()) {
 			first = false
 			started()
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			a.fail(err)
-			url = a.next(url, 0, err.Error())
-			bo.Wait(ctx)
-			continue
+		served := err == nil
+		if served {
+			bo.Begin()
+			err = a.serve(ctx, c)
+			a.update(func(s *AgentState) { s.URL = "" })
 		}
-		bo.Begin()
-		err = a.serve(ctx, c)
-		a.update(func(s *AgentState) { s.URL = "" })
 		if ctx.Err() != nil {
 			return
 		}
-		code := int(websocket.CloseStatus(err))
-		reason := c.text
-		var ce websocket.CloseError
-		if errors.As(err, &ce) && ce.Reason != "" {
-			reason = ce.Reason + " " + reason
+		code, reason := closeOf(err, c)
+		switch {
+		case served || code == closeNotLeader:
+			// A dropped connection (Reconnects counts them) or a standby's
+			// refusal is part of a restart or failover, not a failure.
+			a.update(func(s *AgentState) { s.LastError = err.Error() })
+		default:
+			a.fail(err)
 		}
-		a.g.cfg.Log.Debug("connection ended", "user", a.user, "url", c.url, "code", code, "reason", reason, "err", err)
-		url = a.next(c.url, code, reason)
+		a.g.cfg.Log.Debug("connection ended", "user", a.user, "url", url, "code", code, "reason", reason, "err", err)
+		next := a.next(url, code, reason)
+		a.update(func(s *AgentState) {
+			if code == closeNotLeader {
+				s.NotLeader++
+			}
+		})
+		if code == closeNotLeader && next != url && names(reason, hostOf(next)) {
+			// A standby named the leader: go there at once.
+			bo.Reset()
+			url = next
+			continue
+		}
+		url = next
 		bo.Wait(ctx)
 	}
+}
+
+// closeNotLeader is a standby replica's close code; its reason names the
+// leader's URL when the standby knows it (docs/protocol.md).
+const closeNotLeader = 4005
+
+// closeOf is the close code and the coordinator's words (close reason and
+// error message) of a connection that ended with err (c nil: it never
+// got going).
+func closeOf(err error, c *conn) (int, string) {
+	var ce websocket.CloseError
+	var reason string
+	if errors.As(err, &ce) {
+		reason = ce.Reason
+	}
+	if c != nil && c.text != "" {
+		reason += " " + c.text
+	}
+	var ref *refused
+	if errors.As(err, &ref) {
+		return ref.code, ref.reason
+	}
+	return int(websocket.CloseStatus(err)), strings.TrimSpace(reason)
+}
+
+// refused is a connection the coordinator closed before it sent its
+// policy (a standby replica does).
+type refused struct {
+	code   int
+	reason string
+	err    error
+}
+
+func (e *refused) Error() string {
+	return fmt.Sprintf("closed with %d before the policy: %s (%v)", e.code, e.reason, e.err)
+}
+
+func hostOf(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		return u[i+3:]
+	}
+	return u
 }
 
 func (a *agent) next(url string, code int, reason string) string {
@@ -260,6 +314,9 @@ func (a *agent) connect(ctx context.Context, url string, first bool) (*conn, err
 	fail := func(err error) (*conn, error) {
 		ws.CloseNow()
 		for range c.in {
+		}
+		if code, reason := closeOf(c.err, c); code >= 3000 {
+			err = &refused{code: code, reason: reason, err: err}
 		}
 		return nil, fmt.Errorf("on %s: %w", url, err)
 	}
