@@ -6,9 +6,9 @@
 GO ?= go
 FUZZTIME ?= 30s
 
-.PHONY: test deps vet unit fuzz bench build run e2e windows
+.PHONY: test deps vet unit unit-postgres fuzz bench build run e2e windows
 
-test: deps vet windows unit fuzz
+test: deps vet windows unit unit-postgres fuzz
 
 deps:
 	./scripts/deps.sh
@@ -29,6 +29,15 @@ vet:
 unit:
 	$(GO) test -race -count=1 -timeout 30m -skip '^TestWine' ./...
 	$(GO) test -race -count=1 -timeout 10m -run '^TestWine' ./cmd/vigil-agent
+
+# The coordinator's suite once more on PostgreSQL: each package starts a
+# private server (internal/pgtest) and each test gets its own database.
+COORDINATOR_PKGS = ./coordinator/store ./coordinator ./coordinator/account ./coordinator/api \
+	./coordinator/controller/builtin ./coordinator/controller/webhook ./coordinator/web \
+	./cmd/vigil-coordinator
+
+unit-postgres:
+	VIGIL_TEST_STORE=postgres $(GO) test -race -count=1 -timeout 20m $(COORDINATOR_PKGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./protocol

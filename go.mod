@@ -4,7 +4,19 @@ go 1.26.0
 
 require github.com/jezek/xgb v1.3.1
 
-require github.com/kardianos/service v1.3.0
+require (
+	github.com/jackc/pgx/v5 v5.13.0
+	github.com/kardianos/service v1.3.0
+)
+
+require (
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	github.com/rogpeppe/go-internal v1.16.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
+)
 
 require (
 	github.com/kr/text v0.2.0 // indirect

@@ -30,8 +30,15 @@ import (
 
 // Config is the coordinator's configuration (flags and VIGIL_* variables).
 type Config struct {
-	Listen          string        // host:port
-	DataDir         string        // the database and first-start credentials
+	Listen  string // host:port
+	DataDir string // the SQLite database and first-start credentials
+	// DatabaseURL (postgres://…) puts the store on PostgreSQL, which
+	// several replicas can share; empty: a SQLite file in DataDir.
+	DatabaseURL string
+	// AdvertiseURL is where agents reach this replica (wss://a.example:8443),
+	// named to them by a standby when this one leads; empty: ws:// or
+	// wss:// and Listen.
+	AdvertiseURL    string
 	AdminToken      string        // optional: an admin API token to accept
 	TLSCert, TLSKey string        // both or neither
 	Heartbeat       time.Duration // asked of agents
@@ -56,6 +63,8 @@ func (c *Config) Validate() error {
 		return setting.Errorf("{Listen} must be host:port, e.g. 127.0.0.1:8080")
 	case c.DataDir == "":
 		return setting.Errorf("{DataDir} must name a directory for the database")
+	case c.DatabaseURL != "" && !store.IsPostgresURL(c.DatabaseURL):
+		return setting.Errorf("{DatabaseURL} must be a PostgreSQL URL, postgres://user:password@host:5432/vigil (empty: a SQLite file in the data directory)")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return setting.Errorf("{TLSCert} and {TLSKey} go together: give both or neither")
 	case c.Heartbeat < 5*time.Second || c.Heartbeat > 300*time.Second:
@@ -83,10 +92,13 @@ type Server struct {
 	Controller controller.Controller
 	// Web serves the pages: admin, dashboard, audit, the Agent Desk.
 	Web *web.Web
-	// Downtime is what Open restored the clocks across: from the last
-	// instant the previous run was known alive to the restore. The engine
-	// counted nothing in it.
+	// Downtime is what Open (or, for a replica, its last takeover)
+	// restored the clocks across: from the last instant the previous run
+	// (leader) was known alive to the restore. The engine counted nothing
+	// in it.
 	Downtime Downtime
+
+	rep *replica // on PostgreSQL: this replica's part in the election
 }
 
 // Downtime is an interval the clocks did not count.
@@ -104,7 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "vigil.db"))
+	st, err := OpenStore(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +126,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// OpenStore opens the PostgreSQL database at databaseURL, or without one
+// the SQLite file vigil.db in dataDir.
+func OpenStore(ctx context.Context, databaseURL, dataDir string) (*store.Store, error) {
+	if databaseURL != "" {
+		return store.OpenPostgres(ctx, databaseURL)
+	}
+	return store.Open(ctx, filepath.Join(dataDir, "vigil.db"))
 }
 
 func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
@@ -136,23 +157,25 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	c.OnDecisions(m.Decisions)
 	c.OnDecisions(ctl.Decisions)
 
-	snaps, err := st.Snapshots(ctx)
-	if err != nil {
-		return nil, err
-	}
-	alive, err := st.AliveUntil(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var restoredAt time.Time
-	c.Do("", func(e *engine.Engine, now time.Time) []engine.Decision {
-		restoredAt = now
-		return e.Restore(now, alive, snaps)
-	})
-	cfg.Log.Info("restored clocks", "users", len(snaps), "alive_until", alive)
-
 	if err := bootstrap(ctx, cfg, st); err != nil {
 		return nil, err
+	}
+	s := &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, Metrics: m, Controller: ctl}
+	if st.PostgreSQL() {
+		// A replica: it leads, restoring the clocks, only if the lease is
+		// free; otherwise it starts as a standby (Serve keeps trying).
+		s.rep = newReplica(s, cfg.advertised())
+		h.SetLeadership(s.rep.state)
+		rec.lease, rec.fenced = s.rep.current, s.rep.lostLease
+		if _, err := s.rep.tryLead(ctx); err != nil {
+			return nil, fmt.Errorf("taking part in the leader election: %w", err)
+		}
+	} else {
+		down, err := restoreClocks(ctx, cfg, st, c)
+		if err != nil {
+			return nil, err
+		}
+		s.Downtime = down
 	}
 	mux := http.NewServeMux()
 	adm := &admin.Admin{Store: st, Core: c, Hub: h}
@@ -168,8 +191,42 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	w.Register(mux)
 	mux.Handle("GET /agent/v1/ws", h)
 	mux.Handle("GET /metrics", m.Handler())
-	return &Server{cfg: cfg, Store: st, Core: c, Hub: h, Policy: pol, Metrics: m, Controller: ctl, Web: w, mux: mux,
-		Downtime: Downtime{From: alive, To: restoredAt}}, nil
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.Web, s.mux = w, mux
+	return s, nil
+}
+
+// restoreClocks loads every user's clock from the store into the core's
+// (new, empty) engine, as a starting process does: the time since the last
+// alive mark is not counted (DESIGN §1, "Restart"). A replica taking over
+// goes through it too, so a takeover is a restart.
+func restoreClocks(ctx context.Context, cfg Config, st *store.Store, c *core.Core) (Downtime, error) {
+	snaps, err := st.Snapshots(ctx)
+	if err != nil {
+		return Downtime{}, err
+	}
+	alive, err := st.AliveUntil(ctx)
+	if err != nil {
+		return Downtime{}, err
+	}
+	var restoredAt time.Time
+	c.Do("", func(e *engine.Engine, now time.Time) []engine.Decision {
+		restoredAt = now
+		return e.Restore(now, alive, snaps)
+	})
+	cfg.Log.Info("restored clocks", "users", len(snaps), "alive_until", alive)
+	return Downtime{From: alive, To: restoredAt}, nil
+}
+
+// advertised is the URL agents are told to reach this replica at.
+func (c *Config) advertised() string {
+	if c.AdvertiseURL != "" {
+		return c.AdvertiseURL
+	}
+	if c.TLSCert != "" {
+		return "wss://" + c.Listen
+	}
+	return "ws://" + c.Listen
 }
 
 // userStates counts users by state, for the metrics.
@@ -181,8 +238,30 @@ func userStates(c *core.Core) func() map[string]int {
 	}
 }
 
-// Handler serves the API and the agents' endpoint.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Close closes an opened coordinator that is not serving: it releases the
+// leader's lease if it holds one (so another replica, or the next start,
+// takes over at once), closes the hub and the store.
+func (s *Server) Close() error {
+	if s.rep != nil {
+		if l, leads := s.rep.current(); leads {
+			s.rep.set(false, store.Lease{}, "")
+			if err := s.Store.ReleaseLease(context.Background(), l); err != nil {
+				s.cfg.Log.Warn("releasing the leader's lease", "err", err)
+			}
+		}
+	}
+	s.Hub.Close()
+	return s.Store.Close()
+}
+
+// Handler serves the API and the agents' endpoint (on a standby replica,
+// without the paths that need the engine).
+func (s *Server) Handler() http.Handler {
+	if s.rep != nil {
+		return s.gate(s.mux)
+	}
+	return s.mux
+}
 
 // Run serves until ctx ends, then stops the agents, persists every clock and
 // closes the store.
@@ -197,13 +276,20 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve is Run on a listener the caller opened.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelWarn)}
 	coreCtx, stopCore := context.WithCancel(context.WithoutCancel(ctx))
 	coreDone := make(chan error, 1)
-	go func() { coreDone <- s.Core.Run(coreCtx) }()
 	ctlCtx, stopCtl := context.WithCancel(context.WithoutCancel(ctx))
 	ctlDone := make(chan error, 1)
-	go func() { ctlDone <- s.Controller.Run(ctlCtx) }()
+	if s.rep != nil {
+		// The replica runs the core and the controller while it leads,
+		// and releases the lease after the last save.
+		go func() { coreDone <- s.rep.run(coreCtx) }()
+		ctlDone <- nil
+	} else {
+		go func() { coreDone <- s.Core.Run(coreCtx) }()
+		go func() { ctlDone <- s.Controller.Run(ctlCtx) }()
+	}
 
 	served := make(chan error, 1)
 	go func() {

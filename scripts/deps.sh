@@ -15,6 +15,9 @@ packages=(
   chromium
   # desktop notifications: a private session bus (dbus-daemon) in tests
   dbus
+  # the PostgreSQL store's tests: each test package starts a private server
+  # (internal/pgtest), never a system one
+  postgresql
   # scripts/run.sh (`make run`) talks to the API with these
   curl jq
   # the Windows agent (`make windows`): mingw-w64 for cgo and PortAudio

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
 	"strings"
 	"time"
 
+	"github.com/vigil-cc/vigil/coordinator"
 	"github.com/vigil-cc/vigil/coordinator/account"
 	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/username"
@@ -34,16 +35,20 @@ func runAccount(args []string, stdin io.Reader, stdout io.Writer) error {
 	name := fs.String("name", "", "the account's name (case-insensitive)")
 	role := fs.String("role", "", "admin, supervisor or agent")
 	dataDir := fs.String("data-dir", "vigil-data", "the coordinator's data directory (VIGIL_DATA_DIR)")
+	dbURL := fs.String("database-url", "", "the coordinator's PostgreSQL database, if it has one (VIGIL_DATABASE_URL)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), accountUsage)
 	}
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "data-dir" })
-	if v, ok := os.LookupEnv("VIGIL_DATA_DIR"); ok && !given {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if v, ok := os.LookupEnv("VIGIL_DATA_DIR"); ok && !given["data-dir"] {
 		*dataDir = v
+	}
+	if v, ok := os.LookupEnv("VIGIL_DATABASE_URL"); ok && !given["database-url"] {
+		*dbURL = v
 	}
 	if *name == "" || *role == "" {
 		return errors.New("--name and --role are required\n" + accountUsage)
@@ -66,7 +71,7 @@ func runAccount(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(*dataDir, "vigil.db"))
+	st, err := coordinator.OpenStore(ctx, *dbURL, *dataDir)
 	if err != nil {
 		return err
 	}

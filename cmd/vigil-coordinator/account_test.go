@@ -3,16 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vigil-cc/vigil/internal/storetest"
+
 	"github.com/vigil-cc/vigil/coordinator/account"
-	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
 func TestAccountAdd(t *testing.T) {
 	dir := t.TempDir()
+	if u := storetest.URL(t, dir); u != "" {
+		t.Setenv("VIGIL_DATABASE_URL", u)
+	}
 	var out bytes.Buffer
 	// The password from standard input.
 	if err := runAccount([]string{"add", "--name", "Alice", "--role", "supervisor", "--data-dir", dir},
@@ -29,11 +32,7 @@ func TestAccountAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err := store.Open(context.Background(), filepath.Join(dir, "vigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, dir)
 	for name, pw := range map[string]string{"alice": "correct horse battery", "bob": "another good one"} {
 		a, err := st.Account(context.Background(), name)
 		if err != nil {

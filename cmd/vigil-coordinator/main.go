@@ -42,6 +42,8 @@ func run(args []string) error {
 	var logLevel string
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to serve on (VIGIL_LISTEN)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "vigil-data", "directory for the database and first-start tokens (VIGIL_DATA_DIR)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "a PostgreSQL database, postgres://user:password@host:5432/vigil, that several replicas can share (VIGIL_DATABASE_URL); empty: a SQLite file in the data directory")
+	fs.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "with --database-url: the URL agents reach this replica at, which standbys name to them while it leads, e.g. wss://vigil-a.example.com:8443 (VIGIL_ADVERTISE_URL); default ws:// or wss:// and --listen")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "an admin API token to accept (VIGIL_ADMIN_TOKEN); without one, the first start makes one")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (VIGIL_TLS_CERT)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file (VIGIL_TLS_KEY)")
@@ -102,6 +104,8 @@ func raiseFileLimit(log *slog.Logger) {
 var flags = map[string]string{
 	"Listen":            "--listen",
 	"DataDir":           "--data-dir",
+	"DatabaseURL":       "--database-url",
+	"AdvertiseURL":      "--advertise-url",
 	"AdminToken":        "--admin-token",
 	"TLSCert":           "--tls-cert",
 	"TLSKey":            "--tls-key",

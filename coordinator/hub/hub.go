@@ -79,6 +79,10 @@ type Hub struct {
 
 	readers sync.WaitGroup // one per live connection, added under mu
 
+	// leading, when set (replicas on PostgreSQL), says whether this
+	// replica leads and, if not, the leader's URL ("" unknown).
+	leading func() (bool, string)
+
 	mu      sync.Mutex
 	closed  bool
 	devices map[string]*conn    // device id → its live connection
@@ -142,6 +146,25 @@ func (h *Hub) Close() {
 	}
 	h.readers.Wait()
 	h.store.Close()
+}
+
+// SetLeadership makes the hub serve agents only while leading says this
+// replica leads; otherwise it closes their connections at once with
+// CloseNotLeader, naming the leader. Call before serving.
+func (h *Hub) SetLeadership(leading func() (leads bool, leader string)) { h.leading = leading }
+
+// StepDown closes every agent connection with CloseNotLeader naming leader
+// (the replica lost the lease); their agents go to the leader.
+func (h *Hub) StepDown(leader string) {
+	h.mu.Lock()
+	conns := make([]*conn, 0, len(h.devices))
+	for _, c := range h.devices {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.fail(&protocol.Error{Code: protocol.CloseNotLeader, Msg: protocol.NotLeaderReason(leader)})
+	}
 }
 
 // DropDevice closes the device's connection (it was revoked).
@@ -227,8 +250,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.closeWith(&protocol.Error{Code: protocol.CloseUnsupportedVersion, Msg: "offer the subprotocol " + protocol.Subprotocol})
 		return
 	}
-	if !h.attach(c) {
-		c.closeWith(&protocol.Error{Code: protocol.CloseGoingAway, Msg: "coordinator stopping"})
+	if refused := h.attach(c); refused != nil {
+		c.closeWith(refused)
 		return
 	}
 	// The connection is hijacked and outlives this handler; returning lets
@@ -241,13 +264,21 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// attach makes c the device's connection, closing any older one; false
-// once the hub is closed.
-func (h *Hub) attach(c *conn) bool {
+// attach makes c the device's connection, closing any older one; the
+// error to close c with once the hub is closed or while a standby. (The
+// leadership is checked under mu, so StepDown, which takes mu after the
+// replica stopped leading, sees every connection attached before.)
+func (h *Hub) attach(c *conn) *protocol.Error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return false
+		return &protocol.Error{Code: protocol.CloseGoingAway, Msg: "coordinator stopping"}
+	}
+	if h.leading != nil {
+		if leads, leader := h.leading(); !leads {
+			h.mu.Unlock()
+			return &protocol.Error{Code: protocol.CloseNotLeader, Msg: protocol.NotLeaderReason(leader)}
+		}
 	}
 	h.readers.Add(1)
 	old := h.devices[c.device.ID]
@@ -256,7 +287,7 @@ func (h *Hub) attach(c *conn) bool {
 	if old != nil {
 		old.fail(&protocol.Error{Code: protocol.CloseGoingAway, Msg: "replaced by a newer connection from the same device"})
 	}
-	return true
+	return nil
 }
 
 func (h *Hub) detach(c *conn) {

@@ -59,7 +59,7 @@ func (s *Store) CreateAccount(ctx context.Context, a Account, audit AuditEntry) 
 	if a.CreatedAt.IsZero() {
 		a.CreatedAt = s.now()
 	}
-	return s.write(ctx, fmt.Sprintf("create account %q", a.Name), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("create account %q", a.Name), func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO accounts ("+accountCols+") VALUES (?, ?, ?, ?, ?)",
 			a.Name, string(a.Role), a.PasswordHash, toMS(a.CreatedAt), nullMS(a.DisabledAt))
 		if err != nil {
@@ -111,7 +111,7 @@ func (s *Store) CreateWebSession(ctx context.Context, ws WebSession) error {
 	if ws.CreatedAt.IsZero() {
 		ws.CreatedAt = s.now()
 	}
-	return s.write(ctx, fmt.Sprintf("create web session for %q", ws.Account), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("create web session for %q", ws.Account), func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO web_sessions (id_hash, account, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
 			ws.IDHash, ws.Account, ws.CSRF, toMS(ws.CreatedAt), toMS(ws.ExpiresAt))
 		return dup(err, "the session id is taken")
@@ -143,7 +143,7 @@ WHERE ws.id_hash = ? AND ws.expires_at > ? AND a.disabled_at IS NULL`, idHash, t
 // DeleteWebSession ends the session with idHash. ErrNotFound if there is
 // none.
 func (s *Store) DeleteWebSession(ctx context.Context, idHash []byte) error {
-	return s.write(ctx, "delete web session", func(tx *sql.Tx) error {
+	return s.write(ctx, "delete web session", func(tx *txn) error {
 		return execOne(ctx, tx, "DELETE FROM web_sessions WHERE id_hash = ?", idHash)
 	})
 }
@@ -151,7 +151,7 @@ func (s *Store) DeleteWebSession(ctx context.Context, idHash []byte) error {
 // PruneWebSessions deletes the sessions expired by now and reports how many.
 func (s *Store) PruneWebSessions(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	err := s.write(ctx, "prune web sessions", func(tx *sql.Tx) error {
+	err := s.write(ctx, "prune web sessions", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE expires_at <= ?", toMS(now))
 		if err != nil {
 			return err

@@ -65,7 +65,7 @@ func scanEnrollment(sc scanner) (Enrollment, error) {
 // up otherwise. To audit it in the same transaction, use
 // (*Tx).CreateEnrollment.
 func (s *Store) CreateEnrollment(ctx context.Context, e Enrollment) error {
-	return s.write(ctx, "create enrollment "+e.ID, func(tx *sql.Tx) error {
+	return s.write(ctx, "create enrollment "+e.ID, func(tx *txn) error {
 		return s.createEnrollment(ctx, tx, e)
 	})
 }
@@ -105,7 +105,7 @@ func (s *Store) Enrollments(ctx context.Context) ([]Enrollment, error) {
 // ErrNotFound if there is no such enrollment. To audit it in the same
 // transaction, use (*Tx).RevokeEnrollment.
 func (s *Store) RevokeEnrollment(ctx context.Context, id string) error {
-	return s.write(ctx, "revoke enrollment "+id, func(tx *sql.Tx) error {
+	return s.write(ctx, "revoke enrollment "+id, func(tx *txn) error {
 		return s.revoke(ctx, tx, "enrollments", id)
 	})
 }
@@ -131,7 +131,7 @@ func enrollState(e Enrollment, now time.Time) error {
 // anywhere uses nothing up. It returns the device as stored. To audit it in
 // the same transaction, use (*Tx).Enroll.
 func (s *Store) Enroll(ctx context.Context, enrollmentHash []byte, now time.Time, dev Device) (Device, error) {
-	err := s.write(ctx, "enroll device "+dev.Host, func(tx *sql.Tx) error {
+	err := s.write(ctx, "enroll device "+dev.Host, func(tx *txn) error {
 		var err error
 		dev, err = s.enroll(ctx, tx, enrollmentHash, now, dev)
 		return err
@@ -222,7 +222,7 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, status DeviceSta
 	if !status.Valid() {
 		return fmt.Errorf("store: set device %s status: %w", id, invalid("unknown status %q", status))
 	}
-	return s.write(ctx, fmt.Sprintf("set device %s %s", id, status), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("set device %s %s", id, status), func(tx *txn) error {
 		if err := execOne(ctx, tx, "UPDATE devices SET status = ? WHERE id = ?", string(status), id); err != nil {
 			return err
 		}
@@ -234,7 +234,7 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, status DeviceSta
 // TouchDevice records that device id was seen at at. Last-seen never moves
 // back. ErrNotFound if there is no such device.
 func (s *Store) TouchDevice(ctx context.Context, id string, at time.Time) error {
-	return s.write(ctx, "touch device "+id, func(tx *sql.Tx) error {
+	return s.write(ctx, "touch device "+id, func(tx *txn) error {
 		return execOne(ctx, tx, `UPDATE devices
 SET last_seen_at = CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?`,
 			toMS(at), toMS(at), id)

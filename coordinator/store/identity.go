@@ -23,7 +23,7 @@ func (s *Store) EnsureDeskUser(ctx context.Context, name string) error {
 	if name == "" {
 		return fmt.Errorf("store: ensure desk user: %w", invalid("no name"))
 	}
-	return s.write(ctx, fmt.Sprintf("ensure desk user %q", name), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("ensure desk user %q", name), func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO desk_users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
 			name, toMS(s.now()))
 		return err
@@ -99,7 +99,7 @@ func (s *Store) SetMapping(ctx context.Context, m Mapping, audit AuditEntry) err
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.now()
 	}
-	return s.write(ctx, fmt.Sprintf("set mapping %q → %q", m.OSUser, m.DeskUser), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("set mapping %q → %q", m.OSUser, m.DeskUser), func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_mappings (os_user, desk_user, created_at) VALUES (?, ?, ?)
 ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at = excluded.created_at`,
 			m.OSUser, m.DeskUser, toMS(m.CreatedAt)); err != nil {
@@ -117,7 +117,7 @@ ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at =
 // insensitively) and appends audit, in one transaction. ErrNotFound if there
 // is none.
 func (s *Store) DeleteMapping(ctx context.Context, osUser string, audit AuditEntry) error {
-	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *txn) error {
 		if err := execOne(ctx, tx, "DELETE FROM identity_mappings WHERE os_user = ?", username.Fold(osUser)); err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (s *Store) NoteUnmapped(ctx context.Context, osUser, host string, at time.T
 	if u == "" {
 		return fmt.Errorf("store: note unmapped user: %w", invalid("no OS user"))
 	}
-	return s.write(ctx, fmt.Sprintf("note unmapped user %q", u), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("note unmapped user %q", u), func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO unmapped_os_users (os_user, host, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (os_user) DO UPDATE SET host = excluded.host, last_seen_at = excluded.last_seen_at
 WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`,
@@ -169,7 +169,7 @@ ORDER BY last_seen_at DESC, os_user`)
 // ForgetUnmapped removes osUser (matched case-insensitively) from the
 // unmapped list. ErrNotFound if it is not listed.
 func (s *Store) ForgetUnmapped(ctx context.Context, osUser string) error {
-	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *txn) error {
 		return execOne(ctx, tx, "DELETE FROM unmapped_os_users WHERE os_user = ?", username.Fold(osUser))
 	})
 }

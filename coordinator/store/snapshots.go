@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -12,12 +11,12 @@ import (
 // SaveSnapshots upserts the engine's snapshots, one row per user, in one
 // transaction. Users not in snaps keep their rows (see DeleteSnapshot).
 func (s *Store) SaveSnapshots(ctx context.Context, snaps []engine.Snapshot) error {
-	return s.write(ctx, "save snapshots", func(tx *sql.Tx) error {
+	return s.write(ctx, "save snapshots", func(tx *txn) error {
 		return s.saveSnapshots(ctx, tx, snaps)
 	})
 }
 
-func (s *Store) saveSnapshots(ctx context.Context, tx *sql.Tx, snaps []engine.Snapshot) error {
+func (s *Store) saveSnapshots(ctx context.Context, tx *txn, snaps []engine.Snapshot) error {
 	if len(snaps) == 0 {
 		return nil
 	}
@@ -59,7 +58,7 @@ func (s *Store) Snapshots(ctx context.Context) ([]engine.Snapshot, error) {
 
 // DeleteSnapshot removes user's snapshot. ErrNotFound if there is none.
 func (s *Store) DeleteSnapshot(ctx context.Context, user string) error {
-	return s.write(ctx, fmt.Sprintf("delete snapshot %q", user), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("delete snapshot %q", user), func(tx *txn) error {
 		return s.deleteSnapshot(ctx, tx, user)
 	})
 }

@@ -63,13 +63,16 @@ func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // Store is the coordinator's database. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB // writes: one connection, so writers queue here, not on SQLITE_BUSY
-	rdb  *sql.DB // reads: WAL lets several run beside the writer
-	path string
-	now  func() time.Time
+	// SQLite: db writes through one connection, so writers queue here, not
+	// on SQLITE_BUSY, and rdb reads (WAL lets several run beside the
+	// writer). PostgreSQL: both are the one pool.
+	db, rdb *conn
+	path    string // the SQLite file; "" on PostgreSQL
+	pg      bool
+	now     func() time.Time
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// querier is what conn and txn (and *sql.DB, *sql.Tx) have in common.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -154,17 +157,24 @@ func (w *where) clause() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// Path is the database file.
+// Path is the database file, or "" on PostgreSQL.
 func (s *Store) Path() string { return s.path }
+
+// PostgreSQL reports whether the store is on PostgreSQL (several replicas
+// can share it) rather than a SQLite file.
+func (s *Store) PostgreSQL() bool { return s.pg }
 
 // Close closes the database. Calls in flight fail.
 func (s *Store) Close() error {
+	if s.rdb == s.db {
+		return s.db.Close()
+	}
 	return errors.Join(s.rdb.Close(), s.db.Close())
 }
 
 // write runs fn in one write transaction and commits it; what names the
 // operation in errors.
-func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, what string, fn func(tx *txn) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %s: begin: %w", what, err)
@@ -181,7 +191,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 // all.
 type Tx struct {
 	s  *Store
-	tx *sql.Tx
+	tx *txn
 }
 
 // Tx runs fn in one write transaction, committed if fn returns nil and rolled
