@@ -448,8 +448,11 @@ func (a *agent) serve(ctx context.Context, c *conn) error {
 
 // inputApart keeps an idle agent's last input this far after the one
 // before: the coordinator counts input within engine.InputJitter (250 ms)
-// of the last as the same (its estimate wobbles with network delay).
-const inputApart = 500 * time.Millisecond
+// of the last as the same, and it estimates each as arrival − idle_ms, so
+// a reading it reads late looks later. At 500 ms apart, 5 of 2,840 walk-
+// aways at 10,000 agents were merged with the input before (their
+// decisions 27–196 ms early by the agent's clock).
+const inputApart = time.Second
 
 // jitter is d ±50 %.
 func (a *agent) jitter(d time.Duration) time.Duration {
