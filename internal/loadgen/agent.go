@@ -86,6 +86,7 @@ type agent struct {
 	fg, min   bool      // the Agent Desk in front, minimized
 	away      bool      // a window agent with the desk away
 	loggedIn  bool      // logged in to the Agent Desk (as far as it knows)
+	started   bool      // logged in for the first time
 	lastSent  time.Time // last message written
 	lastInput time.Time
 	outAt     time.Time // when logged_out arrived
@@ -187,7 +188,7 @@ func (a *agent) run(ctx context.Context, started func()) {
 	bo := backoff.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Second, Factor: 1.6, Jitter: 0.2, StableAfter: 10 * time.Second}
 	first := true
 	for ctx.Err() == nil {
-		c, err := a.connect(ctx, url, first)
+		c, err := a.connect(ctx, url)
 		if first {
 			first = false
 			started()
@@ -279,17 +280,12 @@ func (a *agent) next(url string, code int, reason string) string {
 	return defaultNext(a.g.cfg.URLs, url, reason)
 }
 
-// connect makes the device's first or next connection: enrollment and
-// the desk login the first time, then hello, the policy, the session and
-// a fresh reading.
-func (a *agent) connect(ctx context.Context, url string, first bool) (*conn, error) {
+// connect makes the device's first or next connection: enrollment the
+// first time, then hello, the policy and the session, the desk login the
+// first time, and a fresh reading (with input the first time).
+func (a *agent) connect(ctx context.Context, url string) (*conn, error) {
 	if a.token == "" {
 		if err := a.enroll(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if first {
-		if err := a.login(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -338,10 +334,17 @@ func (a *agent) connect(ctx context.Context, url string, first bool) (*conn, err
 	if err := a.write(ctx, c, protocol.SessionOpen{Session: "1", OSUser: a.user}); err != nil {
 		return fail(err)
 	}
-	now := time.Now()
+	first := !a.started
 	if first {
-		a.lastInput = now
+		// Logged in to the Agent Desk only now, with the sensor bound: a
+		// login long before the sensor reports (a slow connection under
+		// load) would start a clock that nothing resets.
+		if err := a.login(ctx); err != nil {
+			return fail(err)
+		}
+		a.started = true
 	}
+	now := time.Now()
 	if err := a.reading(ctx, c, first); err != nil {
 		return fail(err)
 	}
