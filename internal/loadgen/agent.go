@@ -398,7 +398,7 @@ func (a *agent) write(ctx context.Context, c *conn, m protocol.Message) error {
 // idle agent starts a cycle with it).
 func (a *agent) reading(ctx context.Context, c *conn, input bool) error {
 	now := time.Now()
-	if input {
+	if input || a.lastInput.IsZero() {
 		a.lastInput = now
 	}
 	r := protocol.Reading{Session: "1", IdleMS: max(now.Sub(a.lastInput).Milliseconds(), 0),
