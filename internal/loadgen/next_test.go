@@ -1,6 +1,10 @@
 package loadgen
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestDefaultNext(t *testing.T) {
 	urls := []string{"http://127.0.0.1:808", "http://127.0.0.1:8081", "https://b.example:8443"}
@@ -19,5 +23,20 @@ func TestDefaultNext(t *testing.T) {
 		if got := defaultNext(urls, tc.current, tc.reason); got != tc.want {
 			t.Errorf("defaultNext(from %s, %q) = %s, want %s", tc.current, tc.reason, got, tc.want)
 		}
+	}
+}
+
+func TestParseDispatch(t *testing.T) {
+	d, err := parseDispatch(strings.NewReader(`# TYPE vigil_decision_latency_seconds histogram
+vigil_decision_latency_seconds_bucket{le="0.001"} 10
+vigil_decision_latency_seconds_bucket{le="0.0025"} 60
+vigil_decision_latency_seconds_bucket{le="0.005"} 98
+vigil_decision_latency_seconds_bucket{le="0.01"} 99
+vigil_decision_latency_seconds_bucket{le="+Inf"} 100
+vigil_decision_latency_seconds_sum 0.3
+vigil_decision_latency_seconds_count 100
+`))
+	if err != nil || d.N != 100 || d.P50 != 2500*time.Microsecond || d.P99 != 10*time.Millisecond || d.Over {
+		t.Errorf("parseDispatch = %+v, %v; want n 100, p50 2.5 ms, p99 10 ms", d, err)
 	}
 }

@@ -100,6 +100,9 @@ type CoordinatorStats struct {
 	// Heap is the live heap after a collection at the end (zero if not
 	// read).
 	Heap Heap `json:"heap"`
+	// Dispatch is its own measure of how late it dispatched decisions,
+	// over its whole life (the loadgen command reads it).
+	Dispatch *Dispatch `json:"dispatch,omitempty"`
 }
 
 // window is the measured window's readings.
@@ -249,6 +252,10 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, ", live heap %.1f MB + stacks %.1f MB (after GC)", float64(c.Heap.Alloc)/1e6, float64(c.Heap.Stacks)/1e6)
 		}
 		fmt.Fprintln(w)
+		if d := c.Dispatch; d != nil && d.N > 0 {
+			fmt.Fprintf(w, "coordinator's own dispatch lateness (vigil_decision_latency_seconds, n=%d): p50 ≤ %s, p99 ≤ %s (bucket bounds; 0 = past 2.5 s)\n",
+				d.N, ms(d.P50), ms(d.P99))
+		}
 	}
 	if r.ErrorCount > 0 {
 		fmt.Fprintf(w, "%d errors; the first:\n", r.ErrorCount)

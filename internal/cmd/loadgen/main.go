@@ -183,6 +183,12 @@ func run(args []string) error {
 			}
 			r.Coordinator.Heap = h
 		}
+		if d, err := loadgen.DispatchLateness(ctx, nil, base); err == nil {
+			if r.Coordinator == nil {
+				r.Coordinator = &loadgen.CoordinatorStats{}
+			}
+			r.Coordinator.Dispatch = &d
+		}
 		return nil
 	})
 	if err != nil {
