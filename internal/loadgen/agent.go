@@ -261,6 +261,9 @@ type refused struct {
 }
 
 func (e *refused) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("closed with %d before the policy: %s", e.code, e.reason)
+	}
 	return fmt.Sprintf("closed with %d before the policy: %s (%v)", e.code, e.reason, e.err)
 }
 
@@ -311,7 +314,8 @@ func (a *agent) connect(ctx context.Context, url string) (*conn, error) {
 		ws.CloseNow()
 		for range c.in {
 		}
-		if code, reason := closeOf(c.err, c); code >= 3000 {
+		var ref *refused
+		if code, reason := closeOf(c.err, c); code >= 3000 && !errors.As(err, &ref) {
 			err = &refused{code: code, reason: reason, err: err}
 		}
 		return nil, fmt.Errorf("on %s: %w", url, err)
@@ -323,6 +327,10 @@ func (a *agent) connect(ctx context.Context, url string) (*conn, error) {
 	select {
 	case m, ok := <-c.in:
 		p, isPolicy := m.msg.(protocol.Policy)
+		if e, isErr := m.msg.(protocol.ErrorMessage); ok && isErr {
+			// A standby replica (4005), or a coordinator in trouble.
+			return fail(&refused{code: e.Code, reason: e.Message})
+		}
 		if !ok || !isPolicy {
 			return fail(fmt.Errorf("expected the policy first, got %T (%v)", m.msg, c.err))
 		}
