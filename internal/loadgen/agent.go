@@ -40,7 +40,12 @@ type AgentState struct {
 	Logouts     int       `json:"logouts"`
 	LastWarning time.Time `json:"last_warning,omitzero"`
 	LastLogout  time.Time `json:"last_logout,omitzero"`
-	Refused     int       `json:"refused,omitempty"` // session_refused
+	// WarnedConnecting and LoggedOutConnecting count the warnings and
+	// logouts that came before the window started, while the agents were
+	// still connecting (Warnings and Logouts include them).
+	WarnedConnecting    int `json:"warned_connecting,omitempty"`
+	LoggedOutConnecting int `json:"logged_out_connecting,omitempty"`
+	Refused             int `json:"refused,omitempty"` // session_refused
 	// NotLeader counts closes by a standby replica (4005).
 	NotLeader int `json:"not_leader,omitempty"`
 	// Cycles are an idle agent's rounds: its input, then the warning and
@@ -569,6 +574,9 @@ func (a *agent) handle(ctx context.Context, m inbound) {
 	case protocol.Warn:
 		a.update(func(s *AgentState) {
 			s.Warnings++
+			if a.g.start.Load() == 0 {
+				s.WarnedConnecting++
+			}
 			s.LastWarning = m.at
 			if n := len(s.Cycles); a.role == RoleIdle && n > 0 && s.Cycles[n-1].Warned.IsZero() {
 				s.Cycles[n-1].Warned = m.at
@@ -582,6 +590,9 @@ func (a *agent) handle(ctx context.Context, m inbound) {
 		a.outAt = m.at
 		a.update(func(s *AgentState) {
 			s.Logouts++
+			if a.g.start.Load() == 0 {
+				s.LoggedOutConnecting++
+			}
 			s.LastLogout = m.at
 			if n := len(s.Cycles); a.role == RoleIdle && n > 0 && s.Cycles[n-1].LoggedOut.IsZero() {
 				s.Cycles[n-1].LoggedOut = m.at
