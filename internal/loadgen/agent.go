@@ -462,6 +462,13 @@ func (a *agent) serve(ctx context.Context, c *conn) error {
 	}
 }
 
+// walking reports whether an idle agent's input at t would come too close
+// before its walk-away (within inputApart), or after it was due: it
+// makes none then, so the walk-away is at most inputApart late.
+func (a *agent) walking(t time.Time) bool {
+	return !a.walkAt.IsZero() && !t.Before(a.walkAt.Add(-inputApart))
+}
+
 // inputApart keeps an idle agent's last input this far after the one
 // before: the coordinator counts input within engine.InputJitter (250 ms)
 // of the last as the same, and it estimates each as arrival − idle_ms, so
@@ -487,6 +494,9 @@ func (a *agent) plan() time.Time {
 	}
 	if a.role == RoleIdle && !a.walked && !a.walkAt.IsZero() {
 		next = earliest(next, a.walkAt)
+		if a.walking(a.nextInput) {
+			return next // no more input before the last one
+		}
 	}
 	if a.role == RoleIdle && a.walked {
 		if !a.loggedIn && !a.outAt.IsZero() {
@@ -538,7 +548,7 @@ func (a *agent) act(ctx context.Context, c *conn) error {
 			return nil
 		}
 		return a.reading(ctx, c, true)
-	case (a.role != RoleIdle || !a.walked) && !now.Before(a.nextInput):
+	case (a.role != RoleIdle || !a.walked && !a.walking(a.nextInput)) && !now.Before(a.nextInput):
 		a.nextInput = now.Add(a.jitter(a.g.cfg.InputEvery))
 		// Input a moment ago, as a real agent's throttled report says.
 		a.lastInput = now.Add(-time.Duration(a.rng.IntN(250)) * time.Millisecond)
