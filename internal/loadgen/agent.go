@@ -438,9 +438,15 @@ func (a *agent) serve(ctx context.Context, c *conn) error {
 	defer c.ws.CloseNow()
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	window := a.g.windowStarted // plans change when the window starts
+	if a.g.start.Load() != 0 {
+		window = nil
+	}
 	for {
 		t.Reset(time.Until(a.plan()))
 		select {
+		case <-window:
+			window = nil
 		case <-ctx.Done():
 			c.ws.Close(websocket.StatusNormalClosure, "load generator done")
 			for range c.in {
