@@ -36,8 +36,12 @@ COORDINATOR_PKGS = ./coordinator/store ./coordinator ./coordinator/account ./coo
 	./coordinator/controller/builtin ./coordinator/controller/webhook ./coordinator/web \
 	./cmd/vigil-coordinator
 
+# Then the failover acceptance (internal/failover): two coordinator
+# processes, 1,000 simulated agents, the leader killed and paused; without
+# the race detector, which would slow the agents' simulation itself.
 unit-postgres:
 	VIGIL_TEST_STORE=postgres $(GO) test -race -count=1 -timeout 20m $(COORDINATOR_PKGS)
+	VIGIL_TEST_STORE=postgres $(GO) test -count=1 -timeout 15m -v -run '^TestFailover$$' ./internal/failover
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./protocol

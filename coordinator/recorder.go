@@ -28,13 +28,13 @@ type recorder struct {
 
 func (r *recorder) Record(ctx context.Context, b core.Batch) error {
 	if r.lease == nil {
-		return r.st.Tx(ctx, func(tx *store.Tx) error { return r.record(ctx, tx, b) })
+		return r.st.Tx(ctx, func(tx *store.Tx) error { return r.record(ctx, tx, b, 0) })
 	}
 	l, ok := r.lease()
 	if !ok {
 		return fmt.Errorf("%w: a standby replica records no decision", core.ErrNotLeader)
 	}
-	err := r.st.FencedTx(ctx, l, func(tx *store.Tx) error { return r.record(ctx, tx, b) })
+	err := r.st.FencedTx(ctx, l, func(tx *store.Tx) error { return r.record(ctx, tx, b, l.Epoch) })
 	if errors.Is(err, store.ErrFenced) {
 		r.fenced()
 		return fmt.Errorf("%w: %w", core.ErrNotLeader, err)
@@ -42,9 +42,18 @@ func (r *recorder) Record(ctx context.Context, b core.Batch) error {
 	return err
 }
 
-func (r *recorder) record(ctx context.Context, tx *store.Tx, b core.Batch) error {
+// record writes b in tx; epoch, for a replica, is the leader's lease epoch,
+// which each decision's audit entry names ("epoch" in its detail).
+func (r *recorder) record(ctx context.Context, tx *store.Tx, b core.Batch, epoch int64) error {
 	for _, d := range b.Decisions {
-		if _, err := tx.Audit(ctx, auditOf(d)); err != nil {
+		e := auditOf(d)
+		if epoch > 0 {
+			detail := map[string]any{}
+			_ = json.Unmarshal(e.Detail, &detail)
+			detail["epoch"] = epoch
+			e.Detail, _ = json.Marshal(detail)
+		}
+		if _, err := tx.Audit(ctx, e); err != nil {
 			return err
 		}
 		if r.ctl == nil {
@@ -83,6 +92,9 @@ func auditOf(d engine.Decision) store.AuditEntry {
 		e.Kind, detail = "user.logged_out", map[string]any{"reason": "inactivity", "timeline": timeline}
 	case engine.DecisionSensorLost:
 		e.Kind = "sensor.lost"
+	case engine.DecisionDeskMoved:
+		e.Kind, detail = "sensor.desk_moved", map[string]any{
+			"from_host": d.From.Host, "to_host": d.To.Host, "from_session": d.From.Key, "to_session": d.To.Key}
 	}
 	if detail != nil {
 		e.Detail, _ = json.Marshal(detail)

@@ -259,7 +259,7 @@ func (r *replica) hold(ctx context.Context) error {
 		case <-renew.C:
 			start := time.Now()
 			l, _ := r.current()
-			rctx, cancel := context.WithTimeout(ctx, leaseRenew)
+			rctx, cancel := context.WithTimeout(ctx, leaseTTL/2)
 			nl, err := s.Store.RenewLease(rctx, l, leaseTTL)
 			cancel()
 			if err == nil {

@@ -33,8 +33,10 @@ const (
 
 // Values of SessionRefused.Reason.
 const (
-	// RefusedUserBound: the session's user is already bound to a live
-	// session on another device (or another session of this one).
+	// RefusedUserBound: the agent's local service refuses a helper that
+	// claims another local user's session. The coordinator accepts every
+	// live session of a user (it no longer sends this since several
+	// sessions per user are allowed; DESIGN §1, Identity).
 	RefusedUserBound = "user_bound"
 )
 

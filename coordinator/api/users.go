@@ -22,9 +22,14 @@ type User struct {
 	InactivityMS int64    `json:"inactivity_ms"`
 	Deadline     string   `json:"deadline,omitempty"` // RFC 3339, while warned
 	Sensor       Sensor   `json:"sensor"`
+	// DeskHost is the workstation of the desk session, the one whose Agent
+	// Desk was most recently in front; LiveSessions counts the user's live
+	// desktop sessions on every workstation.
+	DeskHost     string `json:"desk_host,omitempty"`
+	LiveSessions int    `json:"live_sessions"`
 }
 
-// Sensor is the workstation sensor speaking for a user.
+// Sensor is the workstation sensor speaking for a user: the desk session's.
 type Sensor struct {
 	Status   string `json:"status"` // none, live, stale
 	Host     string `json:"host,omitempty"`
@@ -40,14 +45,17 @@ func (a *API) users(r *http.Request) ([]User, error) {
 	if err != nil {
 		return nil, err
 	}
-	sessions := map[string]hub.SessionInfo{}
-	for _, s := range a.Hub.Sessions() {
-		sessions[s.DeskUser] = s
-	}
 	states := map[string]engine.State{}
 	// Advance first, so counted inactivity is as of now, not the last event.
 	a.Core.Do("", func(e *engine.Engine, now time.Time) []engine.Decision { return e.Advance(now) })
 	a.Core.View(func(e *engine.Engine) { e.States(func(s engine.State) { states[s.User] = s }) })
+	// The session shown is the desk session's (by host), else any.
+	sessions := map[string]hub.SessionInfo{}
+	for _, s := range a.Hub.Sessions() {
+		if cur, ok := sessions[s.DeskUser]; !ok || cur.Host != states[s.DeskUser].DeskHost {
+			sessions[s.DeskUser] = s
+		}
+	}
 	var out []User
 	for _, k := range known {
 		st, ok := states[k.Name]
@@ -67,6 +75,8 @@ func userOf(st engine.State, s hub.SessionInfo) User {
 		Paused:       st.Reasons.Strings(),
 		InactivityMS: st.Inactivity.Milliseconds(),
 		Sensor:       Sensor{Status: st.Sensor.String(), Host: s.Host, OSUser: s.OSUser, DeviceID: s.DeviceID, Locked: st.Locked, Mic: st.MicAvailable},
+		DeskHost:     st.DeskHost,
+		LiveSessions: st.Sessions,
 	}
 	if st.Status == engine.StatusWarned {
 		u.Deadline = st.Deadline.UTC().Format(time.RFC3339Nano)

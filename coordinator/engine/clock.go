@@ -22,7 +22,7 @@ func (e *Engine) touch(now time.Time, name string) (int64, *user) {
 	t := e.begin(now)
 	u, ok := e.users[name]
 	if !ok {
-		u = &user{name: name, heapIdx: -1, deadline: never, mark: t, lastInput: noInput}
+		u = &user{name: name, heapIdx: -1, deadline: never, mark: t, pageInput: noInput}
 		e.users[name] = u
 	}
 	e.elapse(u, t)
@@ -44,18 +44,17 @@ func (e *Engine) elapse(u *user, t int64) {
 	}
 }
 
-// input applies keyboard or mouse input that happened at in (≤ t).
+// input applies keyboard or mouse input made at in (≤ t), judged by the
+// state at that instant (user.since): input while counting resets I as of
+// in, input within ResumeWindow before a resume counts at the resume, other
+// input while not counted does nothing.
 func (e *Engine) input(u *user, in, t int64) {
-	u.lastInput = in
-	if !u.counting || in < u.resumedAt-ResumeWindow.Milliseconds() {
-		return // input while not counted does nothing; settle applies the resume rule
-	}
-	i := t - max(in, u.resumedAt)
-	if i >= u.counted {
+	from, i, ok := u.since(in, t)
+	if !ok || i >= u.counted {
 		return
 	}
 	u.counted = i
-	u.tl.restart(max(in, u.resumedAt), SignalInput)
+	u.tl.restart(from, SignalInput)
 	if i < e.warnAt {
 		e.belowWarning(u, t, WithdrawDismissed)
 	}
@@ -76,20 +75,25 @@ func (e *Engine) withdraw(u *user, t int64, why WithdrawReason) {
 }
 
 // paused reports the reasons u's clock is not counted, ignoring the feature
-// switch and the desk session.
+// switch and the desk session. Window reasons come from the desk session's
+// live sensor, and from the page only while there is none.
 func (u *user) paused() Reasons {
 	var r Reasons
 	if u.call {
 		r |= ReasonOnCall
 	}
+	s := u.deskSess
 	switch {
-	case u.sensor == SensorLive && u.locked:
-		// A locked workstation keeps counting: window exceptions are ignored.
-	case u.sensor == SensorLive && u.minimized:
-		r |= ReasonMinimized
-	case u.sensor == SensorLive && u.notFront:
-		r |= ReasonNotInFront
-	case u.sensor != SensorLive && u.pageHidden:
+	case s != nil && s.status == SensorLive:
+		switch {
+		case s.locked:
+			// A locked workstation keeps counting: window exceptions are ignored.
+		case s.minimized:
+			r |= ReasonMinimized
+		case s.notFront:
+			r |= ReasonNotInFront
+		}
+	case u.pageHidden:
 		r |= ReasonNotInFront
 	}
 	return r
@@ -98,30 +102,30 @@ func (u *user) paused() Reasons {
 // settle applies every rule that holds for u at t after a change, reports
 // what changed, and reschedules u.
 func (e *Engine) settle(u *user, t int64) {
-	if u.sensor == SensorLive && t >= u.lastSeen+e.grace {
-		// Drop what the silent sensor said, so killing it never avoids a logout.
-		u.sensor = SensorStale
-		u.minimized, u.notFront, u.locked, u.voice = false, false, false, false
-		u.tl.add(t, SignalSensorLost)
-		e.emit(Decision{Kind: DecisionSensorLost, User: u.name, At: msTime(t)})
+	e.expire(u, t)
+	if u.held != 0 && t >= u.held {
+		u.held = 0
 	}
 
 	counting := e.settings.Enabled && u.desk == deskOpen && u.paused() == 0
 	if counting != u.counting {
 		u.counting = counting
 		if counting {
-			u.resumedAt = t
-			if u.lastInput >= t-ResumeWindow.Milliseconds() {
+			u.resumedAt, u.resumeFrom = t, t-ResumeWindow.Milliseconds()
+			if u.lastInput() >= u.resumeFrom {
 				u.counted = 0
 				u.tl.restart(t, SignalInput)
 				e.belowWarning(u, t, WithdrawDismissed)
 			}
-		} else if u.warning {
-			e.withdraw(u, t, e.whyNotCounting(u))
+		} else {
+			u.past.add(span{u.resumedAt, u.resumeFrom, t})
+			if u.warning {
+				e.withdraw(u, t, e.whyNotCounting(u))
+			}
 		}
 	}
 
-	if u.counting {
+	if u.counting && u.held == 0 {
 		if !u.warning && u.counted >= e.warnAt {
 			u.warning = true
 			u.tl.add(t, SignalWarned)
@@ -133,7 +137,8 @@ func (e *Engine) settle(u *user, t int64) {
 	// Speech keeps the user active until the warning shows; after that only
 	// keyboard or mouse proves someone is at the desk. Voice near a locked
 	// screen is no proof either.
-	hold := u.counting && u.voice && !u.locked && !u.warning
+	s := u.deskSess
+	hold := u.counting && s != nil && s.status == SensorLive && s.voice && !s.locked && !u.warning
 	if hold && !u.voiceHold {
 		u.counted = 0
 		u.tl.restart(t, SignalVoiceOn)
@@ -147,12 +152,24 @@ func (e *Engine) settle(u *user, t int64) {
 		}
 	}
 
-	if st := e.state(u); st.Status != u.reported.status || st.Reasons != u.reported.reasons || st.Sensor != u.reported.sensor {
+	if st := e.state(u); st.Status != u.reported.status || st.Reasons != u.reported.reasons || st.Sensor != u.reported.sensor ||
+		st.DeskHost != u.reported.deskHost || st.Sessions != u.reported.sessions {
 		u.reported.status, u.reported.reasons, u.reported.sensor = st.Status, st.Reasons, st.Sensor
+		u.reported.deskHost, u.reported.sessions = st.DeskHost, st.Sessions
 		e.emit(Decision{Kind: DecisionChanged, User: u.name, At: msTime(t), State: st})
 	}
 
 	e.sched.set(u, e.deadline(u, t))
+}
+
+// lastInput is the newest input that can count at a resume: the desk
+// session's newest estimate, or the page's.
+func (u *user) lastInput() int64 {
+	in := u.pageInput
+	if u.deskSess != nil {
+		in = max(in, u.deskSess.lastInput)
+	}
+	return in
 }
 
 func (e *Engine) whyNotCounting(u *user) WithdrawReason {
@@ -168,23 +185,24 @@ func (e *Engine) whyNotCounting(u *user) WithdrawReason {
 func (e *Engine) logout(u *user, t int64) {
 	u.desk = deskLoggedOut
 	u.counting, u.warning, u.announced = false, false, 0
+	u.past.forget()
 	u.tl.add(t, SignalLoggedOut)
 	e.emit(Decision{Kind: DecisionLogout, User: u.name, At: msTime(t), Timeline: u.tl.signals()})
 }
 
-// deadline is the next instant u's state changes by itself: the sensor's
-// grace runs out, the warning shows, or the logout comes.
+// deadline is the next instant u's state changes by itself: a sensor's
+// grace runs out, the warning shows, the logout comes, or a restart's hold
+// ends with one of those due.
 func (e *Engine) deadline(u *user, t int64) int64 {
-	d := int64(never)
-	if u.sensor == SensorLive {
-		d = u.lastSeen + e.grace
-	}
+	d := u.nextExpiry(e.grace)
 	if u.counting && !u.voiceHold {
+		var due int64
 		if !u.warning {
-			d = min(d, t+e.warnAt-u.counted)
+			due = t + e.warnAt - u.counted
 		} else {
-			d = min(d, t+max(e.timeout-u.counted, e.warnMin-u.warnShown))
+			due = t + max(e.timeout-u.counted, e.warnMin-u.warnShown)
 		}
+		d = min(d, max(due, u.held))
 	}
 	return d
 }
@@ -194,12 +212,15 @@ func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
 
 func (e *Engine) emit(d Decision) { e.out = append(e.out, d) }
 
-// flip sets *b to v, noting a change in u's timeline.
-func flip(u *user, b *bool, v bool, t int64, on, off SignalKind) {
+// flip sets *b to v, noting a change in u's timeline when it tells.
+func flip(u *user, tells bool, b *bool, v bool, t int64, on, off SignalKind) {
 	if *b == v {
 		return
 	}
 	*b = v
+	if !tells {
+		return
+	}
 	if v {
 		u.tl.add(t, on)
 	} else {

@@ -30,35 +30,38 @@ type user struct {
 	heapIdx  int
 	deadline int64
 
-	mark      int64 // counters below are as of this instant
-	counted   int64 // I: counted inactivity
-	warnShown int64 // how long the warning has been visible since I last fell below 0.8·T
-	resumedAt int64 // when counting last began
-	announced int64 // the logout deadline last sent with a warning; 0 when none shows
-	lastInput int64 // newest known keyboard/mouse input
-	lastSeen  int64 // the sensor's last message
+	mark       int64 // counters below are as of this instant
+	counted    int64 // I: counted inactivity
+	warnShown  int64 // how long the warning has been visible since I last fell below 0.8·T
+	resumedAt  int64 // when counting last began
+	resumeFrom int64 // input from this instant on counts at resumedAt (the resume rule)
+	announced  int64 // the logout deadline last sent with a warning; 0 when none shows
+	pageInput  int64 // the Agent Desk page's last input
+	held       int64 // after a restart, no warning or logout before this (0: none)
 
 	desk      deskState
 	counting  bool
 	warning   bool
 	voiceHold bool // speaking while counting below the warning point keeps I at 0
 
-	sensor     SensorStatus
-	minimized  bool
-	notFront   bool
-	locked     bool
-	voice      bool
-	mic        bool
+	// sessions are the user's desktop sessions with a sensor (live, or the
+	// desk session gone stale); deskSess is the one whose Agent Desk was
+	// most recently in front, nil when none has shown it since the login.
+	sessions   []*session
+	deskSess   *session
 	pageHidden bool
 	call       bool
 
 	reported struct { // what the last DecisionChanged said
-		status  Status
-		reasons Reasons
-		sensor  SensorStatus
+		status   Status
+		reasons  Reasons
+		sensor   SensorStatus
+		deskHost string
+		sessions int
 	}
 
-	tl timeline
+	past history
+	tl   timeline
 }
 
 // Engine holds every user's clock.
@@ -134,14 +137,15 @@ func (e *Engine) States(fn func(State)) {
 
 func (e *Engine) state(u *user) State {
 	st := State{
-		User:         u.name,
-		Inactivity:   time.Duration(u.counted) * time.Millisecond,
-		Sensor:       u.sensor,
-		Locked:       u.locked,
-		MicAvailable: u.mic,
+		User:       u.name,
+		Inactivity: time.Duration(u.counted) * time.Millisecond,
+		Sessions:   u.live(),
 	}
-	if u.sensor != SensorNone {
-		st.LastSeen = msTime(u.lastSeen)
+	if s := u.sensorOf(); s != nil {
+		st.Sensor, st.LastSeen, st.Locked, st.MicAvailable = s.status, msTime(s.lastSeen), s.locked, s.mic
+	}
+	if u.deskSess != nil {
+		st.DeskHost = u.deskSess.src.Host
 	}
 	switch {
 	case u.desk == deskNone:

@@ -28,6 +28,9 @@ type ev struct {
 
 const alice = "alice"
 
+// pcA and pcB are two workstations with a desktop session of the user.
+var pcA, pcB = Source{Key: "dev-a/s1", Host: "pc-a"}, Source{Key: "dev-b/s1", Host: "pc-b"}
+
 func login(sec float64) ev {
 	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.DeskLogin(now, alice) }}
 }
@@ -36,9 +39,12 @@ func logoutDesk(sec float64) ev {
 	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.DeskLogout(now, alice) }}
 }
 
-// read is a sensor reading at sec whose last input was at input seconds;
-// flags: min (minimized), back (not in front), locked, voice.
-func read(sec, input float64, flags ...string) ev {
+// read is a sensor reading from pcA at sec whose last input was at input
+// seconds; flags: min (minimized), back (not in front), locked, voice.
+func read(sec, input float64, flags ...string) ev { return readOn(pcA, sec, input, flags...) }
+
+// readOn is read from the workstation src.
+func readOn(src Source, sec, input float64, flags ...string) ev {
 	r := Reading{Idle: at(sec).Sub(at(input)), Foreground: true, MicAvailable: true}
 	for _, f := range flags {
 		switch f {
@@ -54,11 +60,22 @@ func read(sec, input float64, flags ...string) ev {
 			panic("unknown flag " + f)
 		}
 	}
-	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.Reading(now, alice, r) }, isReading: true}
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.Reading(now, alice, src, r) }, isReading: src == pcA}
 }
 
-func heartbeat(sec float64) ev {
-	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.Heartbeat(now, alice) }}
+func heartbeat(sec float64) ev { return heartbeatOn(pcA, sec) }
+
+func heartbeatOn(src Source, sec float64) ev {
+	return ev{at: sec, do: func(e *Engine, now time.Time) []Decision { return e.Heartbeat(now, alice, src) }}
+}
+
+// every is fn at from, from+step, … before until.
+func every(from, step, until float64, fn func(sec float64) ev) []ev {
+	var out []ev
+	for s := from; s < until; s += step {
+		out = append(out, fn(s))
+	}
+	return out
 }
 
 func call(sec float64, on bool) ev {
@@ -107,6 +124,8 @@ func run(t *testing.T, timeout int, events []ev, until float64, quiet bool) []st
 				got = append(got, fmt.Sprintf("%s withdraw %s", secs(d.At), d.Reason))
 			case DecisionLogout, DecisionSensorLost:
 				got = append(got, fmt.Sprintf("%s %s", secs(d.At), d.Kind))
+			case DecisionDeskMoved:
+				got = append(got, fmt.Sprintf("%s desk_moved %s→%s", secs(d.At), d.From.Host, d.To.Host))
 			}
 		}
 	}
@@ -163,8 +182,8 @@ func TestRules(t *testing.T) {
 		{"speech does not dismiss a warning", 30, []ev{login(0), read(0, 0), read(25, 0, "voice"), read(28, 0)}, 100, false, []string{"24.000 warn 30.000", "30.000 logout"}},
 		{"speech near a locked screen is not activity", 30, []ev{login(0), read(0, 0), read(8, 0, "locked", "voice")}, 100, false, []string{"24.000 warn 30.000", "30.000 logout"}},
 		{"speech while minimized does nothing", 30, []ev{login(0), read(0, 0), read(5, 0, "min"), read(8, 0, "min", "voice"), read(9, 0, "min"), read(15, 0)}, 100, false, []string{"34.000 warn 40.000", "40.000 logout"}},
-		{"sensor lost while minimized: counting resumes after the grace", 30, []ev{login(0), read(0, 0, "min")}, 200, true, []string{"45.000 sensor_lost", "69.000 warn 75.000", "75.000 logout"}},
-		{"heartbeats keep a minimized sensor's pause", 30, []ev{login(0), read(0, 0, "min"), heartbeat(40), heartbeat(80), read(100, 0)}, 200, false, []string{"124.000 warn 130.000", "130.000 logout"}},
+		{"sensor lost while minimized: counting resumes after the grace", 30, []ev{login(0), read(0, 0), read(0, 0, "min")}, 200, true, []string{"45.000 sensor_lost", "69.000 warn 75.000", "75.000 logout"}},
+		{"heartbeats keep a minimized sensor's pause", 30, []ev{login(0), read(0, 0), read(0, 0, "min"), heartbeat(40), heartbeat(80), read(100, 0)}, 200, false, []string{"124.000 warn 130.000", "130.000 logout"}},
 		// Frozen at I = 10 from 10 s; lost at 55 s; I = 13 at 58 s, reset by the input reported at 60.
 		{"sensor lost: counts from its last value; on reconnect input newer than the loss resets", 60, []ev{login(0), read(0, 0), read(10, 0, "min"), read(60, 58)}, 300, true, []string{"55.000 sensor_lost", "105.000 sensor_lost", "106.000 warn 118.000", "118.000 logout"}},
 		// Lost at 55 s with I = 10; counted 55–60 (I = 15); paused 60–70; warning at I = 48.
@@ -177,6 +196,28 @@ func TestRules(t *testing.T) {
 		{"desk logout withdraws the warning and stops the clock", 30, []ev{login(0), read(0, 0), logoutDesk(25)}, 100, false, []string{"24.000 warn 30.000", "25.000 withdraw desk_logout"}},
 		{"desk login starts the clock at 0", 30, []ev{read(0, 0), login(20)}, 100, false, []string{"44.000 warn 50.000", "50.000 logout"}},
 		{"no desk session: no clock", 30, []ev{read(0, 0)}, 100, false, nil},
+
+		// Input judged when it happened (arrival − idle): made while counting
+		// at 9.8 s, reported at 10.5 s after a call began at 10 s → I = 0.2 s
+		// at the pause, counting again from the call's end at 20 s.
+		{"input reported just after a pause counts as of the input", 30, []ev{login(0), read(0, 0), call(10, true), read(10.5, 9.8), call(20, false)}, 100, false, []string{"43.800 warn 49.800", "49.800 logout"}},
+		{"input made while paused and reported after the resume does nothing", 30, []ev{login(0), read(0, 0), call(10, true), call(20, false), read(21.5, 15)}, 100, false, []string{"34.000 warn 40.000", "40.000 logout"}},
+		// Minimized at I = 20 s; input at 25 s while minimized; the restore
+		// click at 25.2 s (within the jitter of 25 s) reported with the
+		// restore at 26.1 s: it brought the desk back, so I = 0 at 26.1 s.
+		{"the click that brings the desk back counts even within the jitter", 30, []ev{login(0), read(0, 0), read(20, 0, "min"), read(25, 25, "min"), read(26.1, 25.2)}, 100, false, []string{"50.100 warn 56.100", "56.100 logout"}},
+
+		// Several sessions of one user (DESIGN §1, Identity).
+		{"a session that never showed the desk cannot pause", 30, []ev{login(0), read(0, 0), readOn(pcB, 5, 5, "back")}, 100, false, []string{"24.000 warn 30.000", "30.000 logout"}},
+		{"desk session killed, the other reports not in front: logout at 30 s", 30, append([]ev{login(0), read(0, 0), readOn(pcB, 5, 5, "back")}, every(25, 20, 100, func(s float64) ev { return heartbeatOn(pcB, s) })...), 100, true, []string{"24.000 warn 30.000", "30.000 logout", "45.000 sensor_lost"}},
+		// A minimized at I = 2 s and killed; B live without the desk: A is
+		// lost at 47 s and I counts on from 2 s.
+		{"desk session lost while minimized: counts on after the grace despite the other", 30, append([]ev{login(0), read(0, 0), read(2, 0, "min"), readOn(pcB, 5, 5, "back")}, every(25, 20, 200, func(s float64) ev { return heartbeatOn(pcB, s) })...), 200, true, []string{"47.000 sensor_lost", "69.000 warn 75.000", "75.000 logout"}},
+		{"desk session lost: another showing the desk takes over", 30, append([]ev{login(0), read(0, 0), readOn(pcB, 3, 3, "back"), read(4, 0, "min"), readOn(pcB, 20, 3)}, every(40, 20, 200, func(s float64) ev { return heartbeatOn(pcB, s) })...), 200, true, []string{"20.000 desk_moved pc-a→pc-b", "40.000 warn 46.000", "46.000 logout"}},
+		{"hot-desk: working in the desk on B while A's sits idle in front: never warned", 30, append([]ev{login(0), read(0, 0)}, every(5, 5, 91, func(s float64) ev { return readOn(pcB, s, s) })...), 90, false, []string{"5.000 desk_moved pc-a→pc-b"}},
+		{"input on B with B's desk not in front is not activity", 30, []ev{login(0), read(0, 0), readOn(pcB, 10, 10, "back"), readOn(pcB, 20, 20, "back")}, 100, false, []string{"24.000 warn 30.000", "30.000 logout"}},
+		{"the old desk session paused: minimizing on A after the move to B does not pause", 30, []ev{login(0), read(0, 0), readOn(pcB, 5, 5), read(6, 0, "min")}, 100, false, []string{"5.000 desk_moved pc-a→pc-b", "29.000 warn 35.000", "35.000 logout", "50.000 sensor_lost"}},
+		{"a desk login makes the session showing the desk the desk session", 30, []ev{read(0, 0, "back"), readOn(pcB, 1, 1), login(2), read(3, 0, "min")}, 100, false, []string{"26.000 warn 32.000", "32.000 logout", "46.000 sensor_lost"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,9 +232,9 @@ func TestRules(t *testing.T) {
 func TestLogoutTimelineTellsWhatLedThere(t *testing.T) {
 	e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
 	e.DeskLogin(at(0), alice)
-	e.Reading(at(1), alice, Reading{Idle: 0, Foreground: true})
-	e.Reading(at(5), alice, Reading{Idle: 4 * time.Second, Minimized: true})
-	e.Reading(at(12), alice, Reading{Idle: 11 * time.Second, Foreground: true})
+	e.Reading(at(1), alice, pcA, Reading{Idle: 0, Foreground: true})
+	e.Reading(at(5), alice, pcA, Reading{Idle: 4 * time.Second, Minimized: true})
+	e.Reading(at(12), alice, pcA, Reading{Idle: 11 * time.Second, Foreground: true})
 	var logout *Decision
 	for i := 0; i < 5 && logout == nil; i++ {
 		d, _ := e.NextDeadline()
@@ -229,18 +270,19 @@ func TestStates(t *testing.T) {
 			t.Errorf("at %vs: state %v %v, want %v %v", sec, st.Status, st.Reasons.Strings(), want, reasons.Strings())
 		}
 	}
-	e.Heartbeat(at(0), alice)
+	e.Heartbeat(at(0), alice, pcA)
 	check(0, StatusOffline, 0)
 	e.DeskLogin(at(1), alice)
 	check(1, StatusActive, 0)
-	e.Reading(at(2), alice, Reading{Minimized: true})
+	e.Reading(at(1.5), alice, pcA, Reading{Idle: 500 * time.Millisecond, Foreground: true})
+	e.Reading(at(2), alice, pcA, Reading{Minimized: true})
 	check(2, StatusPaused, ReasonMinimized)
 	e.Call(at(3), alice, true)
 	check(3, StatusPaused, ReasonMinimized|ReasonOnCall)
-	e.Reading(at(4), alice, Reading{Foreground: false})
+	e.Reading(at(4), alice, pcA, Reading{Foreground: false})
 	check(4, StatusPaused, ReasonNotInFront|ReasonOnCall)
 	e.Call(at(5), alice, false)
-	e.Reading(at(5), alice, Reading{Idle: 5 * time.Second, Foreground: true})
+	e.Reading(at(5), alice, pcA, Reading{Idle: 3500 * time.Millisecond, Foreground: true})
 	check(5, StatusActive, 0)
 	check(53, StatusWarned, 0)
 	if st, _ := e.State(alice); st.Inactivity != 48*time.Second || !st.Deadline.Equal(at(65)) {
@@ -263,9 +305,9 @@ func TestChangedDecisionsFollowTheState(t *testing.T) {
 		}
 	}
 	note(e.DeskLogin(at(0), alice))
-	note(e.Reading(at(1), alice, Reading{Foreground: true}))
-	note(e.Reading(at(2), alice, Reading{Foreground: true})) // nothing changed
-	note(e.Reading(at(3), alice, Reading{Minimized: true}))
+	note(e.Reading(at(1), alice, pcA, Reading{Foreground: true}))
+	note(e.Reading(at(2), alice, pcA, Reading{Foreground: true})) // nothing changed
+	note(e.Reading(at(3), alice, pcA, Reading{Minimized: true}))
 	note(e.Advance(at(100)))
 	want := []string{
 		"0.000 active [] none",
@@ -281,37 +323,82 @@ func TestChangedDecisionsFollowTheState(t *testing.T) {
 }
 
 func TestRestartNeitherResetsNorBringsWarningEarly(t *testing.T) {
-	e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
-	e.DeskLogin(at(0), alice)
-	e.Reading(at(0), alice, Reading{Foreground: true, MicAvailable: true})
-	snaps := e.Snapshots() // taken at 0 s; nothing happened since
-
-	// Alive until 20 s, down for 5 s: a new engine restores at 25 s with I = 20 s.
-	r := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
-	for _, d := range r.Restore(at(25), at(20), snaps) {
-		if d.Kind == DecisionWarn || d.Kind == DecisionLogout {
-			t.Fatalf("restore decided %v", d.Kind)
+	// Alive until 20 s with I = 20 s, down for 3 s: restored at 23 s.
+	restored := func(t *testing.T) *Engine {
+		t.Helper()
+		e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
+		e.DeskLogin(at(0), alice)
+		e.Reading(at(0), alice, pcA, Reading{Foreground: true, MicAvailable: true})
+		r := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
+		for _, d := range r.Restore(at(23), at(20), e.Snapshots()) {
+			if d.Kind == DecisionWarn || d.Kind == DecisionLogout {
+				t.Fatalf("restore decided %v", d.Kind)
+			}
 		}
+		if st, _ := r.State(alice); st.Inactivity != 20*time.Second || st.Status != StatusActive {
+			t.Fatalf("restored state %v I=%v, want active I=20s", st.Status, st.Inactivity)
+		}
+		return r
 	}
-	if st, _ := r.State(alice); st.Inactivity != 20*time.Second || st.Status != StatusActive {
-		t.Fatalf("restored state %v I=%v, want active I=20s", st.Status, st.Inactivity)
-	}
-	d, _ := r.NextDeadline()
-	if got := secs(d); got != "29.000" {
-		t.Errorf("warning due at %s, want 29.000 (4 s after the restart)", got)
-	}
-	// The sensor has a fresh grace to reconnect: its reading reports input
-	// made while the coordinator was down.
-	r.Reading(at(26), alice, Reading{Idle: 3 * time.Second, Foreground: true})
-	if st, _ := r.State(alice); st.Inactivity != 3*time.Second {
-		t.Errorf("after input during the downtime: I = %v, want 3s", st.Inactivity)
+	for _, tc := range []struct {
+		name string
+		then func(e *Engine) []Decision
+		want []string
+	}{
+		// The user typed at 21.5 s, during the outage; the agent reports it
+		// at 24 s: it counts at the restart.
+		{"input during the outage counts at the restart", func(e *Engine) []Decision {
+			return e.Reading(at(24), alice, pcA, Reading{Idle: 2500 * time.Millisecond, Foreground: true})
+		}, []string{"47.000 warn 53.000", "53.000 logout"}},
+		// The sensor reports at 24 s with nothing new: the warning was due
+		// at 27 s (I = 24 s), after the sensor spoke.
+		{"no input: due as if the outage had not happened", func(e *Engine) []Decision {
+			return e.Heartbeat(at(24), alice, pcA)
+		}, []string{"27.000 warn 33.000", "33.000 logout"}},
+		// The sensor reports only at 30 s: the warning due at 27 s waits for it.
+		// It must still be visible 0.2·T = 6 s.
+		{"nothing decided before the sensor reports", func(e *Engine) []Decision {
+			if ds := e.Advance(at(29.9)); len(ds) > 0 {
+				return ds
+			}
+			return e.Heartbeat(at(30), alice, pcA)
+		}, []string{"30.000 warn 36.000", "36.000 logout"}},
+		// No sensor speaks again: held for the heartbeat grace (45 s) from
+		// the restart, then warned and logged out 0.2·T later.
+		{"no sensor: decided after the grace", func(e *Engine) []Decision { return nil }, []string{"68.000 warn 74.000", "74.000 logout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := restored(t)
+			var got []string
+			collect := func(ds []Decision) {
+				for _, x := range ds {
+					switch x.Kind {
+					case DecisionWarn:
+						got = append(got, secs(x.At)+" warn "+secs(x.Deadline))
+					case DecisionLogout:
+						got = append(got, secs(x.At)+" logout")
+					}
+				}
+			}
+			collect(tc.then(e))
+			for range 10 {
+				d, ok := e.NextDeadline()
+				if !ok {
+					break
+				}
+				collect(e.Advance(d))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("decisions %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
 func TestRestoreFiresWhatFellDueBeforeTheCrash(t *testing.T) {
 	e := New(Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
 	e.DeskLogin(at(0), alice)
-	e.Reading(at(0), alice, Reading{Foreground: true})
+	e.Reading(at(0), alice, pcA, Reading{Foreground: true})
 	snaps := e.Snapshots()
 
 	// The warning fell due at 24 s, the coordinator died at 26 s (its

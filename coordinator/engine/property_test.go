@@ -32,13 +32,20 @@ const (
 type op struct {
 	at   int64 // ms from base
 	user int
+	sess int // opReading, opHeartbeat: which of the user's desktop sessions
 	kind opKind
-	// opReading
-	input, min, back, locked, voice bool
+	// opReading: input made delay ms before the report
+	input                    bool
+	delay                    int64
+	min, back, locked, voice bool
 	// opCall, opPageVisible, opSettings (enabled)
 	on      bool
 	timeout int64 // opSettings, ms
 }
+
+// sessions per user: enough for a desk session, one that takes over and
+// one left open elsewhere.
+const sessions = 3
 
 func genOps(t *rapid.T, users int) []op {
 	n := rapid.IntRange(1, 60).Draw(t, "n")
@@ -55,11 +62,17 @@ func genOps(t *rapid.T, users int) []op {
 		o := op{at: now, user: rapid.IntRange(0, users-1).Draw(t, "user"), kind: opKind(rapid.IntRange(0, int(numOps)-1).Draw(t, "kind"))}
 		switch o.kind {
 		case opReading:
+			o.sess = rapid.IntRange(0, sessions-1).Draw(t, "sess")
 			o.input = rapid.Bool().Draw(t, "input")
+			// Reported at once, a little late (jitter-close to other input),
+			// or after a pause may have begun.
+			o.delay = rapid.SampledFrom([]int64{0, 0, 100, 400, 1500}).Draw(t, "delay")
 			o.min = rapid.IntRange(0, 3).Draw(t, "min") == 0
 			o.back = rapid.IntRange(0, 3).Draw(t, "back") == 0
 			o.locked = rapid.IntRange(0, 5).Draw(t, "locked") == 0
 			o.voice = rapid.IntRange(0, 3).Draw(t, "voice") == 0
+		case opHeartbeat:
+			o.sess = rapid.IntRange(0, sessions-1).Draw(t, "sess")
 		case opCall, opPageVisible:
 			o.on = rapid.Bool().Draw(t, "on")
 		case opSettings:
@@ -71,19 +84,32 @@ func genOps(t *rapid.T, users int) []op {
 	return ops
 }
 
+// refSession is one desktop session's sensor in the reference.
+type refSession struct {
+	status                          SensorStatus // SensorNone: not (or no longer) known
+	lastSeen, lastInput, applied    int64
+	deskSince, frontSince           int64
+	known, min, back, locked, voice bool
+}
+
+func (s *refSession) showing() bool {
+	return s.status == SensorLive && s.known && !s.min && !s.back && !s.locked
+}
+
 // ref is one user's clock, stepped a millisecond at a time.
 type ref struct {
-	desk                     deskState
-	i, w                     int64 // counted inactivity, warning visible time
-	warning, counting        bool
-	announced                int64
-	sensor                   SensorStatus
-	lastSeen, lastInput      int64
-	min, back, locked, voice bool
-	pageHidden, call         bool
-	trueInput                int64 // the workstation's real last input, for idle readings
-	log                      []string
-	violations               []string
+	desk                  deskState
+	i, w                  int64 // counted inactivity, warning visible time
+	warning, counting     bool
+	announced             int64
+	resumedAt, resumeFrom int64
+	periods               []span // ended counting periods, oldest first
+	pageInput             int64
+	pageHidden, call      bool
+	sess                  [sessions]refSession
+	order                 []int // sessions by first sight, as the engine keeps them
+	deskSess              int   // -1: none
+	log                   []string
 }
 
 type world struct {
@@ -91,28 +117,146 @@ type world struct {
 	timeout int64
 }
 
+func newRef() *ref { return &ref{pageInput: noInput, deskSess: -1} }
+
+func (r *ref) deskLive() bool { return r.deskSess >= 0 && r.sess[r.deskSess].status == SensorLive }
+
 func (r *ref) pausedNow() bool {
-	live := r.sensor == SensorLive
-	window := (live && !r.locked && (r.min || r.back)) || (!live && r.pageHidden)
+	var window bool
+	if r.deskLive() {
+		d := &r.sess[r.deskSess]
+		window = !d.locked && (d.min || d.back)
+	} else {
+		window = r.pageHidden
+	}
 	return r.call || window
+}
+
+// heard: a message from session k at t.
+func (r *ref) heard(k int, t int64) *refSession {
+	s := &r.sess[k]
+	if s.status == SensorNone {
+		*s = refSession{lastInput: noInput, applied: noInput}
+		r.order = append(r.order, k)
+	}
+	s.status, s.lastSeen = SensorLive, t
+	return s
+}
+
+func (r *ref) drop(k int) {
+	r.sess[k].status = SensorNone
+	r.order = slices.DeleteFunc(r.order, func(x int) bool { return x == k })
+}
+
+// choose: the session showing the desk that came to it last (the first
+// seen among equals).
+func (r *ref) choose() int {
+	best := -1
+	for _, k := range r.order {
+		if r.sess[k].showing() && (best < 0 || r.sess[k].frontSince > r.sess[best].frontSince) {
+			best = k
+		}
+	}
+	return best
+}
+
+func (r *ref) takeDesk(wd world, k int, t int64) {
+	from := r.deskSess
+	if from == k {
+		return
+	}
+	r.deskSess = k
+	r.sess[k].deskSince = t
+	if from >= 0 {
+		r.log = append(r.log, fmt.Sprintf("%d desk_moved h%d h%d", t, from, k))
+		if r.sess[from].status != SensorLive {
+			r.drop(from)
+		}
+	}
+	if r.sess[k].lastInput >= t-1000 {
+		r.input(wd, t, t)
+	}
+}
+
+// since: when input made at in takes effect and how much was counted from
+// then to t, by the counting periods (the engine keeps the newest four).
+func (r *ref) since(in, t int64) (from, i int64, ok bool) {
+	if r.counting {
+		if in >= r.resumeFrom {
+			return max(in, r.resumedAt), t - max(in, r.resumedAt), true
+		}
+		i = t - r.resumedAt
+	}
+	for k := len(r.periods) - 1; k >= max(len(r.periods)-historyLen, 0); k-- {
+		p := r.periods[k]
+		if in >= p.early {
+			if in >= p.to {
+				return 0, 0, false
+			}
+			return max(in, p.from), i + p.to - max(in, p.from), true
+		}
+		i += p.to - p.from
+	}
+	return 0, 0, false
+}
+
+func (r *ref) input(wd world, in, t int64) {
+	_, i, ok := r.since(in, t)
+	if !ok || i >= r.i {
+		return
+	}
+	r.i = i
+	if i < wd.timeout*4/5 {
+		r.belowWarning(t, "dismissed")
+	}
+}
+
+func (r *ref) lastInput() int64 {
+	in := r.pageInput
+	if r.deskSess >= 0 {
+		in = max(in, r.sess[r.deskSess].lastInput)
+	}
+	return in
 }
 
 // settle applies the instantaneous rules at t.
 func (r *ref) settle(wd world, t int64) {
 	warnAt, warnMin := wd.timeout*4/5, wd.timeout/5
-	if r.sensor == SensorLive && t >= r.lastSeen+grace {
-		r.sensor = SensorStale
-		r.min, r.back, r.locked, r.voice = false, false, false, false
-		r.log = append(r.log, fmt.Sprintf("%d sensor_lost", t))
+	for again := r.expiring(t); again; {
+		again = false
+		for _, k := range slices.Clone(r.order) {
+			s := &r.sess[k]
+			if s.status != SensorLive || t < s.lastSeen+grace {
+				continue
+			}
+			if k != r.deskSess {
+				r.drop(k)
+				continue
+			}
+			s.status = SensorStale
+			s.min, s.back, s.locked, s.voice, s.known = false, false, false, false, false
+			r.log = append(r.log, fmt.Sprintf("%d sensor_lost", t))
+			if next := r.choose(); next >= 0 {
+				r.takeDesk(wd, next, t)
+				again = true
+				break
+			}
+		}
 	}
 	counting := wd.enabled && r.desk == deskOpen && !r.pausedNow()
-	if counting && !r.counting && r.lastInput >= t-1000 {
-		r.reset(t)
+	if counting && !r.counting {
+		r.resumedAt, r.resumeFrom = t, t-1000
+		if r.lastInput() >= t-1000 {
+			r.reset(t)
+		}
 	}
-	if !counting && r.counting && r.warning {
-		r.withdraw(t, map[bool]string{true: "paused", false: "disabled"}[wd.enabled])
-		if wd.enabled && r.desk != deskOpen {
-			r.log[len(r.log)-1] = fmt.Sprintf("%d withdraw desk_logout", t)
+	if !counting && r.counting {
+		r.periods = append(r.periods, span{r.resumedAt, r.resumeFrom, t})
+		if r.warning {
+			r.withdraw(t, map[bool]string{true: "paused", false: "disabled"}[wd.enabled])
+			if wd.enabled && r.desk != deskOpen {
+				r.log[len(r.log)-1] = fmt.Sprintf("%d withdraw desk_logout", t)
+			}
 		}
 	}
 	r.counting = counting
@@ -123,8 +267,9 @@ func (r *ref) settle(wd world, t int64) {
 		if r.warning && r.i >= wd.timeout && r.w >= warnMin {
 			r.log = append(r.log, fmt.Sprintf("%d logout", t))
 			r.desk, r.warning, r.counting, r.announced = deskLoggedOut, false, false, 0
+			r.periods = nil
 		}
-		if r.voice && !r.locked && !r.warning {
+		if r.voiceHold() {
 			r.i = 0
 		}
 	}
@@ -134,6 +279,24 @@ func (r *ref) settle(wd world, t int64) {
 			r.log = append(r.log, fmt.Sprintf("%d warn %d", t, d))
 		}
 	}
+}
+
+func (r *ref) voiceHold() bool {
+	if !r.counting || r.warning || !r.deskLive() {
+		return false
+	}
+	d := &r.sess[r.deskSess]
+	return d.voice && !d.locked
+}
+
+// expiring: some live session's grace has run out at t.
+func (r *ref) expiring(t int64) bool {
+	for _, k := range r.order {
+		if s := &r.sess[k]; s.status == SensorLive && t >= s.lastSeen+grace {
+			return true
+		}
+	}
+	return false
 }
 
 // reset is activity: I = 0, and with it the warning period ends.
@@ -156,7 +319,7 @@ func (r *ref) withdraw(t int64, why string) {
 
 // tick lets one millisecond pass.
 func (r *ref) tick() {
-	if r.counting && !(r.voice && !r.locked && !r.warning) {
+	if r.counting && !r.voiceHold() {
 		r.i++
 		if r.warning {
 			r.w++
@@ -164,34 +327,51 @@ func (r *ref) tick() {
 	}
 }
 
-func (r *ref) apply(wd world, o op, t int64) {
+// apply runs o at t; in is the workstation's last input (for readings).
+func (r *ref) apply(wd world, o op, in, t int64) {
 	switch o.kind {
 	case opLogin:
 		if r.warning {
 			r.withdraw(t, "dismissed")
 		}
-		r.desk, r.i, r.w, r.counting = deskOpen, 0, 0, false
+		r.desk, r.i, r.w, r.counting, r.periods = deskOpen, 0, 0, false, nil
+		if r.deskSess < 0 || !r.sess[r.deskSess].showing() {
+			if r.deskSess = r.choose(); r.deskSess >= 0 {
+				r.sess[r.deskSess].deskSince = t
+			}
+		}
 	case opDeskLogout:
 		r.desk = deskNone
 		r.settle(wd, t)
 		r.i, r.w = 0, 0
 	case opReading:
-		r.sensor, r.lastSeen = SensorLive, t
-		if o.input {
-			r.lastInput = t
-			if r.counting {
-				r.reset(t)
+		s := r.heard(o.sess, t)
+		fresh := false
+		if in > s.lastInput {
+			s.lastInput = in
+			if in > s.applied+250 {
+				s.applied, fresh = in, true
+				if o.sess == r.deskSess && in >= s.deskSince-1000 {
+					r.input(wd, max(in, s.deskSince), t)
+				}
 			}
 		}
-		r.min, r.back, r.locked, r.voice = o.min, o.back || o.min, o.locked, o.voice
+		was := s.showing()
+		s.known, s.min, s.back, s.locked, s.voice = true, o.min, o.back || o.min, o.locked, o.voice
+		if s.showing() && !was {
+			s.frontSince = t
+		}
+		if r.desk == deskOpen && s.showing() && (!was || fresh) {
+			r.takeDesk(wd, o.sess, t)
+		}
 	case opHeartbeat:
-		r.sensor, r.lastSeen = SensorLive, t
+		r.heard(o.sess, t)
 	case opCall:
 		r.call = o.on
 	case opPageInput:
-		r.lastInput = t
-		if r.counting {
-			r.reset(t)
+		if t > r.pageInput {
+			r.pageInput = t
+			r.input(wd, t, t)
 		}
 	case opPageVisible:
 		r.pageHidden = !o.on
@@ -207,9 +387,10 @@ func TestEngineMatchesReference(t *testing.T) {
 
 		// Reference: every user stepped per millisecond.
 		wd := world{enabled: true, timeout: 30_000}
+		trueInput := newInputs(users)
 		refs := make([]*ref, users)
 		for i := range refs {
-			refs[i] = &ref{trueInput: -3_600_000, lastInput: noInput}
+			refs[i] = newRef()
 		}
 		next := 0
 		for ms := int64(0); ms <= end; ms++ {
@@ -234,10 +415,7 @@ func TestEngineMatchesReference(t *testing.T) {
 					}
 					continue
 				}
-				if o.kind == opReading && o.input {
-					refs[o.user].trueInput = ms
-				}
-				refs[o.user].apply(wd, o, ms)
+				refs[o.user].apply(wd, o, trueInput.next(o), ms)
 			}
 			for _, r := range refs {
 				r.tick()
@@ -265,7 +443,7 @@ type driver struct {
 	e         *Engine
 	logs      [][]string
 	changes   [][]string // each user's decisions, Changed included
-	trueInput []int64    // each workstation's real last input
+	trueInput inputs     // each workstation's real last input
 	last      []State    // each user's state after the previous call
 }
 
@@ -275,11 +453,8 @@ func newDriver(t *rapid.T, users int) *driver {
 		e:         New(Settings{Enabled: true, Timeout: 30 * time.Second}, grace*time.Millisecond),
 		logs:      make([][]string, users),
 		changes:   make([][]string, users),
-		trueInput: make([]int64, users),
+		trueInput: newInputs(users),
 		last:      make([]State, users),
-	}
-	for i := range d.trueInput {
-		d.trueInput[i] = -3_600_000
 	}
 	return d
 }
@@ -300,6 +475,8 @@ func (d *driver) collect(ds []Decision) {
 			d.logs[u] = append(d.logs[u], fmt.Sprintf("%d withdraw %s", ms, x.Reason))
 		case DecisionLogout, DecisionSensorLost:
 			d.logs[u] = append(d.logs[u], fmt.Sprintf("%d %s", ms, x.Kind))
+		case DecisionDeskMoved:
+			d.logs[u] = append(d.logs[u], fmt.Sprintf("%d desk_moved %s %s", ms, x.From.Host, x.To.Host))
 		}
 	}
 }
@@ -355,15 +532,13 @@ func (d *driver) apply(o op) []Decision {
 	case opDeskLogout:
 		return e.DeskLogout(now, name)
 	case opReading:
-		if o.input {
-			d.trueInput[o.user] = o.at
-		}
-		return e.Reading(now, name, Reading{
-			Idle:       time.Duration(o.at-d.trueInput[o.user]) * time.Millisecond,
+		in := d.trueInput.next(o)
+		return e.Reading(now, name, sourceOf(o.sess), Reading{
+			Idle:       time.Duration(o.at-in) * time.Millisecond,
 			Foreground: !o.back && !o.min, Minimized: o.min, Locked: o.locked, Voice: o.voice,
 		})
 	case opHeartbeat:
-		return e.Heartbeat(now, name)
+		return e.Heartbeat(now, name, sourceOf(o.sess))
 	case opCall:
 		return e.Call(now, name, o.on)
 	case opPageInput:
@@ -391,7 +566,7 @@ func TestSnapshotRestoreKeepsTheFuture(t *testing.T) {
 		b.e.SetSettings(base, a.e.Settings())
 		now := base.Add(time.Duration(ops[k-1].at) * time.Millisecond)
 		b.e.Restore(now, now, a.e.Snapshots())
-		copy(b.trueInput, a.trueInput)
+		b.trueInput = a.trueInput.clone()
 		b.record()
 		a.changes = make([][]string, users)
 
@@ -405,4 +580,34 @@ func TestSnapshotRestoreKeepsTheFuture(t *testing.T) {
 			}
 		}
 	})
+}
+
+// inputs are each workstation's real last keyboard/mouse input, by user and
+// session: what a reading's idle time is measured from.
+type inputs [][sessions]int64
+
+func newInputs(users int) inputs {
+	in := make(inputs, users)
+	for u := range in {
+		for s := range sessions {
+			in[u][s] = -3_600_000
+		}
+	}
+	return in
+}
+
+// next applies a reading op's input (if it has one newer than the last) and
+// returns the workstation's last input.
+func (in inputs) next(o op) int64 {
+	p := &in[o.user][o.sess]
+	if o.input && o.at-o.delay > *p {
+		*p = o.at - o.delay
+	}
+	return *p
+}
+
+func (in inputs) clone() inputs { return slices.Clone(in) }
+
+func sourceOf(sess int) Source {
+	return Source{Key: fmt.Sprintf("s%d", sess), Host: fmt.Sprintf("h%d", sess)}
 }

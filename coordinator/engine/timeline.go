@@ -29,6 +29,7 @@ const (
 	SignalDisabled
 	SignalTimeoutChanged
 	SignalLoggedOut
+	SignalDeskMoved
 )
 
 var signalNames = [...]string{"",
@@ -36,7 +37,7 @@ var signalNames = [...]string{"",
 	"minimized", "restored", "left_front", "in_front", "locked", "unlocked",
 	"call_started", "call_ended", "page_hidden", "page_visible",
 	"sensor_live", "sensor_lost", "warned", "withdrawn",
-	"enabled", "disabled", "timeout_changed", "logged_out",
+	"enabled", "disabled", "timeout_changed", "logged_out", "desk_moved",
 }
 
 func (k SignalKind) String() string {

@@ -17,9 +17,11 @@ const (
 	// that brought the Agent Desk back) counts at the resume.
 	ResumeWindow = time.Second
 	// InputJitter: a sensor's input time is estimated as arrival − idle, so it
-	// wobbles with network delay. Only an estimate newer than the last known
-	// input by more than this is new input; otherwise a heartbeat-like reading
-	// arriving a little late would dismiss a warning nobody answered.
+	// wobbles with network delay. Only an estimate newer than the last one
+	// taken as input by more than this is new input; otherwise a
+	// heartbeat-like reading arriving a little late would dismiss a warning
+	// nobody answered. The resume rule still sees every estimate, so the
+	// click that brought the Agent Desk back always counts.
 	InputJitter = 250 * time.Millisecond
 	// DefaultHeartbeatGrace: a sensor silent this long is lost.
 	DefaultHeartbeatGrace = 45 * time.Second
@@ -51,6 +53,14 @@ type Reading struct {
 	Locked       bool          // the screen is locked
 	MicAvailable bool
 	Voice        bool // speech above the noise floor right now
+}
+
+// Source names the desktop session a sensor message comes from: Key is
+// unique among the coordinator's sessions (device and session id), Host is
+// the workstation's name, for the audit and the dashboard.
+type Source struct {
+	Key  string `json:"key"`
+	Host string `json:"host,omitempty"`
 }
 
 // Status is a user's state as the dashboard shows it.
@@ -111,10 +121,12 @@ type State struct {
 	Reasons      Reasons       // with StatusPaused
 	Inactivity   time.Duration // counted inactivity I
 	Deadline     time.Time     // with StatusWarned: the logout if nothing changes
-	Sensor       SensorStatus
-	LastSeen     time.Time // the sensor's last message
+	Sensor       SensorStatus  // the desk session's sensor (or any, while there is none)
+	LastSeen     time.Time     // that sensor's last message
 	Locked       bool
 	MicAvailable bool
+	DeskHost     string // the desk session's workstation; "" when none
+	Sessions     int    // live desktop sessions of the user
 }
 
 // DecisionKind says what the engine decided.
@@ -133,9 +145,11 @@ const (
 	DecisionSensorLost
 	// DecisionChanged: State differs from the last one reported (dashboard).
 	DecisionChanged
+	// DecisionDeskMoved: the desk session changed from From to To.
+	DecisionDeskMoved
 )
 
-var decisionNames = [...]string{"", "warn", "withdraw", "logout", "sensor_lost", "changed"}
+var decisionNames = [...]string{"", "warn", "withdraw", "logout", "sensor_lost", "changed", "desk_moved"}
 
 func (k DecisionKind) String() string { return decisionNames[k] }
 
@@ -163,4 +177,5 @@ type Decision struct {
 	Reason   WithdrawReason
 	State    State    // DecisionChanged
 	Timeline []Signal // DecisionLogout
+	From, To Source   // DecisionDeskMoved
 }

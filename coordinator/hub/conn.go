@@ -63,8 +63,12 @@ type session struct {
 	id       string
 	osUser   string
 	since    time.Time
-	deskUser string // "" while unmapped or refused
-	refused  bool
+	deskUser string // "" while unmapped
+}
+
+// source names s for the engine: unique across devices.
+func (s *session) source() engine.Source {
+	return engine.Source{Key: s.c.device.ID + "/" + s.id, Host: s.c.host}
 }
 
 func (c *conn) run() error {
@@ -127,17 +131,17 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 			h.log.Warn("opening a session", "err", err, "device", c.device.ID)
 		}
 	case protocol.Reading:
-		return c.forSession(m.Session, func(user string) {
+		return c.forSession(m.Session, func(user string, src engine.Source) {
 			r := engine.Reading{
 				Idle:       time.Duration(m.IdleMS) * time.Millisecond,
 				Foreground: m.AgentDeskForeground, Minimized: m.AgentDeskMinimized,
 				Locked: m.ScreenLocked, MicAvailable: m.MicAvailable, Voice: m.Voice,
 			}
-			h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Reading(now, user, r) })
+			h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Reading(now, user, src, r) })
 		})
 	case protocol.Heartbeat:
-		return c.forSession(m.Session, func(user string) {
-			h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Heartbeat(now, user) })
+		return c.forSession(m.Session, func(user string, src engine.Source) {
+			h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Heartbeat(now, user, src) })
 		})
 	case protocol.SessionClose:
 		h.mu.Lock()
@@ -155,21 +159,21 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 }
 
 // forSession runs fn with the Agent Desk user of an open session; messages
-// of unmapped or refused sessions are dropped.
-func (c *conn) forSession(id string, fn func(user string)) error {
+// of unmapped sessions are dropped.
+func (c *conn) forSession(id string, fn func(user string, src engine.Source)) error {
 	h := c.h
 	h.mu.Lock()
 	s := c.sessions.get(id)
-	user := ""
+	user, src := "", engine.Source{}
 	if s != nil {
-		user = s.deskUser
+		user, src = s.deskUser, s.source()
 	}
 	h.mu.Unlock()
 	if s == nil {
 		return &protocol.Error{Code: protocol.CloseProtocolError, Msg: "session used before session_open"}
 	}
 	if user != "" {
-		fn(user)
+		fn(user, src)
 	}
 	return nil
 }

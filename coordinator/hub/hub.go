@@ -1,6 +1,8 @@
 // Package hub is the agents' WebSocket endpoint: it authenticates devices,
-// binds each desktop session to the Agent Desk user it speaks for, feeds
-// readings to the core and carries the policy and warnings back.
+// binds each desktop session to the Agent Desk user it speaks for (a user
+// may have sessions on several workstations; the engine decides which one
+// speaks for the Agent Desk), feeds readings to the core and carries the
+// policy and warnings back.
 package hub
 
 import (
@@ -85,8 +87,8 @@ type Hub struct {
 
 	mu      sync.Mutex
 	closed  bool
-	devices map[string]*conn    // device id → its live connection
-	bound   map[string]*session // Agent Desk user → the session speaking for them
+	devices map[string]*conn             // device id → its live connection
+	bound   map[string]map[*session]bool // Agent Desk user → their live sessions
 }
 
 // New returns a hub; policy gives the policy in force (with server time).
@@ -94,7 +96,7 @@ type Hub struct {
 func New(cfg Config, c *core.Core, dir Directory, policy func() protocol.Policy, log *slog.Logger) *Hub {
 	cfg.defaults()
 	return &Hub{cfg: cfg, core: c, dir: dir, policy: policy, log: log, store: offload.New(4),
-		devices: make(map[string]*conn), bound: make(map[string]*session)}
+		devices: make(map[string]*conn), bound: make(map[string]map[*session]bool)}
 }
 
 // SessionInfo describes a bound session, for the dashboard.
@@ -108,8 +110,10 @@ func (h *Hub) Sessions() []SessionInfo {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := make([]SessionInfo, 0, len(h.bound))
-	for user, s := range h.bound {
-		out = append(out, SessionInfo{DeskUser: user, OSUser: s.osUser, Host: s.c.host, DeviceID: s.c.device.ID, Session: s.id, Since: s.since})
+	for user, ss := range h.bound {
+		for s := range ss {
+			out = append(out, SessionInfo{DeskUser: user, OSUser: s.osUser, Host: s.c.host, DeviceID: s.c.device.ID, Session: s.id, Since: s.since})
+		}
 	}
 	return out
 }
@@ -177,23 +181,22 @@ func (h *Hub) DropDevice(id string) {
 	}
 }
 
-// Decisions carries the engine's decisions to the sessions they concern.
+// Decisions carries the engine's decisions to every live session of the
+// user they concern: the warning shows wherever the user may be.
 // It is a core.Handler: called with the core locked, it only queues.
 func (h *Hub) Decisions(ds []engine.Decision) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, d := range ds {
-		s := h.bound[d.User]
-		if s == nil {
-			continue
-		}
-		switch d.Kind {
-		case engine.DecisionWarn:
-			s.c.send(protocol.Warn{Session: s.id, DeadlineMS: d.Deadline.UnixMilli(), ServerTimeMS: h.core.Now().UnixMilli()})
-		case engine.DecisionWithdraw:
-			s.c.send(protocol.Withdraw{Session: s.id, Reason: d.Reason.String()})
-		case engine.DecisionLogout:
-			s.c.send(protocol.LoggedOut{Session: s.id, Reason: protocol.ReasonInactivity, AtMS: d.At.UnixMilli()})
+		for s := range h.bound[d.User] {
+			switch d.Kind {
+			case engine.DecisionWarn:
+				s.c.send(protocol.Warn{Session: s.id, DeadlineMS: d.Deadline.UnixMilli(), ServerTimeMS: h.core.Now().UnixMilli()})
+			case engine.DecisionWithdraw:
+				s.c.send(protocol.Withdraw{Session: s.id, Reason: d.Reason.String()})
+			case engine.DecisionLogout:
+				s.c.send(protocol.LoggedOut{Session: s.id, Reason: protocol.ReasonInactivity, AtMS: d.At.UnixMilli()})
+			}
 		}
 	}
 }
@@ -205,7 +208,7 @@ func (h *Hub) Reresolve(ctx context.Context) {
 	var pending []*session
 	for _, c := range h.devices {
 		for _, s := range c.sessions {
-			if s.deskUser == "" && !s.refused {
+			if s.deskUser == "" {
 				pending = append(pending, s)
 			}
 		}
@@ -302,13 +305,17 @@ func (h *Hub) detach(c *conn) {
 }
 
 func (h *Hub) unbindLocked(s *session) {
-	if s.deskUser != "" && h.bound[s.deskUser] == s {
-		delete(h.bound, s.deskUser)
+	if ss := h.bound[s.deskUser]; ss != nil {
+		delete(ss, s)
+		if len(ss) == 0 {
+			delete(h.bound, s.deskUser)
+		}
 	}
 }
 
-// resolve maps s's OS user and binds it, or notes it unmapped, or refuses it
-// when its user is bound to another live session.
+// resolve maps s's OS user and binds it, or notes it unmapped. Every live
+// session of a user is bound: which one speaks for the Agent Desk is the
+// engine's rule (the desk session), not the order they connected in.
 func (h *Hub) resolve(ctx context.Context, s *session) error {
 	var desk string
 	var ok bool
@@ -322,34 +329,16 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 		return err
 	}
 	h.mu.Lock()
-	open := s.c.sessions.get(s.id) == s
-	other := h.bound[desk]
-	// A device that reconnected takes its sessions over from its old
-	// connection, which may not have noticed it is gone yet.
-	takeover := other != nil && other.c != s.c && other.c.device.ID == s.c.device.ID
-	switch {
-	case !open: // closed meanwhile
-	case other == nil || other == s || takeover:
-		if takeover {
-			other.deskUser = ""
+	if s.c.sessions.get(s.id) == s { // not closed meanwhile
+		if h.bound[desk] == nil {
+			h.bound[desk] = make(map[*session]bool)
 		}
-		h.bound[desk], s.deskUser = s, desk
-	default:
-		s.refused = true
-		s.c.send(protocol.SessionRefused{Session: s.id, Reason: protocol.RefusedUserBound})
+		h.bound[desk][s], s.deskUser = true, desk
 	}
-	refused, bound := s.refused, s.deskUser != ""
+	bound := s.deskUser != ""
 	h.mu.Unlock()
-	if !bound && !refused {
+	if !bound {
 		return nil
-	}
-	if refused {
-		detail := map[string]any{"device": s.c.device.ID, "host": s.c.host, "os_user": s.osUser}
-		if other != nil {
-			detail["bound_device"], detail["bound_host"] = other.c.device.ID, other.c.host
-		}
-		h.ask(ctx, func(ctx context.Context) { err = h.dir.Audit(ctx, "sensor.claim_refused", desk, detail) })
-		return err
 	}
 	// A warning may already be showing for this user (e.g. after a reconnect).
 	var st engine.State

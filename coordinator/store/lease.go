@@ -102,12 +102,17 @@ func (s *Store) Leader(ctx context.Context) (Lease, error) {
 	return queryRow(ctx, s.rdb, "read the leader's lease", scanLease, "SELECT "+s.leaseCols()+" FROM leader_lease WHERE id = 1")
 }
 
-// FencedTx is Tx for a leader's decisions: it runs fn only while l is the
-// lease in force, and keeps it so until the commit (the row is share-locked:
-// a renewal or takeover waits for the commit). ErrFenced if l is not in
+// FencedTx is Tx for a leader's decisions: it commits fn's writes only if
+// l is still the lease in force at the commit. The check comes last, after
+// fn, and share-locks the lease row until the commit, so a takeover cannot
+// slip between the check and the commit, and a renewal or takeover waits
+// for a commit only, never for a long batch. ErrFenced if l is not in
 // force: nothing is written.
 func (s *Store) FencedTx(ctx context.Context, l Lease, fn func(tx *Tx) error) error {
 	return s.Tx(ctx, func(tx *Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
 		lock := ""
 		if s.pg {
 			lock = " FOR SHARE"
@@ -121,6 +126,6 @@ func (s *Store) FencedTx(ctx context.Context, l Lease, fn func(tx *Tx) error) er
 			}
 			return fmt.Errorf("store: check the leader's lease: %w", err)
 		}
-		return fn(tx)
+		return nil
 	})
 }

@@ -18,7 +18,7 @@ func engineSnapshots(t testing.TB, users ...string) []engine.Snapshot {
 	for _, u := range users {
 		e.DeskLogin(now, u)
 		now = now.Add(time.Second)
-		e.Reading(now, u, engine.Reading{Foreground: true, MicAvailable: true, Idle: 500 * time.Millisecond})
+		e.Reading(now, u, engine.Source{Key: "dev/s1", Host: "pc"}, engine.Reading{Foreground: true, MicAvailable: true, Idle: 500 * time.Millisecond})
 		now = now.Add(time.Second)
 		e.Call(now, u, true)
 	}

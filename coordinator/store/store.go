@@ -2,11 +2,11 @@
 // enrollment tokens, devices, Agent Desk users, identity mappings, unmapped OS
 // users, engine snapshots, the append-only audit log and the webhook outbox.
 //
-// The implementation here is SQLite through the pure-Go driver
-// modernc.org/sqlite, so the coordinator builds with CGO_ENABLED=0. The SQL is
-// kept portable (ANSI types, ON CONFLICT upserts, RETURNING, ? placeholders
-// rebound mechanically) so a PostgreSQL implementation can follow; see
-// docs/store.md for the seams.
+// It runs on SQLite through the pure-Go driver modernc.org/sqlite (Open,
+// the default) or on PostgreSQL through pgx (OpenPostgres), so the
+// coordinator builds with CGO_ENABLED=0 either way. The queries are shared,
+// written with ? placeholders that the PostgreSQL store rebinds; each
+// dialect has its own migrations with the same numbers. See docs/store.md.
 //
 // Rules every method keeps:
 //   - it takes a context and returns errors that say what was being done

@@ -24,7 +24,8 @@ type userRow struct {
 	Sensor       string   `json:"sensor"`
 	LastSeenMS   int64    `json:"last_seen_ms,omitempty"`
 	Locked       bool     `json:"locked,omitempty"`
-	Host         string   `json:"host,omitempty"`
+	Host         string   `json:"host,omitempty"` // the desk session's workstation
+	Sessions     int      `json:"sessions"`       // live desktop sessions on every workstation
 	// Conversations is absent in a single user's update (the page keeps
 	// what it had) and present, maybe empty, in a snapshot.
 	Conversations *[]convSummary `json:"conversations,omitempty"`
@@ -52,9 +53,14 @@ type userUpdate struct {
 	User   userRow `json:"user"`
 }
 
+// rowOf is st as the dashboard shows it; host is a connected session's, for
+// a user with no desk session yet.
 func rowOf(st engine.State, host string) userRow {
+	if st.DeskHost != "" {
+		host = st.DeskHost
+	}
 	r := userRow{User: st.User, Status: st.Status.String(), Reasons: st.Reasons.Strings(),
-		InactivityMS: st.Inactivity.Milliseconds(), Sensor: st.Sensor.String(), Locked: st.Locked, Host: host}
+		InactivityMS: st.Inactivity.Milliseconds(), Sensor: st.Sensor.String(), Locked: st.Locked, Host: host, Sessions: st.Sessions}
 	if st.Status == engine.StatusWarned {
 		r.DeadlineMS = st.Deadline.UnixMilli()
 	}

@@ -90,9 +90,15 @@
     var sensor = tr.querySelector('.c-sensor');
     set(sensor, sensorText(u));
     sensor.className = 'c-sensor sensor-' + u.sensor;
-    set(tr.querySelector('.c-host'), u.host || '—');
+    set(tr.querySelector('.c-host'), hostText(u));
     set(tr.querySelector('.c-convs'), convText(u));
     tick(name);
+  }
+
+  // The desk session's host, and how many sessions the user has live.
+  function hostText(u) {
+    var h = u.host || '—';
+    return u.sessions > 1 ? h + ' (' + u.sessions + ' sessions)' : h;
   }
 
   function tick(name) {
