@@ -513,9 +513,12 @@ func startCoordinator(bin, dbURL, in string, log *slog.Logger) (*coordinator, er
 	case c.addr = <-addr:
 	case err := <-exited:
 		b, _ := os.ReadFile(filepath.Join(dir, "coordinator.log"))
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("the coordinator exited (%v): %s", err, b)
 	case <-time.After(60 * time.Second):
 		c.cmd.Process.Kill()
+		<-exited
+		os.RemoveAll(dir)
 		return nil, errors.New("the coordinator did not listen within 60 s")
 	}
 	c.exited = exited
