@@ -25,9 +25,10 @@ type Gen struct {
 	agents []*agent
 
 	sent, received atomic.Int64
-	end            atomic.Int64 // unix ns the run ends; 0 until the window starts
-	timeoutS       atomic.Int64 // T of the last policy an agent got
-	start          atomic.Int64 // unix ns the window started; 0 until then
+	end            atomic.Int64  // unix ns the run ends; 0 until the window starts
+	timeoutS       atomic.Int64  // T of the last policy an agent got
+	start          atomic.Int64  // unix ns the window started; 0 until then
+	windowStarted  chan struct{} // closed when it starts
 
 	emu  sync.Mutex
 	errs []string
@@ -43,7 +44,7 @@ func New(cfg Config) (*Gen, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("load generator: %w", err)
 	}
-	g := &Gen{cfg: cfg, hc: newClients(cfg.Sources)}
+	g := &Gen{cfg: cfg, hc: newClients(cfg.Sources), windowStarted: make(chan struct{})}
 	for n := cfg.First; n < cfg.First+cfg.Agents; n++ {
 		g.agents = append(g.agents, newAgent(g, n))
 	}
@@ -109,6 +110,7 @@ func (g *Gen) Run(ctx context.Context) (Report, error) {
 	w := window{start: time.Now(), sent: g.sent.Load(), received: g.received.Load()}
 	g.end.Store(w.start.Add(g.cfg.Duration).UnixNano())
 	g.start.Store(w.start.UnixNano())
+	close(g.windowStarted)
 	w.connected = g.connected()
 	if pid := g.cfg.CoordinatorPID; pid != 0 {
 		w.procStart, _ = ReadProc(pid)

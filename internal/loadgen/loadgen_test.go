@@ -35,10 +35,11 @@ func TestAgainstCoordinator(t *testing.T) {
 		// Conversations every 0.2 s, so that idle agents get some.
 		ConversationsPerMinute: 300,
 		Sources:                loadgen.Loopbacks(4),
-		// Idle agents walk away within 3 s of the window's start (once all
-		// are connected): one idle cycle each fits in 34 s.
-		WalkSpread: 3 * time.Second,
-		Duration:   34 * time.Second,
+		// Idle agents walk away within 2 s of the window's start (once all
+		// are connected), or 1 s after an input that came just before:
+		// each one's cycle ends by 33 s, and the window lasts 35 s.
+		WalkSpread: 2 * time.Second,
+		Duration:   35 * time.Second,
 		LiveHeap:   true,
 	})
 	if err != nil {

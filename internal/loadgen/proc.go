@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -127,4 +128,76 @@ func parseMetrics(r io.Reader) (Heap, error) {
 		return h, fmt.Errorf("reading the coordinator's metrics: no go_memstats_heap_alloc_bytes")
 	}
 	return h, nil
+}
+
+// Dispatch is the coordinator's own view of how late it dispatched its
+// warnings and logouts (vigil_decision_latency_seconds: from the ideal
+// instant by its clock and its estimate of the input, to the handlers),
+// as the upper bounds of the histogram's buckets holding the quantiles.
+type Dispatch struct {
+	N   int64         `json:"n"`
+	P50 time.Duration `json:"p50,omitempty"`
+	P99 time.Duration `json:"p99,omitempty"`
+	// Over is true where a quantile is past the largest bucket (2.5 s).
+	Over bool `json:"over,omitempty"`
+}
+
+// DispatchLateness reads the coordinator's decision lateness histogram.
+func DispatchLateness(ctx context.Context, hc *http.Client, base string) (Dispatch, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	if err != nil {
+		return Dispatch{}, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Dispatch{}, fmt.Errorf("reading the coordinator's metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	return parseDispatch(resp.Body)
+}
+
+func parseDispatch(r io.Reader) (Dispatch, error) {
+	type bucket struct {
+		le float64
+		n  int64
+	}
+	var bs []bucket
+	var d Dispatch
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, `vigil_decision_latency_seconds_bucket{le="`); ok {
+			le, n, ok := strings.Cut(rest, `"} `)
+			if !ok {
+				continue
+			}
+			v, err1 := strconv.ParseFloat(le, 64)
+			c, err2 := strconv.ParseFloat(n, 64)
+			if err1 == nil && err2 == nil {
+				bs = append(bs, bucket{v, int64(c)})
+			}
+		} else if n, ok := strings.CutPrefix(line, "vigil_decision_latency_seconds_count "); ok {
+			c, _ := strconv.ParseFloat(n, 64)
+			d.N = int64(c)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return d, err
+	}
+	q := func(p float64) time.Duration {
+		for _, b := range bs {
+			if float64(b.n) >= p*float64(d.N) && !math.IsInf(b.le, 1) {
+				return time.Duration(b.le * float64(time.Second))
+			}
+		}
+		d.Over = true
+		return 0
+	}
+	if d.N > 0 {
+		d.P50, d.P99 = q(0.5), q(0.99)
+	}
+	return d, nil
 }

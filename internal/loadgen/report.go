@@ -43,10 +43,15 @@ type Report struct {
 	Late   int `json:"late"`
 	Early  int `json:"early"`
 	Missed int `json:"missed"`
-	// ActiveWarned and ActiveLoggedOut count warnings and logouts of
-	// agents that were never idle: each one is a false decision.
-	ActiveWarned    int `json:"active_warned"`
-	ActiveLoggedOut int `json:"active_logged_out"`
+	// ActiveWarned and ActiveLoggedOut count warnings and logouts in the
+	// window of agents that were never idle: each one is a false decision.
+	// The Connecting ones came before the window, while agents were still
+	// connecting: a user logged in whose sensor was not yet reporting (an
+	// overloaded coordinator can take longer than 0.8·T between the two).
+	ActiveWarned              int `json:"active_warned"`
+	ActiveLoggedOut           int `json:"active_logged_out"`
+	ActiveWarnedConnecting    int `json:"active_warned_connecting,omitempty"`
+	ActiveLoggedOutConnecting int `json:"active_logged_out_connecting,omitempty"`
 	// Reconnects counts connections after each agent's first.
 	Reconnects int `json:"reconnects"`
 	// ConversationsToIdle went to idle agents early enough for their logout
@@ -100,6 +105,9 @@ type CoordinatorStats struct {
 	// Heap is the live heap after a collection at the end (zero if not
 	// read).
 	Heap Heap `json:"heap"`
+	// Dispatch is its own measure of how late it dispatched decisions,
+	// over its whole life (the loadgen command reads it).
+	Dispatch *Dispatch `json:"dispatch,omitempty"`
 }
 
 // window is the measured window's readings.
@@ -141,8 +149,10 @@ func (g *Gen) report(w window) Report {
 			r.DeskShowedLogout += s.DeskShowedLogout
 		}
 		if s.Role != RoleIdle {
-			r.ActiveWarned += s.Warnings
-			r.ActiveLoggedOut += s.Logouts
+			r.ActiveWarned += s.Warnings - s.WarnedConnecting
+			r.ActiveLoggedOut += s.Logouts - s.LoggedOutConnecting
+			r.ActiveWarnedConnecting += s.WarnedConnecting
+			r.ActiveLoggedOutConnecting += s.LoggedOutConnecting
 			continue
 		}
 		for _, c := range s.Cycles {
@@ -205,6 +215,8 @@ func Merge(rs ...Report) Report {
 		m.Missed += r.Missed
 		m.ActiveWarned += r.ActiveWarned
 		m.ActiveLoggedOut += r.ActiveLoggedOut
+		m.ActiveWarnedConnecting += r.ActiveWarnedConnecting
+		m.ActiveLoggedOutConnecting += r.ActiveLoggedOutConnecting
 		m.Reconnects += r.Reconnects
 		m.ConversationsToIdle += r.ConversationsToIdle
 		m.Rerouted += r.Rerouted
@@ -240,7 +252,8 @@ func (r Report) Print(w io.Writer) {
 	}{{"warning", r.Warn}, {"logout", r.Logout}, {"both", r.All}} {
 		fmt.Fprintf(w, "decision latency, %-7s n=%-6d p50 %8s  p99 %8s  max %8s\n", l.name, l.l.N, ms(l.l.P50), ms(l.l.P99), ms(l.l.Max))
 	}
-	fmt.Fprintf(w, "late %d, early %d, missed %d; active agents warned %d, logged out %d\n", r.Late, r.Early, r.Missed, r.ActiveWarned, r.ActiveLoggedOut)
+	fmt.Fprintf(w, "late %d, early %d, missed %d; active agents warned %d, logged out %d in the window (%d, %d while connecting)\n",
+		r.Late, r.Early, r.Missed, r.ActiveWarned, r.ActiveLoggedOut, r.ActiveWarnedConnecting, r.ActiveLoggedOutConnecting)
 	fmt.Fprintf(w, "conversations given to idle agents %d, rerouted %d; desk logouts %d, shown on /desk/ %d\n",
 		r.ConversationsToIdle, r.Rerouted, r.DeskWebLogouts, r.DeskShowedLogout)
 	if c := r.Coordinator; c != nil {
@@ -249,6 +262,10 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, ", live heap %.1f MB + stacks %.1f MB (after GC)", float64(c.Heap.Alloc)/1e6, float64(c.Heap.Stacks)/1e6)
 		}
 		fmt.Fprintln(w)
+		if d := c.Dispatch; d != nil && d.N > 0 {
+			fmt.Fprintf(w, "coordinator's own dispatch lateness (vigil_decision_latency_seconds, n=%d): p50 ≤ %s, p99 ≤ %s (bucket bounds; 0 = past 2.5 s)\n",
+				d.N, ms(d.P50), ms(d.P99))
+		}
 	}
 	if r.ErrorCount > 0 {
 		fmt.Fprintf(w, "%d errors; the first:\n", r.ErrorCount)

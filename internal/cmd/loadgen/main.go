@@ -174,14 +174,30 @@ func run(args []string) error {
 			r.Coordinator = &loadgen.CoordinatorStats{PID: o.pid, RSS: p.RSS}
 		}
 		if o.heap {
-			h, err := loadgen.LiveHeap(ctx, nil, base, o.admin)
+			// A coordinator under load may fail one request (its token
+			// check reads the store); a report without the heap is better
+			// than none.
+			var h loadgen.Heap
+			var err error
+			for try := 0; try < 3; try++ {
+				if h, err = loadgen.LiveHeap(ctx, nil, base, o.admin); err == nil {
+					break
+				}
+				time.Sleep(2 * time.Second)
+			}
 			if err != nil {
-				return err
+				fmt.Fprintln(os.Stderr, "loadgen: the live heap at the end:", err)
 			}
 			if r.Coordinator == nil {
 				r.Coordinator = &loadgen.CoordinatorStats{}
 			}
 			r.Coordinator.Heap = h
+		}
+		if d, err := loadgen.DispatchLateness(ctx, nil, base); err == nil {
+			if r.Coordinator == nil {
+				r.Coordinator = &loadgen.CoordinatorStats{}
+			}
+			r.Coordinator.Dispatch = &d
 		}
 		return nil
 	})
@@ -197,7 +213,7 @@ func run(args []string) error {
 			fmt.Printf("coordinator RSS %.1f MB before the agents → %.1f MB: %.1f KB per agent\n",
 				float64(before.RSS)/1e6, float64(c.RSS)/1e6, float64(c.RSS-before.RSS)/1024/n)
 		}
-		if o.heap {
+		if o.heap && c.Heap.Alloc > 0 {
 			fmt.Printf("coordinator live heap %.1f MB before → %.1f MB, stacks %.1f → %.1f MB: %.1f KB heap + %.1f KB stack per agent\n",
 				float64(heapBefore.Alloc)/1e6, float64(c.Heap.Alloc)/1e6, float64(heapBefore.Stacks)/1e6, float64(c.Heap.Stacks)/1e6,
 				float64(c.Heap.Alloc-heapBefore.Alloc)/1024/n, float64(c.Heap.Stacks-heapBefore.Stacks)/1024/n)
@@ -497,9 +513,12 @@ func startCoordinator(bin, dbURL, in string, log *slog.Logger) (*coordinator, er
 	case c.addr = <-addr:
 	case err := <-exited:
 		b, _ := os.ReadFile(filepath.Join(dir, "coordinator.log"))
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("the coordinator exited (%v): %s", err, b)
 	case <-time.After(60 * time.Second):
 		c.cmd.Process.Kill()
+		<-exited
+		os.RemoveAll(dir)
 		return nil, errors.New("the coordinator did not listen within 60 s")
 	}
 	c.exited = exited
