@@ -209,7 +209,7 @@ func (g *Gen) prepare(ctx context.Context) error {
 	}
 	g.integration = tok.Token
 	if err := call(ctx, g.hc.def, g.base, admin, "POST", "/api/v1/enrollment-tokens",
-		map[string]any{"note": name, "max_uses": g.cfg.Agents, "expires_in_s": 86400}, &tok); err != nil {
+		map[string]any{"note": name, "max_uses": g.cfg.Agents, "expires_in_s": 86400, "auto_approve": true}, &tok); err != nil {
 		return fmt.Errorf("load generator: making the enrollment token: %w", err)
 	}
 	g.enrollToken = tok.Token
