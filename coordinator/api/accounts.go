@@ -45,12 +45,7 @@ func (a *API) setAccountPassword(r *http.Request, who actor) (any, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return nil, err
 	}
-	pw, generated := "", false
-	if b.Password != nil {
-		pw = *b.Password
-	} else {
-		pw, generated = account.RandomPassword(), true
-	}
+	pw, generated := passwordOrRandom(b.Password)
 	name := username.Fold(r.PathValue("name"))
 	err := account.SetPassword(r.Context(), a.Store, a.Core.Now(), who.name, name, pw, nil)
 	if errors.Is(err, account.ErrInvalid) {
@@ -64,6 +59,15 @@ func (a *API) setAccountPassword(r *http.Request, who actor) (any, error) {
 		out["password"] = pw
 	}
 	return out, nil
+}
+
+// passwordOrRandom is the password given, or a generated one (generated
+// true) when none was.
+func passwordOrRandom(given *string) (pw string, generated bool) {
+	if given != nil {
+		return *given, false
+	}
+	return account.RandomPassword(), true
 }
 
 // Account is a web account as the API shows it (never its password hash).
@@ -95,12 +99,7 @@ func (a *API) createAccount(r *http.Request, who actor) (any, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return nil, err
 	}
-	pw, generated := "", false
-	if b.Password != nil {
-		pw = *b.Password
-	} else {
-		pw, generated = account.RandomPassword(), true
-	}
+	pw, generated := passwordOrRandom(b.Password)
 	x, err := account.New(r.Context(), a.Store, a.Core.Now(), who.name, b.Name, b.Role, pw)
 	switch {
 	case errors.Is(err, account.ErrInvalid):
