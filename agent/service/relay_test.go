@@ -230,18 +230,22 @@ func (l userListener) Accept() (net.Conn, error) {
 	return &userConn{Conn: c, user: string(line)}, nil
 }
 
-func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
-	fc := newFakeCoordinator(t)
-	ep, err := agent.ParseEndpoint(fc.srv.URL, false, "")
+// startRelay runs a Relay for host with the device token tok, to the
+// coordinator at url, its helpers' socket served through userListener
+// (ann is uid 1001, bob 1002), until the test ends. It returns the
+// socket's path and the relay's log.
+func startRelay(t *testing.T, url, tok, host string) (string, *testrig.Buffer) {
+	t.Helper()
+	ep, err := agent.ParseEndpoint(url, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logBuf testrig.Buffer
+	logBuf := new(testrig.Buffer)
 	r := &Relay{
 		Endpoint: ep,
-		Token:    func() (string, error) { return "devtok", nil },
-		Hello:    protocol.Hello{AgentVersion: "test", OS: protocol.OSLinux, Host: "ws1"},
-		Log:      slog.New(slog.NewTextHandler(&logBuf, nil)),
+		Token:    func() (string, error) { return tok, nil },
+		Hello:    protocol.Hello{AgentVersion: "test", OS: protocol.OSLinux, Host: host},
+		Log:      slog.New(slog.NewTextHandler(logBuf, nil)),
 		PeerOf: func(c net.Conn) (Peer, error) {
 			u := c.(*userConn).user
 			return Peer{ID: map[string]string{"ann": "1001", "bob": "1002"}[u], User: u}, nil
@@ -257,10 +261,16 @@ func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = r.ServeLocal(ctx, userListener{ln}) })
 	wg.Go(func() { _ = r.Run(ctx) })
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
-	}()
+	})
+	return sock, logBuf
+}
+
+func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
+	fc := newFakeCoordinator(t)
+	sock, logBuf := startRelay(t, fc.srv.URL, "devtok", "ws1")
 	testrig.Eventually(t, 5*time.Second, func() (bool, string) { return has(fc.frames(), `1: {"type":"hello"`), "hello upstream" })
 
 	ann := dialHelper(t, sock, "ann")

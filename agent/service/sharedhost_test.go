@@ -1,20 +1,13 @@
 package service
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/vigil-cc/vigil/agent"
-	"github.com/vigil-cc/vigil/internal/backoff"
 	"github.com/vigil-cc/vigil/internal/coordtest"
 	"github.com/vigil-cc/vigil/internal/testrig"
 	"github.com/vigil-cc/vigil/protocol"
@@ -47,35 +40,7 @@ func TestOneLocalUserCannotCutAnothersSensor(t *testing.T) {
 	dev := call("POST", "/api/v1/enroll", map[string]any{"enrollment_token": e["token"], "host": "rds-1", "os": "linux"})
 	call("POST", "/api/v1/desk/login", map[string]string{"user": "bob"})
 
-	ep, err := agent.ParseEndpoint(base, false, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logBuf testrig.Buffer
-	r := &Relay{
-		Endpoint: ep,
-		Token:    func() (string, error) { return dev["device_token"].(string), nil },
-		Hello:    protocol.Hello{AgentVersion: "test", OS: protocol.OSLinux, Host: "rds-1"},
-		Log:      slog.New(slog.NewTextHandler(&logBuf, nil)),
-		PeerOf: func(c net.Conn) (Peer, error) {
-			u := c.(*userConn).user
-			return Peer{ID: map[string]string{"ann": "1001", "bob": "1002"}[u], User: u}, nil
-		},
-		Backoff: backoff.Backoff{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 1.6},
-	}
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = r.ServeLocal(ctx, userListener{ln}) })
-	wg.Go(func() { _ = r.Run(ctx) })
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
+	sock, logBuf := startRelay(t, base, dev["device_token"].(string), "rds-1")
 
 	bob := dialHelper(t, sock, "bob")
 	bob.expect(`"type":"policy"`)
