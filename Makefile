@@ -27,7 +27,7 @@ vet:
 # The Windows agent's tests under Wine run after the rest: Wine's own
 # processes would otherwise compete with the timing scenarios for the CPU.
 # The unmapped-user flood runs once more without the race detector, at the
-# full 10,000 users (the race detector's run takes 2,000).
+# full 10,000 users (the race detector's run takes 500).
 unit:
 	$(GO) test -race -count=1 -timeout 30m -skip '^TestWine' ./...
 	$(GO) test -race -count=1 -timeout 10m -run '^TestWine' ./cmd/vigil-agent ./installer

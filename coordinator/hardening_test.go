@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -172,7 +173,7 @@ func TestAttackReadingFlood(t *testing.T) {
 	}
 }
 
-// Finding 3: 10,000 distinct unknown OS users from one device (2,000 under
+// Finding 3: 10,000 distinct unknown OS users from one device (500 under
 // the race detector) leave the unmapped list at its bound, the overflow
 // audited once.
 func TestAttackUnmappedFlood(t *testing.T) {
@@ -187,9 +188,10 @@ func TestAttackUnmappedFlood(t *testing.T) {
 	start := time.Now()
 	n := 10000
 	if raceBuild {
-		// Under the race detector 10,000 take over 10 minutes; 2,000 are
-		// still ten times the per-device bound.
-		n = 2000
+		// Under the race detector and the load of the whole suite even
+		// 2,000 took over 10 minutes; 500 are still 2.5 times the
+		// per-device bound. `make unit` runs the 10,000 without it.
+		n = 500
 	}
 	for i := range n {
 		b, _ := protocol.Encode(protocol.SessionOpen{Session: fmt.Sprint(i), OSUser: fmt.Sprintf("intruder%05d", i)})
@@ -199,10 +201,13 @@ func TestAttackUnmappedFlood(t *testing.T) {
 	}
 	// The last one listed means every one was handled (in order). About
 	// 25 s on a quiet machine; minutes under the race detector and load.
+	// (Several noted in the same millisecond list by name, so the last one
+	// need not come first.)
+	last := fmt.Sprintf("intruder%05d", n-1)
 	testrig.Eventually(t, 10*time.Minute, func() (bool, string) {
 		_, _, list := s.call("GET", "/api/v1/unmapped", adminToken, nil)
-		return len(list) > 0 && list[0].(map[string]any)["os_user"] == fmt.Sprintf("intruder%05d", n-1),
-			fmt.Sprintf("%d listed", len(list))
+		return slices.ContainsFunc(list, func(u any) bool { return u.(map[string]any)["os_user"] == last }),
+			fmt.Sprintf("%d listed, %s not among them", len(list), last)
 	})
 	t.Logf("%d unknown OS users handled in %v", n, time.Since(start))
 	_, _, list := s.call("GET", "/api/v1/unmapped", adminToken, nil)
