@@ -25,7 +25,7 @@ import (
 	"github.com/vigil-cc/vigil/protocol"
 )
 
-const admin = "vgl_api_failover_test"
+const admin = "vgl_api_failover-test-admin-token-of-32"
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
