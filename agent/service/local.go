@@ -86,19 +86,25 @@ func (r *Relay) serveHelper(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "no peer credentials", http.StatusForbidden)
 		return
 	}
+	key := userKey(peer)
 	r.mu.Lock()
-	helpers := 0
-	for h := range r.helpers {
-		if userKey(h.peer) == userKey(peer) {
-			helpers++
-		}
+	admitted := r.perUser[key] < MaxHelpersPerUser
+	if admitted {
+		r.perUser[key]++
 	}
 	r.mu.Unlock()
-	if helpers >= MaxHelpersPerUser {
+	if !admitted {
 		r.Log.Warn("refused a helper connection: too many for one user", "peer", peer.ID, "user", peer.User, "max", MaxHelpersPerUser)
 		http.Error(w, "too many helper connections for this user", http.StatusTooManyRequests)
 		return
 	}
+	defer func() {
+		r.mu.Lock()
+		if r.perUser[key]--; r.perUser[key] == 0 {
+			delete(r.perUser, key)
+		}
+		r.mu.Unlock()
+	}()
 	ws, err := websocket.Accept(w, req, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}})
 	if err != nil {
 		return
