@@ -94,7 +94,7 @@ func TestDebAgentEnrollsUpgradesPurges(t *testing.T) {
 	guardAgent(t)
 	before := snapshot(t)
 
-	const admin = "vgl_api_installer-admin"
+	const admin = "vgl_api_installer-test-admin-token-32"
 	co := coordtest.Start(t, coordtest.Config(t.TempDir(), admin), nil)
 	base := "http://" + co.Addr
 	code, body := coordtest.Call(t, base, admin, "POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 1})
