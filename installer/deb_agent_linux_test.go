@@ -97,7 +97,7 @@ func TestDebAgentEnrollsUpgradesPurges(t *testing.T) {
 	const admin = "vgl_api_installer-test-admin-token-32"
 	co := coordtest.Start(t, coordtest.Config(t.TempDir(), admin), nil)
 	base := "http://" + co.Addr
-	code, body := coordtest.Call(t, base, admin, "POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 1})
+	code, body := coordtest.Call(t, base, admin, "POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 1, "auto_approve": true})
 	var enr struct{ Token string }
 	if code != http.StatusCreated && code != http.StatusOK || json.Unmarshal(body, &enr) != nil || enr.Token == "" {
 		t.Fatalf("making an enrollment token: %d %s", code, body)
