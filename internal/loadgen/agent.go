@@ -285,7 +285,7 @@ func (a *agent) next(url string, code int, reason string) string {
 			return u
 		}
 	}
-	return defaultNext(a.g.cfg.URLs, url, reason)
+	return defaultNext(a.g.cfg.URLs, url, code, reason)
 }
 
 // connect makes the device's first or next connection: enrollment the
