@@ -313,6 +313,48 @@ func TestAgentIsWarnedThenLoggedOut(t *testing.T) {
 	}
 }
 
+// An agent away when its user's warning or logout was decided (e.g.
+// reconnecting after a takeover) is told on its return: the warning while
+// it shows, the logout once, while the user is still logged out.
+func TestAgentAwayGetsWhatItMissed(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	s.setTimeout(30)
+	s.mustCall("POST", "/api/v1/desk/login", map[string]string{"user": "jane"})
+	tok := s.enrollDevice("ws-1")
+	a := mustDial(t, s, tok)
+	start := a.open("1", "jane", 0)
+	a.ws.Close(websocket.StatusNormalClosure, "away")
+	decided := func(kind string) {
+		t.Helper()
+		testrig.Eventually(t, 35*time.Second, func() (bool, string) {
+			return len(s.audit("user=jane&kind="+kind)) == 1, "no " + kind + " for jane yet"
+		})
+	}
+	back := func(idle time.Duration) *agent {
+		t.Helper()
+		b := mustDial(t, s, tok)
+		b.open("1", "jane", idle)
+		return b
+	}
+
+	decided("user.warned")
+	b := back(time.Since(start))
+	w, _ := b.next(protocol.TypeWarn, 5*time.Second)
+	within(t, "restated warning's deadline", time.UnixMilli(w.(protocol.Warn).DeadlineMS), start.Add(30*time.Second), 500*time.Millisecond)
+	b.ws.Close(websocket.StatusNormalClosure, "away")
+
+	decided("user.logged_out")
+	c := back(time.Since(start))
+	lo, _ := c.next(protocol.TypeLoggedOut, 5*time.Second)
+	if m := lo.(protocol.LoggedOut); m.Session != "1" || m.Reason != protocol.ReasonInactivity {
+		t.Errorf("missed logout sent as %+v", m)
+	}
+	within(t, "missed logout's instant", time.UnixMilli(lo.(protocol.LoggedOut).AtMS), start.Add(30*time.Second), 500*time.Millisecond)
+	c.ws.Close(websocket.StatusNormalClosure, "away")
+	back(time.Since(start)).none(protocol.TypeLoggedOut, time.Second) // told once
+}
+
 func TestRestartKeepsEverything(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
