@@ -358,6 +358,15 @@ func (a *agent) connect(ctx context.Context, url string) (*conn, error) {
 		a.started = true
 	}
 	now := time.Now()
+	if !first && a.role != RoleIdle && !a.nextInput.IsZero() && !now.Before(a.nextInput) {
+		// An active user kept working while the agent was away (a failover,
+		// a dropped connection): the real agent's first reading after a
+		// reconnect reports the OS's idle time, so their latest input, and
+		// the coordinator counts it at its restart (DESIGN §1).
+		a.nextInput = now.Add(a.jitter(a.g.cfg.InputEvery))
+		a.lastInput = now.Add(-time.Duration(a.rng.IntN(250)) * time.Millisecond)
+		a.update(func(s *AgentState) { s.LastInput = a.lastInput })
+	}
 	if err := a.reading(ctx, c, first); err != nil {
 		return fail(err)
 	}
