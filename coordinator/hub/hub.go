@@ -229,6 +229,7 @@ func (h *Hub) SetLeadership(leading func() (leads bool, leader string)) { h.lead
 // (the replica lost the lease); their agents go to the leader.
 func (h *Hub) StepDown(leader string) {
 	h.mu.Lock()
+	clear(h.undelivered) // the next term's engine has its own
 	conns := make([]*conn, 0, len(h.devices))
 	for _, c := range h.devices {
 		conns = append(conns, c)
