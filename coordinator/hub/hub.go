@@ -264,6 +264,7 @@ func (h *Hub) Decisions(ds []engine.Decision) {
 					clear(h.undelivered) // bounded, like audited
 				}
 				h.undelivered[d.User] = protocol.LoggedOut{Reason: protocol.ReasonInactivity, AtMS: d.At.UnixMilli()}
+				h.log.Info("logged out while no agent of the user is connected: the next one is told", "user", d.User)
 			}
 		case engine.DecisionWarn:
 			delete(h.undelivered, d.User) // a new round: the user logged in again
@@ -271,7 +272,7 @@ func (h *Hub) Decisions(ds []engine.Decision) {
 		for s := range h.bound[d.User] {
 			switch d.Kind {
 			case engine.DecisionWarn:
-				s.c.send(protocol.Warn{Session: s.id, DeadlineMS: d.Deadline.UnixMilli(), ServerTimeMS: h.core.Now().UnixMilli()})
+				s.c.send(h.warn(s.id, d.Deadline))
 			case engine.DecisionWithdraw:
 				s.c.send(protocol.Withdraw{Session: s.id, Reason: d.Reason.String()})
 			case engine.DecisionLogout:
@@ -279,6 +280,16 @@ func (h *Hub) Decisions(ds []engine.Decision) {
 			}
 		}
 	}
+}
+
+// warn is the warning for session counting down to deadline. A deadline
+// already past (a logout due while the engine holds it after a restart or
+// takeover, until the user's agent reports) is sent as now: the logout is
+// imminent, and the protocol refuses a deadline before the server's time
+// (an agent would close the connection over it, and lose what followed).
+func (h *Hub) warn(session string, deadline time.Time) protocol.Warn {
+	now := h.core.Now().UnixMilli()
+	return protocol.Warn{Session: session, DeadlineMS: max(deadline.UnixMilli(), now), ServerTimeMS: now}
 }
 
 // Reresolve retries the sessions whose OS user mapped to nobody, after the
@@ -477,10 +488,11 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 	}
 	switch {
 	case st.Status == engine.StatusWarned:
-		s.c.send(protocol.Warn{Session: s.id, DeadlineMS: st.Deadline.UnixMilli(), ServerTimeMS: h.core.Now().UnixMilli()})
+		s.c.send(h.warn(s.id, st.Deadline))
 	case missed.AtMS != 0:
 		missed.Session = s.id
 		s.c.send(missed)
+		h.log.Info("told a reconnecting agent of the logout it missed", "user", desk, "device", s.c.device.ID)
 	}
 	return nil
 }

@@ -368,7 +368,7 @@ func TestFailover(t *testing.T) {
 		t.Errorf("%d idle cycles' warning or logout did not reach the simulated agent", rep.Missed)
 	}
 	for _, r := range []*replica{a, b} {
-		for _, line := range grep(r.log.Name(), "restored clocks", "\"leading\"", "stepped down") {
+		for _, line := range grep(r.log.Name(), "restored clocks", "\"leading\"", "stepped down", "logged out while no agent", "told a reconnecting") {
 			t.Logf("%s: %s", r.name, line)
 		}
 	}
@@ -384,8 +384,11 @@ func TestFailover(t *testing.T) {
 		for _, c := range s.Cycles {
 			if (c.Warned.IsZero() || c.LoggedOut.IsZero()) && c.LogoutDue.Before(window.Add(rep.Window-2*time.Second)) && shown < 5 {
 				shown++
-				t.Logf("%s: input %s, warning due %s came %s, logout due %s came %s; last connect %s",
-					s.User, rel(c.Input), rel(c.WarnDue), rel(c.Warned), rel(c.LogoutDue), rel(c.LoggedOut), rel(s.LastConnect))
+				t.Logf("%s: input %s, warning due %s came %s, logout due %s came %s; last connect %s; %d connections, %d warnings, %d logouts",
+					s.User, rel(c.Input), rel(c.WarnDue), rel(c.Warned), rel(c.LogoutDue), rel(c.LoggedOut), rel(s.LastConnect), s.Connects, s.Warnings, s.Logouts)
+				for _, e := range s.Ends {
+					t.Logf("  connection to %s ended %s (served %v): %d %s", e.URL, rel(e.At), e.Served, e.Code, e.Err)
+				}
 			}
 			if !c.WarnDue.Before(window.Add(30*time.Second)) && c.WarnDue.Before(window.Add(45*time.Second)) && !c.Warned.IsZero() {
 				gapped++

@@ -56,7 +56,22 @@ type AgentState struct {
 	DeskWeb          bool   `json:"desk_web,omitempty"`
 	DeskShowedLogout int    `json:"desk_showed_logout,omitempty"`
 	LastError        string `json:"last_error,omitempty"`
+	// Ends are how the newest connections ended (at most maxEnds): when,
+	// where to, and why, for a test to tell what an agent went through.
+	Ends []End `json:"ends,omitempty"`
 }
+
+// End is how one connection (or attempt) ended.
+type End struct {
+	At   time.Time `json:"at"`
+	URL  string    `json:"url"`
+	Code int       `json:"code"`
+	Err  string    `json:"err"`
+	// Served: the connection was up (policy, session, reading) before.
+	Served bool `json:"served"`
+}
+
+const maxEnds = 8
 
 // Cycle is one round of an idle agent: input at Input, then nothing. The
 // warning is due at Input + warn_at_s of the policy in force, the logout
@@ -119,6 +134,7 @@ func (a *agent) state() AgentState {
 	defer a.mu.Unlock()
 	s := a.st
 	s.Cycles = append([]Cycle(nil), a.st.Cycles...)
+	s.Ends = append([]End(nil), a.st.Ends...)
 	return s
 }
 
@@ -217,6 +233,12 @@ func (a *agent) run(ctx context.Context, started func()) {
 			a.fail(err)
 		}
 		a.g.cfg.Log.Debug("connection ended", "user", a.user, "url", url, "code", code, "reason", reason, "err", err)
+		a.update(func(s *AgentState) {
+			s.Ends = append(s.Ends, End{At: time.Now(), URL: url, Code: code, Err: err.Error(), Served: served})
+			if len(s.Ends) > maxEnds {
+				s.Ends = s.Ends[len(s.Ends)-maxEnds:]
+			}
+		})
 		next := a.next(url, code, reason)
 		a.update(func(s *AgentState) {
 			if code == closeNotLeader {
