@@ -25,7 +25,7 @@ import (
 	"github.com/vigil-cc/vigil/protocol"
 )
 
-const admin = "vgl_api_failover-test-admin-token-0123456789"
+const admin = "vgl_api_failover-test-admin-token-of-32"
 
 // grace is the coordinators' heartbeat grace (their default): after a
 // takeover no warning or logout is decided for a user until their agent

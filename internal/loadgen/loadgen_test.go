@@ -23,7 +23,7 @@ func TestAgainstCoordinator(t *testing.T) {
 	// machine. The benchmarks in docs/performance.md measure the
 	// percentiles against the 50 ms goal, on the disk.
 	const onTime = 500 * time.Millisecond
-	const admin = "vgl_api_loadgen_test"
+	const admin = "vgl_api_loadgen-test-admin-token-of-32"
 	srv := coordtest.Start(t, coordtest.Config(memDir(t), admin), nil)
 	g, err := loadgen.New(loadgen.Config{
 		URLs:       []string{"http://" + srv.Addr},
