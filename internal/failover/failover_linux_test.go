@@ -27,15 +27,6 @@ import (
 
 const admin = "vgl_api_failover-test-admin-token-of-32"
 
-// grace is the coordinators' heartbeat grace (their default): after a
-// takeover no warning or logout is decided for a user until their agent
-// reported again or this long has passed.
-const grace = 45 * time.Second
-
-// gap is an outage: the leader killed or paused at from, the standby
-// leading at led.
-type gap struct{ from, led time.Time }
-
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // replica is a vigil-coordinator process on the shared database.
@@ -233,6 +224,15 @@ func epochOf(r auditRow) int64 {
 	e, _ := r.detail["epoch"].(float64)
 	return int64(e)
 }
+
+// grace is the coordinators' heartbeat grace (their default): after a
+// takeover no warning or logout is decided for a user until their agent
+// reported again or this long has passed.
+const grace = 45 * time.Second
+
+// gap is an outage: the leader killed or paused at from, the standby
+// leading at led.
+type gap struct{ from, led time.Time }
 
 // The acceptance: two replicas on one PostgreSQL, 1,000 agents. SIGKILL of
 // the leader: the standby leads within 15 s and every agent is connected
