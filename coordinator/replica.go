@@ -43,10 +43,14 @@ type replica struct {
 	id   string // this run's holder id
 	addr string // advertised to agents as the leader's URL
 
-	mu     sync.Mutex
-	leads  bool
-	lease  store.Lease // held while leads
-	leader string      // the leader's URL as last seen ("" unknown)
+	mu sync.Mutex
+	// leads: it serves as the leader (agents, /readyz, the engine's
+	// paths); holds: it holds lease and may record decisions. A takeover
+	// holds before it leads: the clocks are restored first, with no agent
+	// or request reaching the engine meanwhile.
+	leads, holds bool
+	lease        store.Lease // held while holds
+	leader       string      // the leader's URL as last seen ("" unknown)
 
 	fenced chan struct{} // the recorder found the lease taken over
 }
@@ -66,7 +70,7 @@ func (r *replica) state() (bool, string) {
 func (r *replica) current() (store.Lease, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.lease, r.leads
+	return r.lease, r.holds
 }
 
 // lostLease is the recorder's word that a decision was fenced.
@@ -80,7 +84,16 @@ func (r *replica) lostLease() {
 func (r *replica) set(leads bool, l store.Lease, leader string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.leads, r.lease, r.leader = leads, l, leader
+	r.leads, r.holds, r.lease, r.leader = leads, leads, l, leader
+}
+
+// restoring holds l without leading yet: the takeover's restore may record
+// its decisions, while agents and requests are still turned away (naming
+// no leader, so they come back after their backoff).
+func (r *replica) restoring(l store.Lease) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.leads, r.holds, r.lease, r.leader = false, true, l, ""
 }
 
 // tryLead takes the lease if it is free, and then the engine.
@@ -120,8 +133,13 @@ func (r *replica) takeOver(ctx context.Context, l store.Lease) error {
 	}
 	s.Core.Reset(engine.New(policy.EngineSettings(settings), s.cfg.Grace))
 	s.Policy.Adopt(settings)
-	r.set(true, l, r.addr)
-	down, err := restoreClocks(ctx, s.cfg, s.Store, s.Core)
+	// Agents are let in only once the clocks are restored: a reading
+	// applied before would be lost, and one applied to the engine before
+	// its restore would count the outage as time the leader ran, deciding
+	// every warning and logout due in the gap at once, before any agent
+	// could report what its user did meanwhile.
+	r.restoring(l)
+	down, err := restoreClocks(ctx, s.cfg, s.Store, s.Core, engine.New(policy.EngineSettings(settings), s.cfg.Grace))
 	if err != nil {
 		return err
 	}
@@ -147,6 +165,7 @@ func (r *replica) takeOver(ctx context.Context, l store.Lease) error {
 	if err != nil {
 		return fmt.Errorf("recording the takeover: %w", err)
 	}
+	r.set(true, l, r.addr)
 	s.cfg.Log.Info("leading", "epoch", l.Epoch, "address", r.addr, "clocks_stopped_from", down.From)
 	return nil
 }

@@ -198,7 +198,7 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 			return nil, fmt.Errorf("taking part in the leader election: %w", err)
 		}
 	} else {
-		down, err := restoreClocks(ctx, cfg, st, c)
+		down, err := restoreClocks(ctx, cfg, st, c, eng)
 		if err != nil {
 			return nil, err
 		}
@@ -223,11 +223,11 @@ func open(ctx context.Context, cfg Config, st *store.Store) (*Server, error) {
 	return s, nil
 }
 
-// restoreClocks loads every user's clock from the store into the core's
-// (new, empty) engine, as a starting process does: the time since the last
-// alive mark is not counted (DESIGN §1, "Restart"). A replica taking over
-// goes through it too, so a takeover is a restart.
-func restoreClocks(ctx context.Context, cfg Config, st *store.Store, c *core.Core) (Downtime, error) {
+// restoreClocks loads every user's clock from the store into eng, a new
+// engine the core then runs, as a starting process does: the time since the
+// last alive mark is not counted (DESIGN §1, "Restart"). A replica taking
+// over goes through it too, so a takeover is a restart.
+func restoreClocks(ctx context.Context, cfg Config, st *store.Store, c *core.Core, eng *engine.Engine) (Downtime, error) {
 	snaps, err := st.Snapshots(ctx)
 	if err != nil {
 		return Downtime{}, err
@@ -237,11 +237,11 @@ func restoreClocks(ctx context.Context, cfg Config, st *store.Store, c *core.Cor
 		return Downtime{}, err
 	}
 	var restoredAt time.Time
-	c.Do("", func(e *engine.Engine, now time.Time) []engine.Decision {
+	c.Restart(eng, func(e *engine.Engine, now time.Time) []engine.Decision {
 		restoredAt = now
 		return e.Restore(now, alive, snaps)
 	})
-	cfg.Log.Info("restored clocks", "users", len(snaps), "alive_until", alive)
+	cfg.Log.Info("restored clocks", "users", len(snaps), "alive_until", alive, "restored_at", restoredAt)
 	return Downtime{From: alive, To: restoredAt}, nil
 }
 

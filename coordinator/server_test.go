@@ -313,6 +313,86 @@ func TestAgentIsWarnedThenLoggedOut(t *testing.T) {
 	}
 }
 
+// An agent away when its user's warning or logout was decided (e.g.
+// reconnecting after a takeover) is told on its return: the warning while
+// it shows, the logout once, while the user is still logged out.
+func TestAgentAwayGetsWhatItMissed(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	s.setTimeout(30)
+	s.mustCall("POST", "/api/v1/desk/login", map[string]string{"user": "jane"})
+	tok := s.enrollDevice("ws-1")
+	a := mustDial(t, s, tok)
+	start := a.open("1", "jane", 0)
+	a.ws.Close(websocket.StatusNormalClosure, "away")
+	decided := func(kind string) {
+		t.Helper()
+		testrig.Eventually(t, 35*time.Second, func() (bool, string) {
+			return len(s.audit("user=jane&kind="+kind)) == 1, "no " + kind + " for jane yet"
+		})
+	}
+	back := func(idle time.Duration) *agent {
+		t.Helper()
+		b := mustDial(t, s, tok)
+		b.open("1", "jane", idle)
+		return b
+	}
+
+	decided("user.warned")
+	b := back(time.Since(start))
+	w, _ := b.next(protocol.TypeWarn, 5*time.Second)
+	within(t, "restated warning's deadline", time.UnixMilli(w.(protocol.Warn).DeadlineMS), start.Add(30*time.Second), 500*time.Millisecond)
+	b.ws.Close(websocket.StatusNormalClosure, "away")
+
+	decided("user.logged_out")
+	c := back(time.Since(start))
+	lo, _ := c.next(protocol.TypeLoggedOut, 5*time.Second)
+	if m := lo.(protocol.LoggedOut); m.Session != "1" || m.Reason != protocol.ReasonInactivity {
+		t.Errorf("missed logout sent as %+v", m)
+	}
+	within(t, "missed logout's instant", time.UnixMilli(lo.(protocol.LoggedOut).AtMS), start.Add(30*time.Second), 500*time.Millisecond)
+	c.ws.Close(websocket.StatusNormalClosure, "away")
+	back(time.Since(start)).none(protocol.TypeLoggedOut, time.Second) // told once
+}
+
+// After a restart the engine holds a warned user's logout until their
+// agent reports, so the warning's deadline may have passed when the agent
+// comes back: it is told the warning with the deadline as the server's
+// present (a deadline before server_time_ms is not valid protocol, and an
+// agent would close over it and lose the logout that follows), then the
+// logout.
+func TestWarningOverdueAfterARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	s.setTimeout(30)
+	s.mustCall("POST", "/api/v1/desk/login", map[string]string{"user": "jane"})
+	token := s.enrollDevice("ws-1")
+	a := mustDial(t, s, token)
+	start := a.open("1", "jane", 0)
+	a.next(protocol.TypeWarn, 30*time.Second)
+
+	addr := s.addr
+	s.shutdown()
+	a.wantClose(websocket.StatusGoingAway)
+	time.Sleep(time.Second)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening again on %s: %v", addr, err)
+	}
+	s = startOn(t, dir, ln)
+	// The logout falls due about 5 s after the restart, but waits for
+	// jane's agent, which comes back after 7 s.
+	time.Sleep(7 * time.Second)
+	a = mustDial(t, s, token)
+	a.open("1", "jane", time.Since(start))
+	w, _ := a.next(protocol.TypeWarn, 5*time.Second)
+	if m := w.(protocol.Warn); m.DeadlineMS < m.ServerTimeMS || m.DeadlineMS > m.ServerTimeMS+1000 {
+		t.Errorf("overdue warning sent as %+v: want its deadline the server's present", m)
+	}
+	a.next(protocol.TypeLoggedOut, 5*time.Second)
+}
+
 func TestRestartKeepsEverything(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -131,6 +131,23 @@ func (c *Core) Reset(eng *engine.Engine) {
 	c.store = offload.New(1) // Run closed the last one
 }
 
+// Restart puts eng, new, in place of the engine and restores it with
+// restore in one locked step, acting on what restore decides: no event can
+// reach eng before it is restored (an event moves the engine's clock, and
+// the restore would then count the outage as time the coordinator ran).
+// What was not yet persisted is forgotten, as in Reset.
+func (c *Core) Restart(eng *engine.Engine, restore func(e *engine.Engine, now time.Time) []engine.Decision) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.eng = eng
+	c.dirty = make(map[string]struct{})
+	c.dispatch(restore(eng, c.now()))
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // View runs fn with the engine locked, for reads.
 func (c *Core) View(fn func(e *engine.Engine)) {
 	c.mu.Lock()

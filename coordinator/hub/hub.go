@@ -126,6 +126,11 @@ type Hub struct {
 	// audited are the misbehaviours (kind and device) audited since the
 	// start: each is audited once, however often the device reconnects.
 	audited map[string]struct{}
+	// undelivered are logouts decided while none of the user's sessions
+	// was bound (their agent reconnecting): the first session bound while
+	// the user is still logged out gets it, so the agent's warning turns
+	// into the logout notice.
+	undelivered map[string]protocol.LoggedOut
 
 	// Message limits (limits.go), kept by device and session rather than
 	// by connection, so reconnecting starts no fresh budget.
@@ -157,6 +162,7 @@ func New(cfg Config, c *core.Core, dir Directory, policy func() protocol.Policy,
 	cfg.defaults()
 	return &Hub{cfg: cfg, core: c, dir: dir, policy: policy, log: log, store: offload.New(4),
 		devices: make(map[string]*conn), bound: make(map[string]map[*session]bool), audited: map[string]struct{}{},
+		undelivered: map[string]protocol.LoggedOut{},
 		devMsgs: ratelimit.NewKeyed(cfg.ConnLimit, maxLimitKeys), sessMsgs: ratelimit.NewKeyed(cfg.SessionLimit, maxLimitKeys),
 		flipLims: ratelimit.NewKeyed(cfg.FlipLimit, maxLimitKeys)}
 }
@@ -223,6 +229,7 @@ func (h *Hub) SetLeadership(leading func() (leads bool, leader string)) { h.lead
 // (the replica lost the lease); their agents go to the leader.
 func (h *Hub) StepDown(leader string) {
 	h.mu.Lock()
+	clear(h.undelivered) // the next term's engine has its own
 	conns := make([]*conn, 0, len(h.devices))
 	for _, c := range h.devices {
 		conns = append(conns, c)
@@ -250,10 +257,22 @@ func (h *Hub) Decisions(ds []engine.Decision) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, d := range ds {
+		switch d.Kind {
+		case engine.DecisionLogout:
+			if len(h.bound[d.User]) == 0 {
+				if len(h.undelivered) >= maxAudited {
+					clear(h.undelivered) // bounded, like audited
+				}
+				h.undelivered[d.User] = protocol.LoggedOut{Reason: protocol.ReasonInactivity, AtMS: d.At.UnixMilli()}
+				h.log.Info("logged out while no agent of the user is connected: the next one is told", "user", d.User)
+			}
+		case engine.DecisionWarn:
+			delete(h.undelivered, d.User) // a new round: the user logged in again
+		}
 		for s := range h.bound[d.User] {
 			switch d.Kind {
 			case engine.DecisionWarn:
-				s.c.send(protocol.Warn{Session: s.id, DeadlineMS: d.Deadline.UnixMilli(), ServerTimeMS: h.core.Now().UnixMilli()})
+				s.c.send(h.warn(s.id, d.Deadline))
 			case engine.DecisionWithdraw:
 				s.c.send(protocol.Withdraw{Session: s.id, Reason: d.Reason.String()})
 			case engine.DecisionLogout:
@@ -261,6 +280,16 @@ func (h *Hub) Decisions(ds []engine.Decision) {
 			}
 		}
 	}
+}
+
+// warn is the warning for session counting down to deadline. A deadline
+// already past (a logout due while the engine holds it after a restart or
+// takeover, until the user's agent reports) is sent as now: the logout is
+// imminent, and the protocol refuses a deadline before the server's time
+// (an agent would close the connection over it, and lose what followed).
+func (h *Hub) warn(session string, deadline time.Time) protocol.Warn {
+	now := h.core.Now().UnixMilli()
+	return protocol.Warn{Session: session, DeadlineMS: max(deadline.UnixMilli(), now), ServerTimeMS: now}
 }
 
 // Reresolve retries the sessions whose OS user mapped to nobody, after the
@@ -429,23 +458,41 @@ func (h *Hub) resolve(ctx context.Context, s *session) error {
 		}
 		return err
 	}
-	h.mu.Lock()
-	if s.c.sessions.get(s.id) == s { // not closed meanwhile
+	// What the user's agent missed while it was away (e.g. reconnecting
+	// after a takeover): a warning showing, or a logout decided meanwhile
+	// while the user is still logged out. Read with the core locked and
+	// then bound, so a decision comes either here or through Decisions.
+	var st engine.State
+	var missed protocol.LoggedOut
+	var bound bool
+	h.core.View(func(e *engine.Engine) {
+		st, _ = e.State(desk)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if s.c.sessions.get(s.id) != s { // closed meanwhile
+			return
+		}
 		if h.bound[desk] == nil {
 			h.bound[desk] = make(map[*session]bool)
 		}
-		h.bound[desk][s], s.deskUser = true, desk
-	}
-	bound := s.deskUser != ""
-	h.mu.Unlock()
+		h.bound[desk][s], s.deskUser, bound = true, desk, true
+		if m, ok := h.undelivered[desk]; ok {
+			delete(h.undelivered, desk)
+			if st.Status == engine.StatusLoggedOut {
+				missed = m
+			}
+		}
+	})
 	if !bound {
 		return nil
 	}
-	// A warning may already be showing for this user (e.g. after a reconnect).
-	var st engine.State
-	h.core.View(func(e *engine.Engine) { st, _ = e.State(desk) })
-	if st.Status == engine.StatusWarned {
-		s.c.send(protocol.Warn{Session: s.id, DeadlineMS: st.Deadline.UnixMilli(), ServerTimeMS: h.core.Now().UnixMilli()})
+	switch {
+	case st.Status == engine.StatusWarned:
+		s.c.send(h.warn(s.id, st.Deadline))
+	case missed.AtMS != 0:
+		missed.Session = s.id
+		s.c.send(missed)
+		h.log.Info("told a reconnecting agent of the logout it missed", "user", desk, "device", s.c.device.ID)
 	}
 	return nil
 }

@@ -88,6 +88,14 @@ func isPgUniqueViolation(err error) bool {
 	return errors.As(err, &e) && e.Code == "23505"
 }
 
+// isPgSerializationFailure reports whether err is one PostgreSQL resolves
+// by aborting a transaction that would succeed if run again: a deadlock
+// (40P01) or a serialization failure (40001).
+func isPgSerializationFailure(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40P01" || e.Code == "40001")
+}
+
 // lockMigrations makes tx wait for any other replica's migration (PostgreSQL
 // only; SQLite's write lock already does it).
 func (s *Store) lockMigrations(ctx context.Context, tx *txn) error {

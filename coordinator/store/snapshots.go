@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
 )
@@ -20,6 +22,12 @@ func (s *Store) saveSnapshots(ctx context.Context, tx *txn, snaps []engine.Snaps
 	if len(snaps) == 0 {
 		return nil
 	}
+	// One order, by user, in every transaction that writes these rows (the
+	// core's flush and a decision's batch can hold overlapping users at
+	// once): two transactions locking rows in opposite orders deadlock on
+	// PostgreSQL.
+	snaps = slices.Clone(snaps)
+	slices.SortFunc(snaps, func(a, b engine.Snapshot) int { return strings.Compare(a.User, b.User) })
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO engine_snapshots (user_name, taken_at, data) VALUES (?, ?, ?)
 ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = excluded.data`)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -181,15 +182,46 @@ func (s *Store) Close() error {
 // write runs fn in one write transaction and commits it; what names the
 // operation in errors.
 func (s *Store) write(ctx context.Context, what string, fn func(tx *txn) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: %s: begin: %w", what, err)
+	return s.retry(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: %s: begin: %w", what, err)
+		}
+		defer tx.Rollback() //nolint:errcheck // no-op after Commit
+		if err := fn(tx); err != nil {
+			return fmt.Errorf("store: %s: %w", what, err)
+		}
+		return wrap(what+": commit", tx.Commit())
+	})
+}
+
+// txAttempts is how many times a write transaction runs when PostgreSQL
+// aborts it as a deadlock or serialization failure.
+const txAttempts = 5
+
+// retry runs attempt, the whole of one write transaction, again when
+// PostgreSQL aborted it as a deadlock victim (40P01) or a serialization
+// failure (40001): the other transaction has then committed or is about to,
+// and the same writes succeed on a second run, so a decision's audit row is
+// not lost to a lock-order race. Every write transaction goes through here,
+// so each attempt must be whole: it begins, writes and commits, and leaves
+// nothing behind in memory when it fails. SQLite has one writer and never
+// aborts that way.
+func (s *Store) retry(ctx context.Context, attempt func() error) error {
+	for i := 1; ; i++ {
+		err := attempt()
+		if err == nil || !s.pg || i == txAttempts || !isPgSerializationFailure(err) {
+			return err
+		}
+		// A short, growing, jittered pause so the two transactions do not
+		// collide again in step.
+		pause := time.Duration(i)*5*time.Millisecond + time.Duration(mrand.Int64N(int64(5*time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
 	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := fn(tx); err != nil {
-		return fmt.Errorf("store: %s: %w", what, err)
-	}
-	return wrap(what+": commit", tx.Commit())
 }
 
 // Tx is a write transaction open through (*Store).Tx: what the coordinator
@@ -205,16 +237,23 @@ type Tx struct {
 // store has one write connection, so a write through the Store from inside fn
 // waits for fn and deadlocks until ctx ends; a read through the Store does not
 // see tx's uncommitted writes.
+//
+// On PostgreSQL a transaction aborted as a deadlock victim or a
+// serialization failure is run again, fn included, a few times: fn must
+// therefore be safe to run more than once (write only through tx, and set
+// rather than append to what it returns).
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin transaction: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := fn(&Tx{s: s, tx: tx}); err != nil {
-		return err
-	}
-	return wrap("commit transaction", tx.Commit())
+	return s.retry(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: begin transaction: %w", err)
+		}
+		defer tx.Rollback() //nolint:errcheck // no-op after Commit
+		if err := fn(&Tx{s: s, tx: tx}); err != nil {
+			return err
+		}
+		return wrap("commit transaction", tx.Commit())
+	})
 }
 
 // Audit appends e to the audit log within the transaction.

@@ -56,7 +56,22 @@ type AgentState struct {
 	DeskWeb          bool   `json:"desk_web,omitempty"`
 	DeskShowedLogout int    `json:"desk_showed_logout,omitempty"`
 	LastError        string `json:"last_error,omitempty"`
+	// Ends are how the newest connections ended (at most maxEnds): when,
+	// where to, and why, for a test to tell what an agent went through.
+	Ends []End `json:"ends,omitempty"`
 }
+
+// End is how one connection (or attempt) ended.
+type End struct {
+	At   time.Time `json:"at"`
+	URL  string    `json:"url"`
+	Code int       `json:"code"`
+	Err  string    `json:"err"`
+	// Served: the connection was up (policy, session, reading) before.
+	Served bool `json:"served"`
+}
+
+const maxEnds = 8
 
 // Cycle is one round of an idle agent: input at Input, then nothing. The
 // warning is due at Input + warn_at_s of the policy in force, the logout
@@ -119,6 +134,7 @@ func (a *agent) state() AgentState {
 	defer a.mu.Unlock()
 	s := a.st
 	s.Cycles = append([]Cycle(nil), a.st.Cycles...)
+	s.Ends = append([]End(nil), a.st.Ends...)
 	return s
 }
 
@@ -217,6 +233,12 @@ func (a *agent) run(ctx context.Context, started func()) {
 			a.fail(err)
 		}
 		a.g.cfg.Log.Debug("connection ended", "user", a.user, "url", url, "code", code, "reason", reason, "err", err)
+		a.update(func(s *AgentState) {
+			s.Ends = append(s.Ends, End{At: time.Now(), URL: url, Code: code, Err: err.Error(), Served: served})
+			if len(s.Ends) > maxEnds {
+				s.Ends = s.Ends[len(s.Ends)-maxEnds:]
+			}
+		})
 		next := a.next(url, code, reason)
 		a.update(func(s *AgentState) {
 			if code == closeNotLeader {
@@ -285,7 +307,7 @@ func (a *agent) next(url string, code int, reason string) string {
 			return u
 		}
 	}
-	return defaultNext(a.g.cfg.URLs, url, reason)
+	return defaultNext(a.g.cfg.URLs, url, code, reason)
 }
 
 // connect makes the device's first or next connection: enrollment the
@@ -358,6 +380,15 @@ func (a *agent) connect(ctx context.Context, url string) (*conn, error) {
 		a.started = true
 	}
 	now := time.Now()
+	if !first && a.role != RoleIdle && !a.nextInput.IsZero() && !now.Before(a.nextInput) {
+		// An active user kept working while the agent was away (a failover,
+		// a dropped connection): the real agent's first reading after a
+		// reconnect reports the OS's idle time, so their latest input, and
+		// the coordinator counts it at its restart (DESIGN §1).
+		a.nextInput = now.Add(a.jitter(a.g.cfg.InputEvery))
+		a.lastInput = now.Add(-time.Duration(a.rng.IntN(250)) * time.Millisecond)
+		a.update(func(s *AgentState) { s.LastInput = a.lastInput })
+	}
 	if err := a.reading(ctx, c, first); err != nil {
 		return fail(err)
 	}

@@ -95,9 +95,9 @@ type Config struct {
 
 	// NextURL picks where an agent whose connection ended goes next, from
 	// the URL it was on, the close code and reason, and the text of the
-	// coordinator's error message, if it sent one. Nil: a URL from URLs
-	// named in the reason or message (a standby naming the leader), else
-	// the next one in URLs.
+	// coordinator's error message, if it sent one. Nil (or ""): after a
+	// standby's close (4005), the other URL of URLs its reason or message
+	// names (the leader); after anything else, the next one in URLs.
 	NextURL func(current string, code int, reason string) string
 
 	// CoordinatorPID, if set, is a local coordinator process whose CPU and

@@ -285,13 +285,18 @@ func wsURL(base string) string {
 	}
 }
 
-// defaultNext is where an agent goes after a connection ends: a URL from
-// urls the close reason or error message names (a standby naming the
-// leader, as http(s):// or ws(s)://), else the one after current.
-func defaultNext(urls []string, current, reason string) string {
-	for _, u := range urls {
-		if names(reason, u[strings.Index(u, "://")+3:]) {
-			return u
+// defaultNext is where an agent goes after a connection ends, as the real
+// agent decides (agent/uplink): after a standby's close (code 4005) the URL
+// from urls its reason names (the leader, as http(s):// or ws(s)://);
+// after any other end — a dead or refusing coordinator, a dropped
+// connection — or a 4005 naming no other URL of urls, the one after
+// current, so an agent never keeps retrying a URL that stopped answering.
+func defaultNext(urls []string, current string, code int, reason string) string {
+	if code == closeNotLeader {
+		for _, u := range urls {
+			if u != current && names(reason, hostOf(u)) {
+				return u
+			}
 		}
 	}
 	for i, u := range urls {

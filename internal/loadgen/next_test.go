@@ -8,21 +8,45 @@ import (
 
 func TestDefaultNext(t *testing.T) {
 	urls := []string{"http://127.0.0.1:808", "http://127.0.0.1:8081", "https://b.example:8443"}
-	for _, tc := range []struct{ current, reason, want string }{
+	const nl, dropped, refused = closeNotLeader, 1006, -1
+	for _, tc := range []struct {
+		current string
+		code    int
+		reason  string
+		want    string
+	}{
 		// A standby names the leader, by any scheme.
-		{urls[0], "not the leader; the leader is wss://b.example:8443", urls[2]},
-		{urls[2], "not the leader; the leader is ws://127.0.0.1:8081", urls[1]},
-		{urls[1], "not the leader; the leader is http://127.0.0.1:808", urls[0]},
+		{urls[0], nl, "not the leader; the leader is wss://b.example:8443", urls[2]},
+		{urls[2], nl, "not the leader; the leader is ws://127.0.0.1:8081", urls[1]},
+		{urls[1], nl, "not the leader; the leader is http://127.0.0.1:808", urls[0]},
 		// 127.0.0.1:8081 is not 127.0.0.1:808.
-		{urls[2], "the leader is ws://127.0.0.1:8081/agent/v1/ws", urls[1]},
-		// A leader not among the URLs, or none named: the next one.
-		{urls[0], "not the leader; the leader is wss://c.example:8443", urls[1]},
-		{urls[2], "going away", urls[0]},
-		{"http://elsewhere:1", "", urls[0]},
+		{urls[2], nl, "the leader is ws://127.0.0.1:8081/agent/v1/ws", urls[1]},
+		// A leader not among the URLs, none named, or the standby itself
+		// named: the next one.
+		{urls[0], nl, "not the leader; the leader is wss://c.example:8443", urls[1]},
+		{urls[0], nl, "not the leader", urls[1]},
+		{urls[1], nl, "not the leader; the leader is ws://127.0.0.1:8081", urls[2]},
+		// Anything but a standby's close moves on, whatever the words name:
+		// the URL that stopped answering is not tried again at once.
+		{urls[0], refused, "", urls[1]},
+		{urls[0], dropped, "", urls[1]},
+		{urls[0], refused, "dial tcp 127.0.0.1:808: connect: connection refused (was ws://127.0.0.1:808)", urls[1]},
+		{urls[1], 4001, "unknown device token; the leader is ws://127.0.0.1:8081", urls[2]},
+		{urls[2], 1001, "going away", urls[0]},
+		{"http://elsewhere:1", dropped, "", urls[0]},
 	} {
-		if got := defaultNext(urls, tc.current, tc.reason); got != tc.want {
-			t.Errorf("defaultNext(from %s, %q) = %s, want %s", tc.current, tc.reason, got, tc.want)
+		if got := defaultNext(urls, tc.current, tc.code, tc.reason); got != tc.want {
+			t.Errorf("defaultNext(from %s, %d %q) = %s, want %s", tc.current, tc.code, tc.reason, got, tc.want)
 		}
+	}
+	// Every URL is tried in turn while none answers.
+	seen, cur := map[string]bool{}, urls[0]
+	for range urls {
+		seen[cur] = true
+		cur = defaultNext(urls, cur, refused, "")
+	}
+	if len(seen) != len(urls) || cur != urls[0] {
+		t.Errorf("a dead coordinator after another: visited %v, back at %s", seen, cur)
 	}
 }
 
