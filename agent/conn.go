@@ -184,7 +184,11 @@ func (c *conn) handle(ctx context.Context, m inbound, reopen, stale *time.Timer)
 			return nil
 		}
 		wait := c.refusedBo.Next()
-		a.Log.Error("the coordinator refused this session: its user is already bound to another live session (another workstation or session); not reporting it",
+		why := "it is not this user's"
+		if msg.Reason == protocol.RefusedTooManySessions {
+			why = "too many sessions are open for this user on this host, or on this device"
+		}
+		a.Log.Error("the coordinator or the agent service refused this session: "+why+"; not reporting it",
 			"session", a.Session, "os_user", a.OSUser, "reason", msg.Reason, "retry_in", wait.Round(time.Second))
 		c.phase = phaseRefused
 		if c.warning {

@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/vigil-cc/vigil/agent/uplink"
 )
 
 // Endpoint is the coordinator as the agent reaches it.
@@ -28,6 +30,9 @@ type Endpoint struct {
 	// whatever the URL's host, and no device token is needed (the service
 	// holds it and knows the caller from the socket's peer credentials).
 	Socket string
+	// All are every coordinator replica when several URLs were given
+	// (wss://a,wss://b); the fields above are the first's. Nil for one.
+	All []Endpoint
 }
 
 // LocalHost is the host name in the URLs of a Unix socket endpoint.
@@ -52,7 +57,40 @@ func parseUnix(raw string, u *url.URL) (Endpoint, error) {
 // the device token and the readings would cross the network unencrypted.
 // caFile, if given, holds the PEM CA certificates to trust instead of the
 // system's.
+//
+// Several URLs separated by commas name coordinator replicas (docs/deploy.md,
+// "Replicas"): the agent connects to one at a time and moves to the leader.
 func ParseEndpoint(raw string, allowInsecure bool, caFile string) (Endpoint, error) {
+	if !strings.Contains(raw, ",") {
+		return parseOne(raw, allowInsecure, caFile)
+	}
+	var all []Endpoint
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		e, err := parseOne(part, allowInsecure, caFile)
+		if err != nil {
+			return Endpoint{}, err
+		}
+		if e.Local() {
+			return Endpoint{}, fmt.Errorf("coordinator URLs %q: the local service's unix:// socket cannot be one of several", raw)
+		}
+		all = append(all, e)
+	}
+	if len(all) == 0 {
+		return Endpoint{}, fmt.Errorf("coordinator URLs %q: no URL", raw)
+	}
+	if len(all) == 1 {
+		return all[0], nil
+	}
+	e := all[0]
+	e.All = all
+	return e, nil
+}
+
+func parseOne(raw string, allowInsecure bool, caFile string) (Endpoint, error) {
 	var e Endpoint
 	if raw == "" {
 		return e, errors.New("the coordinator URL is required, e.g. https://vigil.example.com")
@@ -111,8 +149,28 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// String is the base URL, or unix://socket for the local service.
+// Replicas are the coordinator replicas, for the uplink (one: e itself).
+func (e Endpoint) Replicas() []uplink.Endpoint {
+	if len(e.All) == 0 {
+		return []uplink.Endpoint{e}
+	}
+	out := make([]uplink.Endpoint, len(e.All))
+	for i, r := range e.All {
+		out[i] = r
+	}
+	return out
+}
+
+// String is the base URL (every replica's, separated by commas), or
+// unix://socket for the local service.
 func (e Endpoint) String() string {
+	if len(e.All) > 0 {
+		parts := make([]string, len(e.All))
+		for i, r := range e.All {
+			parts[i] = r.String()
+		}
+		return strings.Join(parts, ",")
+	}
 	if e.Socket != "" {
 		return "unix://" + e.Socket
 	}

@@ -28,7 +28,7 @@ func (d directory) Device(ctx context.Context, token string) (hub.Device, error)
 	if err := d.st.TouchDevice(ctx, dev.ID, d.now()); err != nil {
 		return hub.Device{}, err
 	}
-	return hub.Device{ID: dev.ID, Approved: dev.Status == store.DeviceApproved, Status: string(dev.Status)}, nil
+	return hub.Device{ID: dev.ID, Host: dev.Host, Approved: dev.Status == store.DeviceApproved, Status: string(dev.Status)}, nil
 }
 
 func (d directory) ResolveUser(ctx context.Context, osUser string) (string, bool, error) {
@@ -47,8 +47,9 @@ func (d directory) ResolveUser(ctx context.Context, osUser string) (string, bool
 	return name, ok, err
 }
 
-func (d directory) Unmapped(ctx context.Context, osUser, host string, at time.Time) error {
-	return d.st.NoteUnmapped(ctx, osUser, host, at)
+func (d directory) Unmapped(ctx context.Context, osUser, host, deviceID string, at time.Time) (bool, error) {
+	n, err := d.st.NoteUnmapped(ctx, store.UnmappedUser{OSUser: osUser, Host: host, DeviceID: deviceID, LastSeenAt: at}, store.UnmappedBounds{})
+	return n > 0, err
 }
 
 func (d directory) Audit(ctx context.Context, kind, user string, detail map[string]any) error {

@@ -7,11 +7,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/storetest"
 
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook"
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook/verify"
@@ -95,11 +96,7 @@ func TestNothingLostAcross1000Logouts(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, t.TempDir())
 
 	const secret = "a-secret-for-1000-logouts"
 	rc := &flakyReceiver{rnd: rand.New(rand.NewPCG(7, 30)), handled: map[string]int{}, byType: map[string]int{}}

@@ -3,6 +3,8 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/controller"
@@ -17,32 +19,60 @@ import (
 type recorder struct {
 	st  *store.Store
 	ctl controller.Controller // set before the first batch; nil: no events
+	// lease, for a replica, is the lease to fence each batch with (ok
+	// false: a standby records nothing); fenced is told when a batch was
+	// fenced. Nil on SQLite.
+	lease  func() (store.Lease, bool)
+	fenced func()
 }
 
 func (r *recorder) Record(ctx context.Context, b core.Batch) error {
-	return r.st.Tx(ctx, func(tx *store.Tx) error {
-		for _, d := range b.Decisions {
-			if _, err := tx.Audit(ctx, auditOf(d)); err != nil {
-				return err
-			}
-			if r.ctl == nil {
-				continue
-			}
-			events, err := r.ctl.Outbox(d)
-			if err != nil {
-				return err
-			}
-			for _, e := range events {
-				if _, err := tx.Enqueue(ctx, e); err != nil {
-					return err
-				}
-			}
+	if r.lease == nil {
+		return r.st.Tx(ctx, func(tx *store.Tx) error { return r.record(ctx, tx, b, 0) })
+	}
+	l, ok := r.lease()
+	if !ok {
+		return fmt.Errorf("%w: a standby replica records no decision", core.ErrNotLeader)
+	}
+	err := r.st.FencedTx(ctx, l, func(tx *store.Tx) error { return r.record(ctx, tx, b, l.Epoch) })
+	if errors.Is(err, store.ErrFenced) {
+		r.fenced()
+		return fmt.Errorf("%w: %w", core.ErrNotLeader, err)
+	}
+	return err
+}
+
+// record writes b in tx; epoch, for a replica, is the leader's lease epoch,
+// which each decision's audit entry names ("epoch" in its detail).
+func (r *recorder) record(ctx context.Context, tx *store.Tx, b core.Batch, epoch int64) error {
+	for _, d := range b.Decisions {
+		e := auditOf(d)
+		if epoch > 0 {
+			detail := map[string]any{}
+			_ = json.Unmarshal(e.Detail, &detail)
+			detail["epoch"] = epoch
+			e.Detail, _ = json.Marshal(detail)
 		}
-		if err := tx.SaveSnapshots(ctx, b.Snapshots); err != nil {
+		if _, err := tx.Audit(ctx, e); err != nil {
 			return err
 		}
-		return tx.SetAliveUntil(ctx, b.AliveUntil)
-	})
+		if r.ctl == nil {
+			continue
+		}
+		events, err := r.ctl.Outbox(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if _, err := tx.Enqueue(ctx, e); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.SaveSnapshots(ctx, b.Snapshots); err != nil {
+		return err
+	}
+	return tx.SetAliveUntil(ctx, b.AliveUntil)
 }
 
 // auditOf is the audit entry for an engine decision.

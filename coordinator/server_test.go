@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 	"github.com/vigil-cc/vigil/protocol"
 )
 
-const adminToken = "vgl_api_test-admin-token"
+const adminToken = "vgl_api_test-admin-token-32-characters-long"
 
 // testServer is a real coordinator on a loopback port.
 type testServer struct {
@@ -27,6 +28,10 @@ type testServer struct {
 	addr string
 	srv  *coordtest.Server
 }
+
+// hosts are the host names devices were enrolled with, by token, across
+// restarts: the test agents say hello with them.
+var hosts sync.Map
 
 func startServer(t *testing.T, dir string) *testServer {
 	t.Helper()
@@ -76,11 +81,12 @@ func (s *testServer) setTimeout(seconds int) {
 // enrollDevice returns a fresh device token.
 func (s *testServer) enrollDevice(host string) string {
 	s.t.Helper()
-	e := s.mustCall("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 5})
+	e := s.mustCall("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": 5, "auto_approve": true})
 	code, d, _ := s.call("POST", "/api/v1/enroll", "", map[string]any{"enrollment_token": e["token"], "host": host, "os": "linux"})
 	if code != http.StatusCreated {
 		s.t.Fatalf("enrolling: %d %v", code, d)
 	}
+	hosts.Store(d["device_token"], host)
 	return d["device_token"].(string)
 }
 
@@ -104,6 +110,7 @@ type agent struct {
 	in chan protocol.Message
 	// closed receives the close status once the connection ends.
 	closed chan websocket.StatusCode
+	host   string // enrolled with
 }
 
 func dial(t *testing.T, s *testServer, token string) (*agent, *http.Response, error) {
@@ -120,6 +127,9 @@ func dial(t *testing.T, s *testServer, token string) (*agent, *http.Response, er
 		return nil, resp, err
 	}
 	a := &agent{t: t, ws: ws, in: make(chan protocol.Message, 64), closed: make(chan websocket.StatusCode, 1)}
+	if h, ok := hosts.Load(token); ok {
+		a.host = h.(string)
+	}
 	go func() {
 		for {
 			_, data, err := ws.Read(context.Background())
@@ -224,7 +234,7 @@ func (a *agent) closeStatus(within time.Duration) websocket.StatusCode {
 
 // open says hello and opens one session for osUser, sending a reading.
 func (a *agent) open(session, osUser string, idle time.Duration) time.Time {
-	a.send(protocol.Hello{AgentVersion: "test", OS: "linux", Host: "ws-" + session})
+	a.send(protocol.Hello{AgentVersion: "test", OS: "linux", Host: a.host})
 	a.next(protocol.TypePolicy, 5*time.Second)
 	a.send(protocol.SessionOpen{Session: session, OSUser: osUser})
 	sent := time.Now()
@@ -301,6 +311,86 @@ func TestAgentIsWarnedThenLoggedOut(t *testing.T) {
 			t.Errorf("metrics lack %q", line)
 		}
 	}
+}
+
+// An agent away when its user's warning or logout was decided (e.g.
+// reconnecting after a takeover) is told on its return: the warning while
+// it shows, the logout once, while the user is still logged out.
+func TestAgentAwayGetsWhatItMissed(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	s.setTimeout(30)
+	s.mustCall("POST", "/api/v1/desk/login", map[string]string{"user": "jane"})
+	tok := s.enrollDevice("ws-1")
+	a := mustDial(t, s, tok)
+	start := a.open("1", "jane", 0)
+	a.ws.Close(websocket.StatusNormalClosure, "away")
+	decided := func(kind string) {
+		t.Helper()
+		testrig.Eventually(t, 35*time.Second, func() (bool, string) {
+			return len(s.audit("user=jane&kind="+kind)) == 1, "no " + kind + " for jane yet"
+		})
+	}
+	back := func(idle time.Duration) *agent {
+		t.Helper()
+		b := mustDial(t, s, tok)
+		b.open("1", "jane", idle)
+		return b
+	}
+
+	decided("user.warned")
+	b := back(time.Since(start))
+	w, _ := b.next(protocol.TypeWarn, 5*time.Second)
+	within(t, "restated warning's deadline", time.UnixMilli(w.(protocol.Warn).DeadlineMS), start.Add(30*time.Second), 500*time.Millisecond)
+	b.ws.Close(websocket.StatusNormalClosure, "away")
+
+	decided("user.logged_out")
+	c := back(time.Since(start))
+	lo, _ := c.next(protocol.TypeLoggedOut, 5*time.Second)
+	if m := lo.(protocol.LoggedOut); m.Session != "1" || m.Reason != protocol.ReasonInactivity {
+		t.Errorf("missed logout sent as %+v", m)
+	}
+	within(t, "missed logout's instant", time.UnixMilli(lo.(protocol.LoggedOut).AtMS), start.Add(30*time.Second), 500*time.Millisecond)
+	c.ws.Close(websocket.StatusNormalClosure, "away")
+	back(time.Since(start)).none(protocol.TypeLoggedOut, time.Second) // told once
+}
+
+// After a restart the engine holds a warned user's logout until their
+// agent reports, so the warning's deadline may have passed when the agent
+// comes back: it is told the warning with the deadline as the server's
+// present (a deadline before server_time_ms is not valid protocol, and an
+// agent would close over it and lose the logout that follows), then the
+// logout.
+func TestWarningOverdueAfterARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	s.setTimeout(30)
+	s.mustCall("POST", "/api/v1/desk/login", map[string]string{"user": "jane"})
+	token := s.enrollDevice("ws-1")
+	a := mustDial(t, s, token)
+	start := a.open("1", "jane", 0)
+	a.next(protocol.TypeWarn, 30*time.Second)
+
+	addr := s.addr
+	s.shutdown()
+	a.wantClose(websocket.StatusGoingAway)
+	time.Sleep(time.Second)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening again on %s: %v", addr, err)
+	}
+	s = startOn(t, dir, ln)
+	// The logout falls due about 5 s after the restart, but waits for
+	// jane's agent, which comes back after 7 s.
+	time.Sleep(7 * time.Second)
+	a = mustDial(t, s, token)
+	a.open("1", "jane", time.Since(start))
+	w, _ := a.next(protocol.TypeWarn, 5*time.Second)
+	if m := w.(protocol.Warn); m.DeadlineMS < m.ServerTimeMS || m.DeadlineMS > m.ServerTimeMS+1000 {
+		t.Errorf("overdue warning sent as %+v: want its deadline the server's present", m)
+	}
+	a.next(protocol.TypeLoggedOut, 5*time.Second)
 }
 
 func TestRestartKeepsEverything(t *testing.T) {
@@ -568,6 +658,6 @@ func TestUnmappedUsersAreListedAndBoundOnceMapped(t *testing.T) {
 	testrig.Eventually(t, 5*time.Second, func() (bool, string) {
 		_, u, _ := s.call("GET", "/api/v1/users/mary", adminToken, nil)
 		sensor, _ := u["sensor"].(map[string]any)
-		return sensor["host"] == "ws-1", "mary's sensor to be bound"
+		return sensor["host"] == "ws-u", "mary's sensor to be bound"
 	})
 }

@@ -38,6 +38,11 @@ const (
 	// live session of a user (it no longer sends this since several
 	// sessions per user are allowed; DESIGN §1, Identity).
 	RefusedUserBound = "user_bound"
+	// RefusedTooManySessions: the connection (the coordinator's limit per
+	// connection) or the local user (the agent service's limit per OS
+	// user) has as many sessions open as allowed. Only this session is
+	// refused; the connection and its other sessions carry on.
+	RefusedTooManySessions = "too_many_sessions"
 )
 
 // ReasonInactivity is the only value of LoggedOut.Reason.
@@ -146,7 +151,7 @@ type LoggedOut struct {
 // this one and may open it again later.
 type SessionRefused struct {
 	Session string `json:"session"`
-	Reason  string `json:"reason"` // RefusedUserBound
+	Reason  string `json:"reason"` // RefusedUserBound, RefusedTooManySessions
 }
 
 // ErrorMessage is the "error" message the coordinator sends right before it

@@ -54,7 +54,21 @@ const (
 	CloseUnauthorized       = 4001 // missing, unknown or invalid device token
 	CloseDeviceRevoked      = 4003 // device token was valid but has been revoked
 	CloseUnsupportedVersion = 4004 // no supported subprotocol offered
+	// CloseNotLeader: this coordinator is a standby replica (or just
+	// stepped down). The reason names the leader's URL when it is known
+	// ("not the leader; the leader is wss://b.example:8443"); the agent
+	// goes there, or tries its other coordinator URLs.
+	CloseNotLeader = 4005
 )
+
+// NotLeaderReason is the close reason (and error message) of
+// CloseNotLeader, naming leader's URL if it is known ("" if not).
+func NotLeaderReason(leader string) string {
+	if leader == "" {
+		return "not the leader; no leader right now, try another coordinator"
+	}
+	return "not the leader; the leader is " + leader
+}
 
 // Direction says which side sends a message type.
 type Direction uint8
@@ -146,3 +160,8 @@ func NewErrorMessage(err error) ErrorMessage {
 	}
 	return ErrorMessage{Code: CloseCode(err), Message: b.String()}
 }
+
+// DevicePending is the coordinator's error message (HTTP 403) to a device
+// enrolled with a token that leaves devices pending, until an admin
+// approves it: unlike a refusal, the agent retries on its normal backoff.
+const DevicePending = "device is pending"

@@ -494,7 +494,7 @@ func TestCloseCode(t *testing.T) {
 		}
 	}
 	codes := map[string]int{"1002": CloseProtocolError, "1008": ClosePolicyViolation, "1009": CloseMessageTooBig,
-		"4001": CloseUnauthorized, "4003": CloseDeviceRevoked, "4004": CloseUnsupportedVersion}
+		"4001": CloseUnauthorized, "4003": CloseDeviceRevoked, "4004": CloseUnsupportedVersion, "4005": CloseNotLeader}
 	for s, c := range codes {
 		if fmt.Sprint(c) != s {
 			t.Errorf("close code %d, want %s", c, s)

@@ -70,7 +70,7 @@ var (
 	fDeadlineMS      = timeField("deadline_ms")
 	fWithdrawReason  = enumField("reason", ReasonDismissed, ReasonPaused, ReasonSettings, ReasonDisabled, ReasonDeskLogout)
 	fLoggedOutReason = enumField("reason", ReasonInactivity)
-	fRefusedReason   = enumField("reason", RefusedUserBound)
+	fRefusedReason   = enumField("reason", RefusedUserBound, RefusedTooManySessions)
 	fAtMS            = timeField("at_ms")
 	fCode            = &field{name: "code", want: "a WebSocket close code that may be sent (1000..1003, 1007..1014, 3000..4999)"}
 	fMessage         = &field{name: "message",

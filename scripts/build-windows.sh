@@ -2,6 +2,7 @@
 # Builds the Windows agent, bin/windows-amd64/vigil-agent.exe (or $1): cgo
 # with mingw-w64 against a static PortAudio (scripts/portaudio-windows.sh),
 # linked statically so that it imports system DLLs only, which it checks.
+# VIGIL_LDFLAGS adds linker flags (make packages: the version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-bin/windows-amd64/vigil-agent.exe}"
@@ -13,7 +14,7 @@ mkdir -p "$(dirname "$out")"
 # not be found at all.
 PKG_CONFIG_LIBDIR="$pcdir" PKG_CONFIG_PATH="" GOOS=windows GOARCH=amd64 CGO_ENABLED=1 \
   CC=x86_64-w64-mingw32-gcc CXX=x86_64-w64-mingw32-g++ \
-  "$GO" build -trimpath -ldflags '-extldflags "-static"' -o "$out" ./cmd/vigil-agent
+  "$GO" build -trimpath -ldflags "${VIGIL_LDFLAGS:-} -extldflags \"-static\"" -o "$out" ./cmd/vigil-agent
 
 # Only DLLs every Windows has: a mingw runtime DLL (libwinpthread,
 # libgcc_s) here would make the .exe fail to start on a clean machine.

@@ -15,12 +15,18 @@ packages=(
   chromium
   # desktop notifications: a private session bus (dbus-daemon) in tests
   dbus
+  # the PostgreSQL store's tests: each test package starts a private server
+  # (internal/pgtest), never a system one
+  postgresql
   # scripts/run.sh (`make run`) talks to the API with these
   curl jq
   # the Windows agent (`make windows`): mingw-w64 for cgo and PortAudio
   # (scripts/portaudio-windows.sh, which needs dpkg-dev for apt-get source),
   # Wine to run it in tests, xterm as a native window beside Wine's
   gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 cmake dpkg-dev wine wine64 xterm
+  # packages (`make packages`, installer/): the MSI (wixl, msibuild from
+  # msitools), Authenticode signing, the .rpm tests (rpm)
+  wixl msitools osslsigncode rpm
 )
 
 missing=()

@@ -166,7 +166,9 @@ for colleague in alex sam; do
     api POST "/api/v1/conversations/$id/accept" >/dev/null || true
   fi
 done
-enroll=$(api POST /api/v1/enrollment-tokens '{"max_uses":1}' | jq -r .token)
+# The token leaves its device pending, as every token does unless it says
+# auto_approve; this script approves its own device below.
+enroll=$(api POST /api/v1/enrollment-tokens '{"max_uses":1,"note":"make run"}' | jq -r .token)
 
 # ---- 5. the Agent Desk in Chromium (virtual workstation) ----
 if [ "$virtual" = 1 ]; then
@@ -195,6 +197,13 @@ fi
 # ---- 6. the agent ----
 start agent bin/vigil-agent session --coordinator "ws://127.0.0.1:$port" --enroll-token "$enroll" \
   --state-dir "$run_dir/agent"
+# A fresh agent enrolls and waits pending, as every device of a token
+# without auto_approve does: approve it through the API, as an admin would
+# on the Devices page (approving an approved device changes nothing).
+wait_for 30 "the agent's enrollment" test -s "$run_dir/agent/device.json"
+device_id=$(jq -r .device_id "$run_dir/agent/device.json")
+api POST "/api/v1/devices/$device_id/approve" >/dev/null
+say "approved this workstation's device $device_id"
 wait_for 30 "the agent's first reading" sh -c "curl -sf -H 'Authorization: Bearer $token' $base/api/v1/users/$demo | jq -e '.sensor.status == \"live\"'"
 
 cat <<EOM

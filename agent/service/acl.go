@@ -31,13 +31,16 @@ const (
 )
 
 // CheckOwner refuses a directory or file of the service's owned by anyone
-// but SYSTEM or Administrators: a user who created %ProgramData%\Vigil
+// but SYSTEM, Administrators or self: a user who created %ProgramData%\Vigil
 // before the install could read or replace what the service keeps there.
 // sid is the owner's SID string; account, its name if known, for the
-// message.
-func CheckOwner(path, sid, account string) error {
-	switch sid {
-	case SIDSystem, SIDAdministrators:
+// message; self, the SID of the account checking (an elevated
+// administrator running install, or SYSTEM), which may own what it created
+// itself (an administrator's files are owned by their own account unless
+// their token says Administrators; Wine's always are).
+func CheckOwner(path, sid, account, self string) error {
+	switch {
+	case sid == SIDSystem, sid == SIDAdministrators, sid != "" && sid == self:
 		return nil
 	}
 	who := sid

@@ -79,6 +79,7 @@ func TestSDDL(t *testing.T) {
 
 func TestCheckOwner(t *testing.T) {
 	const dir = `C:\ProgramData\Vigil`
+	const selfSID = "S-1-5-21-1004336348-1177238915-682003330-500"
 	for _, tc := range []struct {
 		sid, account string
 		want         string // "" for accepted, else in the error
@@ -93,8 +94,9 @@ func TestCheckOwner(t *testing.T) {
 		{"S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464", "", "owned by S-1-5-80-"}, // TrustedInstaller
 		{"S-1-5-32-5440", "", "owned by S-1-5-32-5440,"},                                             // a prefix is not the SID
 		{"", "", "owned by an unknown owner,"},
+		{selfSID, `PC\admin`, ""}, // the account running the check
 	} {
-		err := CheckOwner(dir, tc.sid, tc.account)
+		err := CheckOwner(dir, tc.sid, tc.account, selfSID)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("owner %s: %v, want accepted", tc.sid, err)

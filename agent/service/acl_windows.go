@@ -40,6 +40,37 @@ func SecureFile(path string) error {
 	return applySD(path, sd, false)
 }
 
+// selfSID is the SID of the user this process runs as; "" if unknown.
+func selfSID() string {
+	tu, err := windows.GetCurrentProcessToken().GetTokenUser()
+	if err != nil {
+		return ""
+	}
+	return tu.User.Sid.String()
+}
+
+// CreatePrivate creates (or truncates) the file at path with FileSDDL
+// from the first moment: owned by Administrators, whoever creates it (an
+// elevated administrator, SYSTEM in an MSI's custom action), so that
+// SecureFile's owner check passes for a file we wrote ourselves.
+func CreatePrivate(path string) (*os.File, error) {
+	sd, err := windows.SecurityDescriptorFromString(FileSDDL)
+	if err != nil {
+		return nil, fmt.Errorf("reading the file's security descriptor: %w", err)
+	}
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	sa := &windows.SecurityAttributes{SecurityDescriptor: sd}
+	sa.Length = uint32(unsafe.Sizeof(*sa))
+	h, err := windows.CreateFile(p, windows.GENERIC_WRITE, 0, sa, windows.CREATE_ALWAYS, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(h), path), nil
+}
+
 // secureSocket lets the sessions' users connect to the socket at path
 // (SocketSDDL): created in the service's directory, it inherited an ACL
 // that lets nobody but SYSTEM and Administrators in.
@@ -117,7 +148,7 @@ func applySD(path string, sd *windows.SECURITY_DESCRIPTOR, dir bool) error {
 	if err != nil {
 		return fmt.Errorf("reading %s's owner: %w", path, err)
 	}
-	if err := CheckOwner(path, owner.String(), accountName(owner)); err != nil {
+	if err := CheckOwner(path, owner.String(), accountName(owner), selfSID()); err != nil {
 		return err
 	}
 	newOwner, _, err := sd.Owner()

@@ -10,14 +10,31 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/vigil-cc/vigil/agent/uplink"
+	"github.com/vigil-cc/vigil/internal/username"
 	"github.com/vigil-cc/vigil/protocol"
 )
 
 // The local side: helpers connect to the service's socket and speak the
 // coordinator's protocol to it.
 
-// MaxSessionsPerHelper bounds the sessions one local connection may open.
-const MaxSessionsPerHelper = 4
+// Limits per helper and per local user. One user of a shared host (RDS,
+// Citrix, several X sessions) must not crowd out the others on the
+// device's one connection: whatever they open past these is refused alone
+// (session_refused "too_many_sessions", or 429 for a connection).
+const (
+	// MaxSessionsPerHelper bounds the sessions one local connection may open.
+	MaxSessionsPerHelper = 4
+	// MaxSessionsPerUser bounds the sessions of one local user (a uid on
+	// Linux, an account on Windows) over all their helpers: a user has a
+	// desktop session or two.
+	MaxSessionsPerUser = 8
+	// MaxHelpersPerUser bounds one local user's helper connections.
+	MaxHelpersPerUser = 16
+)
+
+// userKey is who a limit per local user counts: the account, whatever
+// its desktop session (on Windows Peer.ID is per session).
+func userKey(p Peer) string { return username.Fold(p.User) }
 
 type connKey struct{}
 
@@ -69,6 +86,25 @@ func (r *Relay) serveHelper(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "no peer credentials", http.StatusForbidden)
 		return
 	}
+	key := userKey(peer)
+	r.mu.Lock()
+	admitted := r.perUser[key] < MaxHelpersPerUser
+	if admitted {
+		r.perUser[key]++
+	}
+	r.mu.Unlock()
+	if !admitted {
+		r.Log.Warn("refused a helper connection: too many for one user", "peer", peer.ID, "user", peer.User, "max", MaxHelpersPerUser)
+		http.Error(w, "too many helper connections for this user", http.StatusTooManyRequests)
+		return
+	}
+	defer func() {
+		r.mu.Lock()
+		if r.perUser[key]--; r.perUser[key] == 0 {
+			delete(r.perUser, key)
+		}
+		r.mu.Unlock()
+	}()
 	ws, err := websocket.Accept(w, req, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}})
 	if err != nil {
 		return
@@ -132,11 +168,13 @@ func (r *Relay) fromHelper(ctx context.Context, h *helper, m protocol.Message) b
 		if old := h.local[msg.Session]; old != nil {
 			r.closeSession(ctx, old)
 		}
-		if len(h.local) >= MaxSessionsPerHelper {
+		if len(h.local) >= MaxSessionsPerHelper || r.userSessions(h.peer) >= MaxSessionsPerUser {
 			// One helper serves one desktop session; a few spare for
-			// reopening. More would crowd the device's one connection.
-			r.Log.Warn("refused a session: too many on one helper connection", "peer_uid", h.peer.ID, "peer_user", h.peer.User)
-			_ = writeMsg(ctx, h.ws, protocol.SessionRefused{Session: msg.Session, Reason: protocol.RefusedUserBound})
+			// reopening. More would crowd the device's one connection,
+			// which every user of a shared host needs.
+			r.Log.Warn("refused a session: too many for one helper or one user", "peer_uid", h.peer.ID, "peer_user", h.peer.User,
+				"helper_sessions", len(h.local), "user_sessions", r.userSessions(h.peer))
+			_ = writeMsg(ctx, h.ws, protocol.SessionRefused{Session: msg.Session, Reason: protocol.RefusedTooManySessions})
 			return true
 		}
 		s := r.ids.open(h, msg.Session)
@@ -179,4 +217,16 @@ func (r *Relay) helperGone(h *helper) {
 	}
 	delete(r.helpers, h)
 	r.Log.Info("helper disconnected", "peer", h.peer.ID, "user", h.peer.User)
+}
+
+// userSessions counts the sessions open for p's user over all helpers.
+// r.mu is held.
+func (r *Relay) userSessions(p Peer) int {
+	n := 0
+	for h := range r.helpers {
+		if userKey(h.peer) == userKey(p) {
+			n += len(h.local)
+		}
+	}
+	return n
 }

@@ -47,6 +47,10 @@ type Relay struct {
 	policy  *protocol.Policy
 	ids     sessionIDs
 	helpers map[*helper]struct{}
+	// perUser counts each local user's helper connections from the moment
+	// one is admitted (before its WebSocket is accepted) to its end, so
+	// that connections racing each other cannot pass the limit together.
+	perUser map[string]int
 }
 
 type helper struct {
@@ -67,6 +71,7 @@ func (r *Relay) init() {
 	defer r.mu.Unlock()
 	if r.helpers == nil {
 		r.helpers = map[*helper]struct{}{}
+		r.perUser = map[string]int{}
 	}
 	if r.Log == nil {
 		r.Log = slog.New(slog.DiscardHandler)

@@ -127,9 +127,19 @@ type helperConn struct {
 
 func dialHelper(t *testing.T, sock string, user string) *helperConn {
 	t.Helper()
-	ep, err := agent.ParseEndpoint("unix://"+sock, false, "")
+	h, err := tryDialHelper(t, sock, user)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return h
+}
+
+// tryDialHelper is dialHelper, answering an error instead of failing.
+func tryDialHelper(t *testing.T, sock string, user string) (*helperConn, error) {
+	t.Helper()
+	ep, err := agent.ParseEndpoint("unix://"+sock, false, "")
+	if err != nil {
+		return nil, err
 	}
 	// The peer's user travels in a first line the test listener strips (a
 	// stand-in for SO_PEERCRED, which the acceptance test uses for real).
@@ -148,7 +158,7 @@ func dialHelper(t *testing.T, sock string, user string) *helperConn {
 	}
 	ws, _, err := websocket.Dial(ctx, ep.WebSocketURL(), &websocket.DialOptions{HTTPClient: c, Subprotocols: []string{protocol.Subprotocol}})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	h := &helperConn{t: t, ws: ws, in: make(chan string, 32)}
 	go func() {
@@ -163,7 +173,7 @@ func dialHelper(t *testing.T, sock string, user string) *helperConn {
 		}
 	}()
 	t.Cleanup(func() { ws.CloseNow() })
-	return h
+	return h, nil
 }
 
 func (h *helperConn) send(m protocol.Message) {
@@ -220,18 +230,22 @@ func (l userListener) Accept() (net.Conn, error) {
 	return &userConn{Conn: c, user: string(line)}, nil
 }
 
-func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
-	fc := newFakeCoordinator(t)
-	ep, err := agent.ParseEndpoint(fc.srv.URL, false, "")
+// startRelay runs a Relay for host with the device token tok, to the
+// coordinator at url, its helpers' socket served through userListener
+// (ann is uid 1001, bob 1002), until the test ends. It returns the
+// socket's path and the relay's log.
+func startRelay(t *testing.T, url, tok, host string) (string, *testrig.Buffer) {
+	t.Helper()
+	ep, err := agent.ParseEndpoint(url, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logBuf testrig.Buffer
+	logBuf := new(testrig.Buffer)
 	r := &Relay{
 		Endpoint: ep,
-		Token:    func() (string, error) { return "devtok", nil },
-		Hello:    protocol.Hello{AgentVersion: "test", OS: protocol.OSLinux, Host: "ws1"},
-		Log:      slog.New(slog.NewTextHandler(&logBuf, nil)),
+		Token:    func() (string, error) { return tok, nil },
+		Hello:    protocol.Hello{AgentVersion: "test", OS: protocol.OSLinux, Host: host},
+		Log:      slog.New(slog.NewTextHandler(logBuf, nil)),
 		PeerOf: func(c net.Conn) (Peer, error) {
 			u := c.(*userConn).user
 			return Peer{ID: map[string]string{"ann": "1001", "bob": "1002"}[u], User: u}, nil
@@ -247,10 +261,16 @@ func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = r.ServeLocal(ctx, userListener{ln}) })
 	wg.Go(func() { _ = r.Run(ctx) })
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
-	}()
+	})
+	return sock, logBuf
+}
+
+func TestRelayStampsSessionsRefusesForgersAndReconnects(t *testing.T) {
+	fc := newFakeCoordinator(t)
+	sock, logBuf := startRelay(t, fc.srv.URL, "devtok", "ws1")
 	testrig.Eventually(t, 5*time.Second, func() (bool, string) { return has(fc.frames(), `1: {"type":"hello"`), "hello upstream" })
 
 	ann := dialHelper(t, sock, "ann")

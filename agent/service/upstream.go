@@ -124,7 +124,7 @@ func (r *Relay) fromCoordinator(ctx context.Context, m protocol.Message) {
 		to, m = r.ids.toHelper(&msg.Session).helper(), msg
 	case protocol.SessionRefused:
 		if s := r.ids.toHelper(&msg.Session); s != nil {
-			r.Log.Warn("the coordinator refused a session: its user is bound elsewhere", "session", s.id, "os_user", s.user)
+			r.Log.Warn("the coordinator refused a session", "session", s.id, "os_user", s.user, "reason", msg.Reason)
 			to = s.h
 		}
 		m = msg

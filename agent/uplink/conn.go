@@ -20,6 +20,7 @@ import (
 // from different goroutines; Read from one at a time.
 type Conn struct {
 	l     *Link
+	ep    Endpoint // the coordinator (replica) it is connected to
 	ws    *websocket.Conn
 	start time.Time
 
@@ -31,16 +32,16 @@ type Conn struct {
 }
 
 // dial opens a connection with token ("" sends none).
-func (l *Link) dial(ctx context.Context, token string) (*Conn, error) {
-	client := l.Endpoint.HTTPClient()
+func (l *Link) dial(ctx context.Context, ep Endpoint, token string) (*Conn, error) {
+	client := ep.HTTPClient()
 	defer client.CloseIdleConnections()
-	c := &Conn{l: l, start: l.now(), done: make(chan struct{})}
+	c := &Conn{l: l, ep: ep, start: l.now(), done: make(chan struct{})}
 	hdr := http.Header{}
 	if token != "" {
 		hdr.Set("Authorization", "Bearer "+token)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	ws, resp, err := websocket.Dial(dctx, l.Endpoint.WebSocketURL(), &websocket.DialOptions{
+	ws, resp, err := websocket.Dial(dctx, ep.WebSocketURL(), &websocket.DialOptions{
 		HTTPClient:      client,
 		HTTPHeader:      hdr,
 		Subprotocols:    []string{protocol.Subprotocol},
@@ -55,7 +56,7 @@ func (l *Link) dial(ctx context.Context, token string) (*Conn, error) {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 			return nil, &AuthError{Code: resp.StatusCode, Message: errorBody(resp)}
 		}
-		return nil, fmt.Errorf("connecting to %s: %w", l.Endpoint, err)
+		return nil, fmt.Errorf("connecting to %s: %w", ep, err)
 	}
 	if ws.Subprotocol() != protocol.Subprotocol {
 		_ = ws.Close(protocol.CloseUnsupportedVersion, "this agent speaks "+protocol.Subprotocol)
@@ -87,7 +88,7 @@ func errorBody(resp *http.Response) string {
 func (c *Conn) serve(ctx context.Context, serve func(context.Context, *Conn) error) error {
 	defer c.ws.CloseNow()
 	defer close(c.done)
-	c.l.Log.Info("connected to the coordinator", "url", c.l.Endpoint.String())
+	c.l.Log.Info("connected to the coordinator", "url", c.ep.String())
 	go c.watch(ctx)
 	return serve(ctx, c)
 }
@@ -204,6 +205,8 @@ func (c *Conn) readError(err error) error {
 	switch code {
 	case protocol.CloseUnauthorized, protocol.CloseDeviceRevoked, protocol.CloseUnsupportedVersion:
 		return &AuthError{Code: code, Message: reason}
+	case protocol.CloseNotLeader:
+		return &NotLeaderError{Leader: leaderIn(reason), Message: reason}
 	case -1:
 		return fmt.Errorf("connection to the coordinator lost: %w", err)
 	}

@@ -161,3 +161,59 @@ func TestLinkWatchdog(t *testing.T) {
 		})
 	}
 }
+
+// A pending device (403 "device is pending") is retried on the normal
+// backoff, not the refusal's: it connects soon after an admin approves it.
+func TestLinkPendingRetriesSoon(t *testing.T) {
+	var approved, attempts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		if approved.Load() == 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"error":"` + protocol.DevicePending + `"}`))
+			return
+		}
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{protocol.Subprotocol}})
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		_, _, _ = ws.Read(r.Context())
+	}))
+	defer srv.Close()
+	served := make(chan struct{}, 1)
+	l := &Link{
+		Endpoint:    testEndpoint{url: srv.URL},
+		Token:       func() (string, error) { return "tok", nil },
+		Backoff:     backoff.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, Factor: 1.6},
+		AuthBackoff: backoff.Backoff{Initial: time.Hour, Max: time.Hour},
+		TokenPoll:   5 * time.Millisecond,
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Run(ctx, func(ctx context.Context, c *Conn) error {
+			served <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for attempts.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling the server's count
+	}
+	if n := attempts.Load(); n < 3 {
+		t.Fatalf("%d attempts while pending, want retries on the normal backoff", n)
+	}
+	approved.Store(1)
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection after the approval")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run returned %v", err)
+	}
+}

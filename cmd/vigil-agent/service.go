@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -97,24 +98,41 @@ func runInstall(args []string) error {
 	var dir string
 	cfg.flags(fs)
 	configDirFlag(fs, &dir)
+	keep := fs.Bool("keep-config", false, "keep an existing config file as it is (the MSI runs install on every upgrade, with or without new settings)")
 	if err := parseFlags(fs, args, os.LookupEnv); err != nil {
 		return err
 	}
-	if err := cfg.check(os.LookupEnv); err != nil {
-		return err
-	}
-	if cfg.enrollToken == "" {
-		if _, err := agent.LoadDevice(cfg.stateDir); err != nil {
-			return usageError{errors.New("--enroll-token is required (an enrollment token from your Vigil admin)")}
-		}
-	}
 	path := filepath.Join(dir, "agent.conf")
-	if err := writeServiceConfig(path, cfg); err != nil {
-		return err
+	_, statErr := os.Stat(path)
+	keepConfig := *keep && statErr == nil
+	if !keepConfig {
+		if err := cfg.check(os.LookupEnv); err != nil {
+			return err
+		}
+		if cfg.enrollToken == "" {
+			if _, err := agent.LoadDevice(cfg.stateDir); err != nil {
+				return usageError{errors.New("--enroll-token is required (an enrollment token from your Vigil admin)")}
+			}
+		}
+		if err := writeServiceConfig(path, cfg); err != nil {
+			return err
+		}
 	}
 	s, err := newService(path, nil)
 	if err != nil {
 		return err
+	}
+	// A package (.deb/.rpm systemd unit, MSI) may have registered the
+	// service already: install then enables that registration instead of
+	// writing a second one, so `vigil-agent install` is the one way to
+	// configure the agent with or without a package.
+	adopted, err := adoptRegistration(s)
+	if err != nil {
+		return fmt.Errorf("enabling the service: %w", err)
+	}
+	if adopted {
+		fmt.Printf("configured the %s service registered on this machine (config %s); start it with `vigil-agent start`\n", serviceName, path)
+		return nil
 	}
 	if err := s.Install(); err != nil {
 		return fmt.Errorf("installing the service: %w", err)
@@ -148,11 +166,16 @@ func writeServiceConfig(path string, cfg serviceConfig) error {
 		return fmt.Errorf("creating the config directory: %w", err)
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+	f, err := service.CreatePrivate(tmp)
+	if err != nil {
 		return fmt.Errorf("writing the config: %w", err)
 	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return err
+	_, err = f.WriteString(b.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the config: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("writing the config: %w", err)
@@ -163,9 +186,17 @@ func writeServiceConfig(path string, cfg serviceConfig) error {
 // control runs one service manager action (start, stop, restart, status,
 // uninstall).
 func control(name string, args []string, act func(svcmgr.Service, string) error) error {
+	return controlFlags(name, args, nil, act)
+}
+
+// controlFlags is control with extra flags for the command.
+func controlFlags(name string, args []string, extra func(*flag.FlagSet), act func(svcmgr.Service, string) error) error {
 	fs := newFlagSet(name, "[flags]")
 	var dir string
 	configDirFlag(fs, &dir)
+	if extra != nil {
+		extra(fs)
+	}
 	if err := parseFlags(fs, args, os.LookupEnv); err != nil {
 		return err
 	}
@@ -219,14 +250,21 @@ func runStatus(args []string) error {
 }
 
 func runUninstall(args []string) error {
-	return control("uninstall", args, func(s svcmgr.Service, path string) error {
+	var keepState bool
+	extra := func(fs *flag.FlagSet) {
+		fs.BoolVar(&keepState, "keep-state", false, "keep the device token (a package's remove does; its purge deletes it)")
+	}
+	return controlFlags("uninstall", args, extra, func(s svcmgr.Service, path string) error {
 		if st, _ := s.Status(); st == svcmgr.StatusRunning {
 			if err := s.Stop(); err != nil {
 				return fmt.Errorf("stopping the service: %w", err)
 			}
 		}
-		err := s.Uninstall()
-		if cerr := cleanupService(path); cerr != nil && err == nil {
+		released, err := releaseRegistration()
+		if !released && err == nil {
+			err = s.Uninstall()
+		}
+		if cerr := cleanupService(path, keepState); cerr != nil && err == nil {
 			err = cerr
 		}
 		if err != nil {

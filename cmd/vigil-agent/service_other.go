@@ -20,7 +20,11 @@ func supervise(context.Context, *slog.Logger, serviceConfig, <-chan struct{}) er
 	return errors.New("supervising session helpers is not supported on this OS yet")
 }
 
-func cleanupService(string) error { return nil }
+func cleanupService(string, bool) error { return nil }
+
+func adoptRegistration(svcmgr.Service) (bool, error) { return false, nil }
+
+func releaseRegistration() (bool, error) { return false, nil }
 
 func serviceLog() io.Writer { return os.Stderr }
 

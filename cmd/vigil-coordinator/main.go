@@ -4,8 +4,10 @@
 // Every flag has a VIGIL_* environment variable; a flag given on the
 // command line wins over the environment.
 //
-// `vigil-coordinator account add --name NAME --role ROLE` creates a web
-// account instead of serving (see account.go and docs/web.md).
+// `vigil-coordinator account add|passwd|disable|enable` manages web
+// accounts instead of serving (see account.go and docs/web.md);
+// `vigil-coordinator device list|approve|revoke` manages enrolled devices
+// through the running coordinator's API (device.go, docs/deploy.md).
 package main
 
 import (
@@ -23,6 +25,7 @@ import (
 
 	"github.com/vigil-cc/vigil/coordinator"
 	"github.com/vigil-cc/vigil/coordinator/setting"
+	"github.com/vigil-cc/vigil/internal/fdlimit"
 )
 
 func main() {
@@ -36,17 +39,24 @@ func run(args []string) error {
 	if len(args) > 0 && args[0] == "account" {
 		return runAccount(args[1:], os.Stdin, os.Stdout)
 	}
+	if len(args) > 0 && args[0] == "device" {
+		return runDevice(args[1:], os.Stdout)
+	}
 	fs := flag.NewFlagSet("vigil-coordinator", flag.ContinueOnError)
 	var cfg coordinator.Config
 	var logLevel string
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to serve on (VIGIL_LISTEN)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "vigil-data", "directory for the database and first-start tokens (VIGIL_DATA_DIR)")
-	fs.StringVar(&cfg.AdminToken, "admin-token", "", "an admin API token to accept (VIGIL_ADMIN_TOKEN); without one, the first start makes one")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "a PostgreSQL database, postgres://user:password@host:5432/vigil, that several replicas can share (VIGIL_DATABASE_URL); empty: a SQLite file in the data directory")
+	fs.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "with --database-url: the URL agents reach this replica at, which standbys name to them while it leads, e.g. wss://vigil-a.example.com:8443 (VIGIL_ADVERTISE_URL); default ws:// or wss:// and --listen")
+	fs.StringVar(&cfg.AdminToken, "admin-token", "", "an admin API token to accept, at least 32 characters (VIGIL_ADMIN_TOKEN); without one, the first start makes one")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (VIGIL_TLS_CERT)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file (VIGIL_TLS_KEY)")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 20*time.Second, "how often agents report when nothing changes (VIGIL_HEARTBEAT)")
 	fs.DurationVar(&cfg.Grace, "grace", 45*time.Second, "a sensor silent this long is lost (VIGIL_GRACE)")
 	fs.BoolVar(&cfg.RequireApproval, "require-approval", false, "new devices wait for an admin's approval (VIGIL_REQUIRE_APPROVAL)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "", "reverse proxies (addresses, CIDR prefixes; comma-separated) whose X-Forwarded-For names the client for rate limits (VIGIL_TRUSTED_PROXIES)")
+	fs.IntVar(&cfg.MaxSessionsPerConnection, "max-sessions-per-connection", 0, "desktop sessions one agent connection may report, e.g. a terminal server's (VIGIL_MAX_SESSIONS_PER_CONNECTION; 0: 1000)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (VIGIL_LOG_LEVEL)")
 	fs.StringVar(&cfg.Controller, "controller", "builtin", "who reroutes a logged-out user's conversations: builtin (the built-in Agent Desk router) or webhook (a contact-center platform) (VIGIL_CONTROLLER)")
 	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "with --controller webhook: where events are POSTed; https, or http to loopback (VIGIL_WEBHOOK_URL)")
@@ -63,6 +73,7 @@ func run(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	raiseFileLimit(cfg.Log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -73,20 +84,47 @@ func run(args []string) error {
 	return srv.Run(ctx)
 }
 
+// reservedFiles are the open files kept for other than agents: the
+// listener, the database and its journal, API clients, the pages' streams.
+const reservedFiles = 100
+
+// raiseFileLimit raises the soft open-file limit to the hard one (each
+// agent's connection is a file) and says how many agents that allows.
+func raiseFileLimit(log *slog.Logger) {
+	l, ok, err := fdlimit.Raise()
+	if !ok {
+		return // no such limit on this OS
+	}
+	agents := uint64(0)
+	if l.Now > reservedFiles {
+		agents = l.Now - reservedFiles
+	}
+	if err != nil {
+		log.Warn("the open-file limit could not be raised; it caps the agents this coordinator holds",
+			"err", err, "limit", l.Now, "agents_at_most", agents)
+		return
+	}
+	log.Info("open-file limit: one file per connected agent", "limit", l.Now, "raised_from", l.Was, "agents_at_most", agents)
+}
+
 // flags names each coordinator.Config setting by its flag.
 var flags = map[string]string{
-	"Listen":            "--listen",
-	"DataDir":           "--data-dir",
-	"AdminToken":        "--admin-token",
-	"TLSCert":           "--tls-cert",
-	"TLSKey":            "--tls-key",
-	"Heartbeat":         "--heartbeat",
-	"Grace":             "--grace",
-	"RequireApproval":   "--require-approval",
-	"Controller":        "--controller",
-	"WebhookURL":        "--webhook-url",
-	"WebhookSecret":     "--webhook-secret",
-	"WebhookSecretNext": "--webhook-secret-next",
+	"Listen":                   "--listen",
+	"DataDir":                  "--data-dir",
+	"DatabaseURL":              "--database-url",
+	"AdvertiseURL":             "--advertise-url",
+	"AdminToken":               "--admin-token",
+	"TLSCert":                  "--tls-cert",
+	"TLSKey":                   "--tls-key",
+	"Heartbeat":                "--heartbeat",
+	"Grace":                    "--grace",
+	"RequireApproval":          "--require-approval",
+	"TrustedProxies":           "--trusted-proxies",
+	"MaxSessionsPerConnection": "--max-sessions-per-connection",
+	"Controller":               "--controller",
+	"WebhookURL":               "--webhook-url",
+	"WebhookSecret":            "--webhook-secret",
+	"WebhookSecretNext":        "--webhook-secret-next",
 }
 
 // namingFlags rewords a configuration error (a *setting.Error, perhaps

@@ -85,7 +85,7 @@ func TestFirstStartMakesTokensOnce(t *testing.T) {
 
 func TestConfiguredAdminTokenCanBeReplaced(t *testing.T) {
 	dir := t.TempDir()
-	for _, token := range []string{"vgl_api_first", "vgl_api_second", "vgl_api_first"} {
+	for _, token := range []string{"vgl_api_first-configured-admin-token-0001", "vgl_api_second-configured-admin-token-002", "vgl_api_first-configured-admin-token-0001"} {
 		t.Run("starting with admin token "+token, func(t *testing.T) {
 			if err := coordtest.Open(t, coordtest.Config(dir, token)).Close(); err != nil {
 				t.Fatal(err)

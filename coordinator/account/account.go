@@ -139,3 +139,32 @@ func New(ctx context.Context, st *store.Store, now time.Time, actor, name, role,
 	}
 	return a, nil
 }
+
+// SetDisabled disables the account called name (or enables it again),
+// audited as account.disabled or account.enabled naming actor. Disabling
+// ends its browser sessions at once. Errors: store.ErrNotFound,
+// store.ErrLastAdmin (the last admin account that may sign in).
+func SetDisabled(ctx context.Context, st *store.Store, now time.Time, actor, name string, disabled bool) error {
+	name = username.Fold(name)
+	kind, at := "account.enabled", time.Time{}
+	if disabled {
+		kind, at = "account.disabled", now
+	}
+	detail, _ := json.Marshal(map[string]string{"account": name})
+	return st.SetAccountDisabled(ctx, name, at, store.AuditEntry{At: now, Actor: actor, Kind: kind, Detail: detail})
+}
+
+// SetPassword checks and hashes password and makes it the password of the
+// account called name, audited as account.password_changed naming actor
+// (never the password). Every browser session of the account ends at once,
+// except keep's (the session that changed its own password; nil: none).
+// Errors: ErrInvalid, store.ErrNotFound.
+func SetPassword(ctx context.Context, st *store.Store, now time.Time, actor, name, password string, keep []byte) error {
+	name = username.Fold(name)
+	hash, err := Hash(password)
+	if err != nil {
+		return err
+	}
+	detail, _ := json.Marshal(map[string]string{"account": name})
+	return st.SetAccountPassword(ctx, name, hash, keep, store.AuditEntry{At: now, Actor: actor, Kind: "account.password_changed", Detail: detail})
+}

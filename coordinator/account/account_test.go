@@ -3,10 +3,11 @@ package account
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/storetest"
 
 	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/username"
@@ -40,11 +41,7 @@ func TestChecks(t *testing.T) {
 
 func TestNewAndVerify(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "vigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, t.TempDir())
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	a, err := New(ctx, st, now, "cli", " Alice ", "admin", "correct horse")
 	if err != nil {

@@ -123,10 +123,22 @@ const (
 	MaxEnrollmentUses = 100000
 )
 
-// CreateEnrollment makes an enrollment token valid for ttl (0: a week) and
-// uses enrollments (0: 100). The token is returned once; only its hash is
-// stored.
-func (a *Admin) CreateEnrollment(ctx context.Context, actor, note string, ttl time.Duration, uses int) (store.Enrollment, string, error) {
+// EnrollmentSpec is what an enrollment token allows.
+type EnrollmentSpec struct {
+	Note string
+	TTL  time.Duration // 0: DefaultEnrollmentTTL
+	Uses int           // 0: DefaultEnrollmentUses
+	// HostPattern limits the host names that may enroll (store.Enrollment).
+	HostPattern string
+	// AutoApprove: its devices are approved at once instead of waiting
+	// pending (unless the coordinator requires approval for all).
+	AutoApprove bool
+}
+
+// CreateEnrollment makes an enrollment token as spec says. The token is
+// returned once; only its hash is stored.
+func (a *Admin) CreateEnrollment(ctx context.Context, actor string, spec EnrollmentSpec) (store.Enrollment, string, error) {
+	ttl, uses := spec.TTL, spec.Uses
 	if ttl == 0 {
 		ttl = DefaultEnrollmentTTL
 	}
@@ -138,23 +150,52 @@ func (a *Admin) CreateEnrollment(ctx context.Context, actor, note string, ttl ti
 		return store.Enrollment{}, "", fault.Invalidf("an enrollment token lasts from a minute to a year")
 	case uses < 1 || uses > MaxEnrollmentUses:
 		return store.Enrollment{}, "", fault.Invalidf("an enrollment token has from 1 to %d uses", MaxEnrollmentUses)
-	case len(note) > 200:
+	case len(spec.Note) > 200:
 		return store.Enrollment{}, "", fault.Invalidf("note must be at most 200 characters")
+	case store.CheckHostPattern(spec.HostPattern) != nil:
+		return store.Enrollment{}, "", fault.Invalidf("host_pattern must be a host name pattern of at most 253 characters, with the wildcards * ? [a-z] (e.g. floor2-*)")
 	}
 	token, hash := secret.New(secret.PrefixEnrollment)
 	now := a.Core.Now()
-	e := store.Enrollment{ID: store.NewID(), Hash: hash, Note: note, CreatedBy: actor, CreatedAt: now, ExpiresAt: now.Add(ttl), MaxUses: uses}
+	e := store.Enrollment{ID: store.NewID(), Hash: hash, Note: spec.Note, CreatedBy: actor, CreatedAt: now, ExpiresAt: now.Add(ttl), MaxUses: uses,
+		HostPattern: spec.HostPattern, AutoApprove: spec.AutoApprove}
 	err := a.Store.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.CreateEnrollment(ctx, e); err != nil {
 			return err
 		}
-		_, err := tx.Audit(ctx, a.Entry(actor, "enrollment.created", "", map[string]any{"id": e.ID, "max_uses": uses, "expires_at": e.ExpiresAt}))
+		_, err := tx.Audit(ctx, a.Entry(actor, "enrollment.created", "", map[string]any{"id": e.ID, "max_uses": uses, "expires_at": e.ExpiresAt,
+			"host_pattern": e.HostPattern, "auto_approve": e.AutoApprove}))
 		return err
 	})
 	if err != nil {
 		return store.Enrollment{}, "", err
 	}
 	return e, token, nil
+}
+
+// SetEnrollmentDevicesStatus approves every pending device enrolled with
+// enrollment token id, or revokes every device enrolled with it that is not
+// revoked yet, each audited as one by one. It returns the devices changed.
+func (a *Admin) SetEnrollmentDevicesStatus(ctx context.Context, actor, id string, status store.DeviceStatus) ([]string, error) {
+	if _, err := a.Store.Enrollment(ctx, id); err != nil {
+		return nil, err
+	}
+	devs, err := a.Store.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	changed := []string{}
+	for _, d := range devs {
+		if d.EnrollmentID != id || d.Status == store.DeviceRevoked ||
+			(status == store.DeviceApproved && d.Status != store.DevicePending) {
+			continue
+		}
+		if err := a.SetDeviceStatus(ctx, actor, d.ID, status); err != nil {
+			return changed, err
+		}
+		changed = append(changed, d.ID)
+	}
+	return changed, nil
 }
 
 // RevokeEnrollment revokes enrollment token id.

@@ -15,6 +15,59 @@ import (
 func (a *API) registerAccounts(mux *http.ServeMux) {
 	a.route(mux, "GET /api/v1/accounts", admins, a.listAccounts)
 	a.route(mux, "POST /api/v1/accounts", admins, a.createAccount)
+	a.route(mux, "POST /api/v1/accounts/{name}/disable", admins, a.setAccountDisabled(true))
+	a.route(mux, "POST /api/v1/accounts/{name}/enable", admins, a.setAccountDisabled(false))
+	a.route(mux, "PUT /api/v1/accounts/{name}/password", admins, a.setAccountPassword)
+}
+
+// setAccountDisabled disables an account (its sessions end at once) or
+// enables it again.
+func (a *API) setAccountDisabled(disabled bool) handler {
+	return func(r *http.Request, who actor) (any, error) {
+		name := username.Fold(r.PathValue("name"))
+		err := account.SetDisabled(r.Context(), a.Store, a.Core.Now(), who.name, name, disabled)
+		if errors.Is(err, store.ErrLastAdmin) {
+			return nil, errorf(http.StatusConflict, "%q is the last admin account that may sign in: make another admin first", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"name": name, "disabled": disabled}, nil
+	}
+}
+
+// setAccountPassword resets an account's password (its sessions end at
+// once). Without a password one is generated and returned once.
+func (a *API) setAccountPassword(r *http.Request, who actor) (any, error) {
+	var b struct {
+		Password *string `json:"password"`
+	}
+	if err := decodeStrict(r, &b); err != nil {
+		return nil, err
+	}
+	pw, generated := passwordOrRandom(b.Password)
+	name := username.Fold(r.PathValue("name"))
+	err := account.SetPassword(r.Context(), a.Store, a.Core.Now(), who.name, name, pw, nil)
+	if errors.Is(err, account.ErrInvalid) {
+		return nil, errorf(http.StatusBadRequest, "%s", err.Error())
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"name": name}
+	if generated {
+		out["password"] = pw
+	}
+	return out, nil
+}
+
+// passwordOrRandom is the password given, or a generated one (generated
+// true) when none was.
+func passwordOrRandom(given *string) (pw string, generated bool) {
+	if given != nil {
+		return *given, false
+	}
+	return account.RandomPassword(), true
 }
 
 // Account is a web account as the API shows it (never its password hash).
@@ -46,12 +99,7 @@ func (a *API) createAccount(r *http.Request, who actor) (any, error) {
 	if err := decodeStrict(r, &b); err != nil {
 		return nil, err
 	}
-	pw, generated := "", false
-	if b.Password != nil {
-		pw = *b.Password
-	} else {
-		pw, generated = account.RandomPassword(), true
-	}
+	pw, generated := passwordOrRandom(b.Password)
 	x, err := account.New(r.Context(), a.Store, a.Core.Now(), who.name, b.Name, b.Role, pw)
 	switch {
 	case errors.Is(err, account.ErrInvalid):

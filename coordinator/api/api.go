@@ -10,15 +10,21 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
+	"strconv"
+	"sync"
+	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/admin"
+	"github.com/vigil-cc/vigil/coordinator/clientip"
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/fault"
 	"github.com/vigil-cc/vigil/coordinator/hub"
 	"github.com/vigil-cc/vigil/coordinator/policy"
+	"github.com/vigil-cc/vigil/coordinator/ratelimit"
 	"github.com/vigil-cc/vigil/coordinator/secret"
 	"github.com/vigil-cc/vigil/coordinator/store"
 )
@@ -35,19 +41,27 @@ type API struct {
 	Hub    *hub.Hub
 	Policy *policy.Policy
 	Log    *slog.Logger
-	// RequireApproval: newly enrolled devices wait for an admin.
+	// RequireApproval: newly enrolled devices wait for an admin, whatever
+	// their enrollment token says.
 	RequireApproval bool
+	// Clients finds a request's client; AuthFailures counts its failed
+	// token checks (nil: a private one with DefaultAuthFailureLimit).
+	Clients      clientip.Resolver
+	AuthFailures *ratelimit.Keyed
 	// Desk is the built-in controller (nil when the webhook one is in use);
 	// Webhook delivers the outbox (nil with the built-in controller).
 	Desk    *builtin.Controller
 	Webhook *webhook.Deliverer
+
+	initOnce sync.Once
 }
 
 // Error is an error with the HTTP status it maps to; handlers return it and
 // one place writes it.
 type Error struct {
-	Status int
-	Msg    string
+	Status     int
+	Msg        string
+	RetryAfter time.Duration // sent as Retry-After when set
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -99,6 +113,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.route(v1, "GET /api/v1/enrollment-tokens", admins, a.listEnrollments)
 	a.route(v1, "POST /api/v1/enrollment-tokens", admins, a.createEnrollment)
 	a.route(v1, "DELETE /api/v1/enrollment-tokens/{id}", admins, a.revokeEnrollment)
+	a.route(v1, "POST /api/v1/enrollment-tokens/{id}/approve-devices", admins, a.setEnrollmentDevices(store.DeviceApproved))
+	a.route(v1, "POST /api/v1/enrollment-tokens/{id}/revoke-devices", admins, a.setEnrollmentDevices(store.DeviceRevoked))
 	a.route(v1, "GET /api/v1/tokens", admins, a.listTokens)
 	a.route(v1, "POST /api/v1/tokens", admins, a.createToken)
 	a.route(v1, "DELETE /api/v1/tokens/{id}", admins, a.revokeToken)
@@ -193,13 +209,49 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, who actor, h handler
 // created marks a value answered with 201.
 type created struct{ v any }
 
+// DefaultAuthFailureLimit bounds failed token checks per client address
+// (an IPv6 client by its /64): 10 at once, then one every 6 s. A client
+// over it is answered 429 before its token is looked at, so guessing tokens
+// goes no faster than that from one address.
+var DefaultAuthFailureLimit = ratelimit.Limit{Every: 6 * time.Second, Burst: 10}
+
+// authFailures is the limiter of failed token checks.
+func (a *API) authFailures() *ratelimit.Keyed {
+	a.initOnce.Do(func() {
+		if a.AuthFailures == nil {
+			a.AuthFailures = ratelimit.NewKeyed(DefaultAuthFailureLimit, 0)
+		}
+	})
+	return a.AuthFailures
+}
+
+// checkFailures refuses a client that failed too many token checks of late.
+func (a *API) checkFailures(r *http.Request) error {
+	if wait := a.authFailures().Wait(a.Core.Now(), a.Clients.Key(r)); wait > 0 {
+		return &Error{Status: http.StatusTooManyRequests, RetryAfter: wait,
+			Msg: fmt.Sprintf("too many failed authentications from your address: try again in %.0f s", math.Ceil(wait.Seconds()))}
+	}
+	return nil
+}
+
+// failed counts a failed token check against r's client.
+func (a *API) failed(r *http.Request) {
+	key := a.Clients.Key(r)
+	a.authFailures().Allow(a.Core.Now(), key)
+	a.Log.Warn("failed API authentication", "client", key, "path", r.URL.Path)
+}
+
 func (a *API) authenticate(r *http.Request, roles []store.Role) (actor, error) {
 	token, ok := secret.Bearer(r)
 	if !ok {
 		return actor{}, errorf(http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token>")
 	}
+	if err := a.checkFailures(r); err != nil {
+		return actor{}, err
+	}
 	t, err := a.Store.APITokenByHash(r.Context(), secret.Hash(token))
 	if errors.Is(err, store.ErrNotFound) {
+		a.failed(r)
 		return actor{}, errorf(http.StatusUnauthorized, "invalid or revoked token")
 	}
 	if err != nil {
@@ -219,6 +271,9 @@ func (a *API) writeError(w http.ResponseWriter, err error) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
+		if ae.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ae.RetryAfter.Seconds()))))
+		}
 		writeJSON(w, ae.Status, map[string]string{"error": ae.Msg})
 	case errors.As(err, &tooBig):
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("request body over %d bytes", tooBig.Limit)})

@@ -16,13 +16,38 @@ import (
 )
 
 func (a *API) listDevices(r *http.Request, _ actor) (any, error) {
+	status := store.DeviceStatus(r.URL.Query().Get("status"))
+	if status != "" && !status.Valid() {
+		return nil, errorf(http.StatusBadRequest, "status must be pending, approved or revoked")
+	}
 	devs, err := a.Store.Devices(r.Context())
+	if err == nil && status != "" {
+		kept := devs[:0]
+		for _, d := range devs {
+			if d.Status == status {
+				kept = append(kept, d)
+			}
+		}
+		devs = kept
+	}
 	return views(devs, err, func(d store.Device) map[string]any {
 		return map[string]any{
-			"id": d.ID, "host": d.Host, "os": d.OS, "status": d.Status,
+			"id": d.ID, "host": d.Host, "os": d.OS, "status": d.Status, "enrollment_id": d.EnrollmentID,
 			"enrolled_at": d.CreatedAt, "last_seen_at": d.LastSeenAt,
 		}
 	})
+}
+
+// setEnrollmentDevices approves the pending devices of an enrollment token,
+// or revokes all of its devices.
+func (a *API) setEnrollmentDevices(status store.DeviceStatus) handler {
+	return func(r *http.Request, who actor) (any, error) {
+		ids, err := a.Admin.SetEnrollmentDevicesStatus(r.Context(), who.name, r.PathValue("id"), status)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"enrollment_id": r.PathValue("id"), "status": status, "devices": ids}, nil
+	}
 }
 
 func (a *API) approveDevice(r *http.Request, who actor) (any, error) {
@@ -45,15 +70,18 @@ func (a *API) listEnrollments(r *http.Request, _ actor) (any, error) {
 	es, err := a.Store.Enrollments(r.Context())
 	return views(es, err, func(e store.Enrollment) map[string]any {
 		return revocable(map[string]any{"id": e.ID, "note": e.Note, "created_by": e.CreatedBy, "created_at": e.CreatedAt,
-			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses, "uses": e.Uses}, e.RevokedAt)
+			"expires_at": e.ExpiresAt, "max_uses": e.MaxUses, "uses": e.Uses,
+			"host_pattern": e.HostPattern, "auto_approve": e.AutoApprove}, e.RevokedAt)
 	})
 }
 
 func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
 	var b struct {
-		Note       string `json:"note"`
-		ExpiresInS *int   `json:"expires_in_s"`
-		MaxUses    *int   `json:"max_uses"`
+		Note        string `json:"note"`
+		ExpiresInS  *int   `json:"expires_in_s"`
+		MaxUses     *int   `json:"max_uses"`
+		HostPattern string `json:"host_pattern"`
+		AutoApprove bool   `json:"auto_approve"`
 	}
 	if err := decodeStrict(r, &b); err != nil {
 		return nil, err
@@ -71,11 +99,13 @@ func (a *API) createEnrollment(r *http.Request, who actor) (any, error) {
 		}
 		uses = *b.MaxUses
 	}
-	e, token, err := a.Admin.CreateEnrollment(r.Context(), who.name, b.Note, ttl, uses)
+	e, token, err := a.Admin.CreateEnrollment(r.Context(), who.name, admin.EnrollmentSpec{Note: b.Note, TTL: ttl, Uses: uses,
+		HostPattern: b.HostPattern, AutoApprove: b.AutoApprove})
 	if err != nil {
 		return nil, err
 	}
-	return created{map[string]any{"id": e.ID, "token": token, "expires_at": e.ExpiresAt, "max_uses": e.MaxUses}}, nil
+	return created{map[string]any{"id": e.ID, "token": token, "expires_at": e.ExpiresAt, "max_uses": e.MaxUses,
+		"host_pattern": e.HostPattern, "auto_approve": e.AutoApprove}}, nil
 }
 
 func (a *API) revokeEnrollment(r *http.Request, who actor) (any, error) {
@@ -209,8 +239,11 @@ func (a *API) enroll(r *http.Request, _ actor) (any, error) {
 	default:
 		return nil, errorf(http.StatusBadRequest, "os must be linux, windows or darwin")
 	}
+	if err := a.checkFailures(r); err != nil {
+		return nil, err
+	}
 	token, hash := secret.New(secret.PrefixDevice)
-	status := store.DeviceApproved
+	var status store.DeviceStatus // as the enrollment token says
 	if a.RequireApproval {
 		status = store.DevicePending
 	}
@@ -224,11 +257,12 @@ func (a *API) enroll(r *http.Request, _ actor) (any, error) {
 			return err
 		}
 		_, err = tx.Audit(r.Context(), store.AuditEntry{At: now, Actor: "device:" + dev.ID, Kind: "device.enrolled",
-			Detail: mustJSON(map[string]string{"host": dev.Host, "os": dev.OS, "status": string(dev.Status)})})
+			Detail: mustJSON(map[string]string{"host": dev.Host, "os": dev.OS, "status": string(dev.Status), "enrollment_id": dev.EnrollmentID})})
 		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		a.failed(r)
 		return nil, errorf(http.StatusUnauthorized, "unknown enrollment token")
 	case errors.Is(err, store.ErrEnrollmentExpired):
 		return nil, errorf(http.StatusUnauthorized, "enrollment token expired: ask your admin for a new one")
@@ -236,6 +270,13 @@ func (a *API) enroll(r *http.Request, _ actor) (any, error) {
 		return nil, errorf(http.StatusUnauthorized, "enrollment token has no uses left: ask your admin for a new one")
 	case errors.Is(err, store.ErrEnrollmentRevoked):
 		return nil, errorf(http.StatusUnauthorized, "enrollment token revoked")
+	case errors.Is(err, store.ErrEnrollmentHost):
+		_, aerr := a.Store.Audit(r.Context(), store.AuditEntry{At: now, Actor: "system", Kind: "device.enroll_refused",
+			Detail: mustJSON(map[string]string{"host": b.Host, "os": b.OS, "reason": "host_pattern", "client": a.Clients.Key(r)})})
+		if aerr != nil {
+			a.Log.Warn("auditing a refused enrollment", "err", aerr)
+		}
+		return nil, errorf(http.StatusForbidden, "this enrollment token does not allow the host name %q: ask your admin for a token for this host", b.Host)
 	case err != nil:
 		return nil, err
 	}

@@ -333,7 +333,7 @@ func TestOpenAPIIsSelfConsistent(t *testing.T) {
 // nothing.
 func TestOpenAPIRolesAgainstCoordinator(t *testing.T) {
 	s := loadSpec(t)
-	const adminToken = "vgl_api_openapi-test-admin"
+	const adminToken = "vgl_api_openapi-test-admin-token-32-chars"
 	srv := coordtest.Open(t, coordtest.Config(t.TempDir(), adminToken))
 	h := srv.Handler()
 

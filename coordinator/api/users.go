@@ -178,7 +178,7 @@ func (a *API) deleteMapping(r *http.Request, who actor) (any, error) {
 func (a *API) listUnmapped(r *http.Request, _ actor) (any, error) {
 	us, err := a.Store.Unmapped(r.Context())
 	return views(us, err, func(u store.UnmappedUser) map[string]any {
-		return map[string]any{"os_user": u.OSUser, "host": u.Host, "first_seen_at": u.FirstSeenAt, "last_seen_at": u.LastSeenAt}
+		return map[string]any{"os_user": u.OSUser, "host": u.Host, "device_id": u.DeviceID, "first_seen_at": u.FirstSeenAt, "last_seen_at": u.LastSeenAt}
 	})
 }
 

@@ -5,6 +5,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -27,6 +28,12 @@ type Batch struct {
 type Recorder interface {
 	Record(ctx context.Context, b Batch) error
 }
+
+// ErrNotLeader is what a Recorder returns (wrapped) when this replica may
+// not record decisions: it is a standby, or its leader's lease was taken
+// over (fenced). The core then acts on nothing: a decision nobody recorded
+// must not reach an agent from a replica that no longer leads.
+var ErrNotLeader = errors.New("not the leader")
 
 // Handler acts on decisions (send to agents, update metrics, reroute). It is
 // called with the core locked, in decision order, and must not block or call
@@ -112,6 +119,35 @@ func (c *Core) Do(user string, event func(e *engine.Engine, now time.Time) []eng
 	}
 }
 
+// Reset replaces the engine with eng and forgets what was not yet
+// persisted: the core starts over as a new process would. A replica does
+// it when it steps down (an empty engine) and before it restores the
+// clocks from the database when it takes over; Run must not be running.
+func (c *Core) Reset(eng *engine.Engine) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.eng = eng
+	c.dirty = make(map[string]struct{})
+	c.store = offload.New(1) // Run closed the last one
+}
+
+// Restart puts eng, new, in place of the engine and restores it with
+// restore in one locked step, acting on what restore decides: no event can
+// reach eng before it is restored (an event moves the engine's clock, and
+// the restore would then count the outage as time the coordinator ran).
+// What was not yet persisted is forgotten, as in Reset.
+func (c *Core) Restart(eng *engine.Engine, restore func(e *engine.Engine, now time.Time) []engine.Decision) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.eng = eng
+	c.dirty = make(map[string]struct{})
+	c.dispatch(restore(eng, c.now()))
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // View runs fn with the engine locked, for reads.
 func (c *Core) View(fn func(e *engine.Engine)) {
 	c.mu.Lock()
@@ -139,6 +175,10 @@ func (c *Core) dispatch(ds []engine.Decision) {
 		b.AliveUntil, b.Snapshots = c.now(), c.takeDirty()
 		var err error
 		c.store.Do(func() { err = c.rec.Record(context.Background(), b) })
+		if errors.Is(err, ErrNotLeader) {
+			c.log.Warn("not acting on decisions: this replica does not lead", "err", err, "decisions", len(b.Decisions))
+			return
+		}
 		if err != nil {
 			// Act anyway: a missing audit row is better than a user left
 			// logged in. The users stay dirty for the next flush.

@@ -94,3 +94,46 @@ func TestCoreFiresRecordsThenHandsOver(t *testing.T) {
 		}
 	})
 }
+
+// A takeover's restore runs on a new engine in one step with putting it
+// in place: an event that reached the core before (an agent connecting
+// during the takeover) cannot make the outage count as time the
+// coordinator ran. Ann idled from 0 s; the old leader died at 20 s (its
+// last alive mark); the restore at 30 s decides neither her warning (due
+// at 24 s of her clock) nor her logout in the gap: they wait for her
+// agent to report or for the grace.
+func TestRestartCountsNoOutage(t *testing.T) {
+	settings := engine.Settings{Enabled: true, Timeout: 30 * time.Second}
+	old := engine.New(settings, 0)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	old.DeskLogin(t0, "ann")
+	old.Reading(t0, "ann", engine.Source{Key: "dev/1", Host: "pc"}, engine.Reading{Foreground: true})
+	old.Advance(t0.Add(20 * time.Second))
+	snaps := old.Snapshots()
+
+	rec := &recorder{}
+	now := t0.Add(30 * time.Second)
+	c := core.New(engine.New(settings, 0), rec, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	// Bob's agent, in before the restore.
+	c.Do("bob", func(e *engine.Engine, now time.Time) []engine.Decision {
+		return e.Reading(now, "bob", engine.Source{Key: "dev/2", Host: "pc2"}, engine.Reading{Foreground: true})
+	})
+	var restored []engine.Decision
+	c.Restart(engine.New(settings, 45*time.Second), func(e *engine.Engine, now time.Time) []engine.Decision {
+		restored = e.Restore(now, t0.Add(20*time.Second), snaps)
+		return restored
+	})
+	for _, d := range restored {
+		if d.Kind == engine.DecisionWarn || d.Kind == engine.DecisionLogout {
+			t.Errorf("the restore decided %v at %v: the outage counted", d.Kind, d.At.Sub(t0))
+		}
+	}
+	if ks := rec.decisions(); slices.Contains(ks, engine.DecisionWarn) || slices.Contains(ks, engine.DecisionLogout) {
+		t.Errorf("recorded %v", ks)
+	}
+	var st engine.State
+	c.View(func(e *engine.Engine) { st, _ = e.State("ann") })
+	if st.Inactivity != 20*time.Second {
+		t.Errorf("ann's inactivity after the restore %v, want the 20 s before the outage", st.Inactivity)
+	}
+}

@@ -174,6 +174,10 @@ func (e *Engine) restoreUser(s Snapshot) *user {
 // reconnect and tell what the user did meanwhile. Each live sensor gets a
 // fresh grace. The decisions returned include a restatement of each user's
 // state (and any warning showing) for the dashboard and agents.
+//
+// Call it on a new engine, before any event: an event moves the engine's
+// clock, and the restore would take that instant as the last one the
+// coordinator ran, counting the outage and firing all it made due.
 func (e *Engine) Restore(now, aliveUntil time.Time, snaps []Snapshot) []Decision {
 	t, alive := now.UnixMilli(), aliveUntil.UnixMilli()
 	e.out = e.out[:0]

@@ -3,10 +3,12 @@ package hub
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
 	"github.com/vigil-cc/vigil/protocol"
@@ -31,6 +33,11 @@ type conn struct {
 
 	// sessions is written by the reader and read under h.mu.
 	sessions sessionList
+	// refused are sessions refused for the session limit, whose messages
+	// are dropped until they close; at most MaxSessions of them. The
+	// reader's alone.
+	refused map[string]struct{}
+	msgs    *rate.Limiter // the device's ConnLimit
 
 	closeOnce sync.Once
 }
@@ -63,7 +70,9 @@ type session struct {
 	id       string
 	osUser   string
 	since    time.Time
-	deskUser string // "" while unmapped
+	deskUser string        // "" while unmapped
+	msgs     *rate.Limiter // SessionLimit
+	flips    *flips
 }
 
 // source names s for the engine: unique across devices.
@@ -100,6 +109,9 @@ func (c *conn) read() error {
 		if _, isHello := msg.(protocol.Hello); isHello == hello {
 			return &protocol.Error{Code: protocol.CloseProtocolError, Msg: "hello must be the first message, and only the first"}
 		}
+		if err := c.admit(msg); err != nil {
+			return err
+		}
 		if err := c.handle(ctx, msg); err != nil {
 			return err
 		}
@@ -111,37 +123,62 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 	h := c.h
 	switch m := msg.(type) {
 	case protocol.Hello:
-		c.host = m.Host
+		if !strings.EqualFold(m.Host, c.device.Host) {
+			// A device token speaks for the host it was enrolled on: one
+			// copied elsewhere, or a host renamed since, enrolls again.
+			// Audited once per claimed host, however often it reconnects.
+			c.auditOnceAs("device.host_mismatch", "device.host_mismatch\x00"+m.Host, map[string]any{
+				"device": c.device.ID, "enrolled_host": c.device.Host, "hello_host": m.Host})
+			return &protocol.Error{Code: protocol.ClosePolicyViolation,
+				Msg: "this device token was enrolled for the host " + c.device.Host + ", not " + m.Host + ": enroll this host with its own token"}
+		}
+		c.host = c.device.Host
 	case protocol.SessionOpen:
 		h.mu.Lock()
 		dup := c.sessions.get(m.Session) != nil
 		full := len(c.sessions) >= h.cfg.MaxSessions
-		s := &session{c: c, id: m.Session, osUser: m.OSUser, since: h.core.Now()}
+		now, key := h.core.Now(), sessionKey(c.device.ID, m.Session)
+		s := &session{c: c, id: m.Session, osUser: m.OSUser, since: now,
+			msgs: h.sessMsgs.Get(now, key), flips: newFlips(h.flipLims.Get(now, key), h.core.Now)}
 		if !dup && !full {
 			c.sessions = append(c.sessions, s)
 		}
 		h.mu.Unlock()
+		if full && !dup {
+			c.refuse(m.Session)
+		} else {
+			delete(c.refused, m.Session)
+		}
 		switch {
 		case dup:
 			return &protocol.Error{Code: protocol.CloseProtocolError, Msg: "session opened twice"}
 		case full:
-			return &protocol.Error{Code: protocol.ClosePolicyViolation, Msg: "too many sessions on one connection"}
+			// Refused alone (above): closing the connection would cut every
+			// other session on a terminal server, and the agent would
+			// reconnect and reopen them all into the same limit, forever.
+			return nil
 		}
 		if err := h.resolve(ctx, s); err != nil {
 			h.log.Warn("opening a session", "err", err, "device", c.device.ID)
 		}
 	case protocol.Reading:
-		return c.forSession(m.Session, func(user string, src engine.Source) {
-			r := engine.Reading{
-				Idle:       time.Duration(m.IdleMS) * time.Millisecond,
-				Foreground: m.AgentDeskForeground, Minimized: m.AgentDeskMinimized,
-				Locked: m.ScreenLocked, MicAvailable: m.MicAvailable, Voice: m.Voice,
-			}
-			h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Reading(now, user, src, r) })
+		r := engine.Reading{
+			Idle:       time.Duration(m.IdleMS) * time.Millisecond,
+			Foreground: m.AgentDeskForeground, Minimized: m.AgentDeskMinimized,
+			Locked: m.ScreenLocked, MicAvailable: m.MicAvailable, Voice: m.Voice,
+		}
+		return c.withSession(m.Session, func(s *session) {
+			s.flips.pass(h.core.Now(), r, func(r engine.Reading) {
+				if user, src := c.userOf(s); user != "" {
+					h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Reading(now, user, src, r) })
+				}
+			})
 		})
 	case protocol.Heartbeat:
-		return c.forSession(m.Session, func(user string, src engine.Source) {
-			h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Heartbeat(now, user, src) })
+		return c.withSession(m.Session, func(s *session) {
+			if user, src := c.userOf(s); user != "" {
+				h.core.Do(user, func(e *engine.Engine, now time.Time) []engine.Decision { return e.Heartbeat(now, user, src) })
+			}
 		})
 	case protocol.SessionClose:
 		h.mu.Lock()
@@ -151,6 +188,13 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 			c.sessions = c.sessions.without(s)
 		}
 		h.mu.Unlock()
+		if s != nil {
+			s.flips.stop()
+		}
+		if _, ok := c.refused[m.Session]; ok && s == nil {
+			delete(c.refused, m.Session)
+			return nil
+		}
 		if s == nil {
 			return &protocol.Error{Code: protocol.CloseProtocolError, Msg: "session used before session_open"}
 		}
@@ -158,24 +202,29 @@ func (c *conn) handle(ctx context.Context, msg protocol.Message) error {
 	return nil
 }
 
-// forSession runs fn with the Agent Desk user of an open session; messages
-// of unmapped sessions are dropped.
-func (c *conn) forSession(id string, fn func(user string, src engine.Source)) error {
+// withSession runs fn with an open session; messages of sessions refused
+// for the session limit are dropped.
+func (c *conn) withSession(id string, fn func(s *session)) error {
 	h := c.h
 	h.mu.Lock()
 	s := c.sessions.get(id)
-	user, src := "", engine.Source{}
-	if s != nil {
-		user, src = s.deskUser, s.source()
-	}
 	h.mu.Unlock()
 	if s == nil {
+		if _, ok := c.refused[id]; ok {
+			return nil // refused for the session limit: its messages are dropped
+		}
 		return &protocol.Error{Code: protocol.CloseProtocolError, Msg: "session used before session_open"}
 	}
-	if user != "" {
-		fn(user, src)
-	}
+	fn(s)
 	return nil
+}
+
+// userOf is the Agent Desk user s speaks for, "" while it is unmapped (its
+// messages are then dropped), and s as the engine names it.
+func (c *conn) userOf(s *session) (string, engine.Source) {
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	return s.deskUser, s.source()
 }
 
 // send queues m; a peer too slow to drain its queue is dropped. It never
@@ -253,4 +302,35 @@ func (c *conn) closeWith(err error) {
 		// A transport failure or the peer's own close: nothing to tell it.
 		_ = c.ws.CloseNow()
 	})
+}
+
+// refuse refuses session id for the session limit, alone: the connection
+// and its other sessions carry on.
+func (c *conn) refuse(id string) {
+	if c.refused == nil {
+		c.refused = map[string]struct{}{}
+	}
+	if len(c.refused) < c.h.cfg.MaxSessions {
+		c.refused[id] = struct{}{}
+	}
+	c.send(protocol.SessionRefused{Session: id, Reason: protocol.RefusedTooManySessions})
+	c.auditOnce("sensor.sessions_refused", map[string]any{
+		"device": c.device.ID, "host": c.host, "max_sessions": c.h.cfg.MaxSessions})
+}
+
+// auditOnce records kind for this connection's device the first time
+// since the start, so a misbehaving agent leaves one audit entry, not one
+// per message or per reconnection.
+func (c *conn) auditOnce(kind string, detail map[string]any) { c.auditOnceAs(kind, kind, detail) }
+
+// auditOnceAs is auditOnce counting it once per key rather than per kind.
+func (c *conn) auditOnceAs(kind, key string, detail map[string]any) {
+	if !c.h.firstTime(key, c.device.ID) {
+		return
+	}
+	var err error
+	c.h.ask(context.Background(), func(ctx context.Context) { err = c.h.dir.Audit(ctx, kind, "", detail) })
+	if err != nil {
+		c.h.log.Warn("auditing", "kind", kind, "err", err, "device", c.device.ID)
+	}
 }

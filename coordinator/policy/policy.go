@@ -127,6 +127,24 @@ func (p *Policy) Update(ctx context.Context, actor string, s store.Settings) err
 	return nil
 }
 
+// Adopt applies s, which another replica saved (with its audit entry), to
+// the engine and every agent, if it differs from the settings in force.
+// The leader of several replicas polls the database with it.
+func (p *Policy) Adopt(s store.Settings) {
+	p.mu.Lock()
+	if p.cur == s {
+		p.mu.Unlock()
+		return
+	}
+	p.cur = s
+	es := EngineSettings(s)
+	p.core.Do("", func(e *engine.Engine, now time.Time) []engine.Decision { return e.SetSettings(now, es) })
+	p.mu.Unlock()
+	for _, fn := range p.onChange {
+		fn()
+	}
+}
+
 // store saves and applies s, reporting whether anything changed.
 func (p *Policy) store(ctx context.Context, actor string, s store.Settings) (bool, error) {
 	p.mu.Lock()

@@ -59,7 +59,7 @@ func (s *Store) CreateAccount(ctx context.Context, a Account, audit AuditEntry) 
 	if a.CreatedAt.IsZero() {
 		a.CreatedAt = s.now()
 	}
-	return s.write(ctx, fmt.Sprintf("create account %q", a.Name), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("create account %q", a.Name), func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO accounts ("+accountCols+") VALUES (?, ?, ?, ?, ?)",
 			a.Name, string(a.Role), a.PasswordHash, toMS(a.CreatedAt), nullMS(a.DisabledAt))
 		if err != nil {
@@ -111,7 +111,7 @@ func (s *Store) CreateWebSession(ctx context.Context, ws WebSession) error {
 	if ws.CreatedAt.IsZero() {
 		ws.CreatedAt = s.now()
 	}
-	return s.write(ctx, fmt.Sprintf("create web session for %q", ws.Account), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("create web session for %q", ws.Account), func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO web_sessions (id_hash, account, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
 			ws.IDHash, ws.Account, ws.CSRF, toMS(ws.CreatedAt), toMS(ws.ExpiresAt))
 		return dup(err, "the session id is taken")
@@ -143,7 +143,7 @@ WHERE ws.id_hash = ? AND ws.expires_at > ? AND a.disabled_at IS NULL`, idHash, t
 // DeleteWebSession ends the session with idHash. ErrNotFound if there is
 // none.
 func (s *Store) DeleteWebSession(ctx context.Context, idHash []byte) error {
-	return s.write(ctx, "delete web session", func(tx *sql.Tx) error {
+	return s.write(ctx, "delete web session", func(tx *txn) error {
 		return execOne(ctx, tx, "DELETE FROM web_sessions WHERE id_hash = ?", idHash)
 	})
 }
@@ -151,7 +151,7 @@ func (s *Store) DeleteWebSession(ctx context.Context, idHash []byte) error {
 // PruneWebSessions deletes the sessions expired by now and reports how many.
 func (s *Store) PruneWebSessions(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	err := s.write(ctx, "prune web sessions", func(tx *sql.Tx) error {
+	err := s.write(ctx, "prune web sessions", func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE expires_at <= ?", toMS(now))
 		if err != nil {
 			return err
@@ -160,4 +160,59 @@ func (s *Store) PruneWebSessions(ctx context.Context, now time.Time) (int64, err
 		return err
 	})
 	return n, err
+}
+
+// SetAccountDisabled disables the account called name at at (or enables it
+// again with a zero at) and appends audit, in one transaction; disabling
+// also deletes its browser sessions, so it is signed out everywhere at once.
+// Disabling the last admin account that may sign in is refused
+// (ErrLastAdmin). ErrNotFound if there is no such account.
+func (s *Store) SetAccountDisabled(ctx context.Context, name string, at time.Time, audit AuditEntry) error {
+	return s.write(ctx, fmt.Sprintf("set account %q disabled", name), func(tx *txn) error {
+		if err := execOne(ctx, tx, "UPDATE accounts SET disabled_at = ? WHERE name = ?", nullMS(at), name); err != nil {
+			return err
+		}
+		if !at.IsZero() {
+			var admins int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM accounts WHERE role = ? AND disabled_at IS NULL", string(RoleAdmin)).Scan(&admins); err != nil {
+				return err
+			}
+			var role Role
+			if err := tx.QueryRowContext(ctx, "SELECT role FROM accounts WHERE name = ?", name).Scan(&role); err != nil {
+				return err
+			}
+			if role == RoleAdmin && admins == 0 {
+				return ErrLastAdmin
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE account = ?", name); err != nil {
+				return err
+			}
+		}
+		_, err := s.insertAudit(ctx, tx, audit)
+		return err
+	})
+}
+
+// SetAccountPassword replaces the password hash of the account called name
+// and appends audit, in one transaction, deleting its browser sessions
+// (but keep, if not nil: the session changing its own password stays). A
+// new session for the browser that made the change is the caller's.
+// ErrNotFound if there is no such account.
+func (s *Store) SetAccountPassword(ctx context.Context, name string, hash []byte, keep []byte, audit AuditEntry) error {
+	if len(hash) == 0 {
+		return fmt.Errorf("store: set password of %q: %w", name, invalid("no password hash"))
+	}
+	return s.write(ctx, fmt.Sprintf("set password of account %q", name), func(tx *txn) error {
+		if err := execOne(ctx, tx, "UPDATE accounts SET password_hash = ? WHERE name = ?", hash, name); err != nil {
+			return err
+		}
+		if keep == nil {
+			keep = []byte{} // matches no session
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM web_sessions WHERE account = ? AND id_hash <> ?", name, keep); err != nil {
+			return err
+		}
+		_, err := s.insertAudit(ctx, tx, audit)
+		return err
+	})
 }

@@ -39,7 +39,7 @@ const (
 // Audit appends e to the audit log and returns its ID.
 func (s *Store) Audit(ctx context.Context, e AuditEntry) (int64, error) {
 	var id int64
-	err := s.write(ctx, "audit "+e.Kind, func(tx *sql.Tx) error {
+	err := s.write(ctx, "audit "+e.Kind, func(tx *txn) error {
 		var err error
 		id, err = s.insertAudit(ctx, tx, e)
 		return err

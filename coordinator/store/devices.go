@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path"
+	"strings"
 	"time"
 )
 
@@ -20,6 +22,33 @@ type Enrollment struct {
 	MaxUses   int       // ≥ 1
 	Uses      int
 	RevokedAt time.Time // zero while live
+	// HostPattern limits the host names that may enroll with it: a
+	// shell-style pattern (path.Match: *, ?, [a-z]) matched against the
+	// host name in lower case; "" allows any.
+	HostPattern string
+	// AutoApprove: devices enrolled with it are approved at once;
+	// otherwise they wait pending for an admin.
+	AutoApprove bool
+}
+
+// HostAllowed reports whether host may enroll with e.
+func (e Enrollment) HostAllowed(host string) bool {
+	if e.HostPattern == "" {
+		return true
+	}
+	ok, err := path.Match(strings.ToLower(e.HostPattern), strings.ToLower(host))
+	return ok && err == nil
+}
+
+// CheckHostPattern says what is wrong with a host pattern, or nil.
+func CheckHostPattern(p string) error {
+	if len(p) > 253 {
+		return invalid("host pattern is over 253 characters")
+	}
+	if _, err := path.Match(strings.ToLower(p), ""); err != nil || strings.Contains(p, "/") {
+		return invalid("host pattern %q is malformed: use letters, digits, '.', '-', and the wildcards * ? [a-z]", p)
+	}
+	return nil
 }
 
 // DeviceStatus is whether a device's token is honoured.
@@ -48,13 +77,13 @@ type Device struct {
 	LastSeenAt   time.Time
 }
 
-const enrollmentCols = "id, hash, note, created_by, created_at, expires_at, max_uses, uses, revoked_at"
+const enrollmentCols = "id, hash, note, created_by, created_at, expires_at, max_uses, uses, revoked_at, host_pattern, auto_approve"
 
 func scanEnrollment(sc scanner) (Enrollment, error) {
 	var e Enrollment
 	var created, expires int64
 	var revoked sql.NullInt64
-	if err := sc.Scan(&e.ID, &e.Hash, &e.Note, &e.CreatedBy, &created, &expires, &e.MaxUses, &e.Uses, &revoked); err != nil {
+	if err := sc.Scan(&e.ID, &e.Hash, &e.Note, &e.CreatedBy, &created, &expires, &e.MaxUses, &e.Uses, &revoked, &e.HostPattern, &e.AutoApprove); err != nil {
 		return Enrollment{}, err
 	}
 	e.CreatedAt, e.ExpiresAt, e.RevokedAt = fromMS(created), fromMS(expires), fromNullMS(revoked)
@@ -65,7 +94,7 @@ func scanEnrollment(sc scanner) (Enrollment, error) {
 // up otherwise. To audit it in the same transaction, use
 // (*Tx).CreateEnrollment.
 func (s *Store) CreateEnrollment(ctx context.Context, e Enrollment) error {
-	return s.write(ctx, "create enrollment "+e.ID, func(tx *sql.Tx) error {
+	return s.write(ctx, "create enrollment "+e.ID, func(tx *txn) error {
 		return s.createEnrollment(ctx, tx, e)
 	})
 }
@@ -82,11 +111,14 @@ func (s *Store) createEnrollment(ctx context.Context, q querier, e Enrollment) e
 	case !e.ExpiresAt.After(e.CreatedAt):
 		return invalid("expiry %v is not after creation %v", e.ExpiresAt, e.CreatedAt)
 	}
+	if err := CheckHostPattern(e.HostPattern); err != nil {
+		return err
+	}
 	if e.ID == "" {
 		e.ID = NewID()
 	}
-	_, err := q.ExecContext(ctx, "INSERT INTO enrollments ("+enrollmentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL)",
-		e.ID, e.Hash, e.Note, e.CreatedBy, toMS(e.CreatedAt), toMS(e.ExpiresAt), e.MaxUses)
+	_, err := q.ExecContext(ctx, "INSERT INTO enrollments ("+enrollmentCols+") VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)",
+		e.ID, e.Hash, e.Note, e.CreatedBy, toMS(e.CreatedAt), toMS(e.ExpiresAt), e.MaxUses, e.HostPattern, b2i(e.AutoApprove))
 	return dup(err, "the id or hash is taken")
 }
 
@@ -105,7 +137,7 @@ func (s *Store) Enrollments(ctx context.Context) ([]Enrollment, error) {
 // ErrNotFound if there is no such enrollment. To audit it in the same
 // transaction, use (*Tx).RevokeEnrollment.
 func (s *Store) RevokeEnrollment(ctx context.Context, id string) error {
-	return s.write(ctx, "revoke enrollment "+id, func(tx *sql.Tx) error {
+	return s.write(ctx, "revoke enrollment "+id, func(tx *txn) error {
 		return s.revoke(ctx, tx, "enrollments", id)
 	})
 }
@@ -125,13 +157,14 @@ func enrollState(e Enrollment, now time.Time) error {
 
 // Enroll enrolls dev with the enrollment token whose hash is enrollmentHash,
 // at now, in one transaction: it checks the token (ErrNotFound,
-// ErrEnrollmentRevoked, ErrEnrollmentExpired, ErrEnrollmentUsedUp, checked
-// in that order), counts the use and inserts the device (Status pending
-// unless dev says approved; CreatedAt and LastSeenAt now). A failure
+// ErrEnrollmentRevoked, ErrEnrollmentExpired, ErrEnrollmentUsedUp,
+// ErrEnrollmentHost, checked in that order), counts the use and inserts the
+// device (Status as dev says, or if empty as the token says: approved if it
+// auto-approves, else pending; CreatedAt and LastSeenAt now). A failure
 // anywhere uses nothing up. It returns the device as stored. To audit it in
 // the same transaction, use (*Tx).Enroll.
 func (s *Store) Enroll(ctx context.Context, enrollmentHash []byte, now time.Time, dev Device) (Device, error) {
-	err := s.write(ctx, "enroll device "+dev.Host, func(tx *sql.Tx) error {
+	err := s.write(ctx, "enroll device "+dev.Host, func(tx *txn) error {
 		var err error
 		dev, err = s.enroll(ctx, tx, enrollmentHash, now, dev)
 		return err
@@ -143,13 +176,10 @@ func (s *Store) Enroll(ctx context.Context, enrollmentHash []byte, now time.Time
 }
 
 func (s *Store) enroll(ctx context.Context, q querier, enrollmentHash []byte, now time.Time, dev Device) (Device, error) {
-	if dev.Status == "" {
-		dev.Status = DevicePending
-	}
 	switch {
 	case len(dev.TokenHash) == 0:
 		return Device{}, invalid("device has no token hash")
-	case dev.Status != DevicePending && dev.Status != DeviceApproved:
+	case dev.Status != "" && dev.Status != DevicePending && dev.Status != DeviceApproved:
 		return Device{}, invalid("a device enrolls pending or approved, not %q", dev.Status)
 	}
 	if dev.ID == "" {
@@ -163,6 +193,15 @@ func (s *Store) enroll(ctx context.Context, q querier, enrollmentHash []byte, no
 	}
 	if err := enrollState(e, now); err != nil {
 		return Device{}, fmt.Errorf("enrollment %s: %w", e.ID, err)
+	}
+	if !e.HostAllowed(dev.Host) {
+		return Device{}, fmt.Errorf("enrollment %s, host %q, pattern %q: %w", e.ID, dev.Host, e.HostPattern, ErrEnrollmentHost)
+	}
+	if dev.Status == "" {
+		dev.Status = DevicePending
+		if e.AutoApprove {
+			dev.Status = DeviceApproved
+		}
 	}
 	// The WHERE repeats the checks, so uses can never pass max_uses even
 	// where another transaction could interleave (PostgreSQL, READ
@@ -222,7 +261,7 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, status DeviceSta
 	if !status.Valid() {
 		return fmt.Errorf("store: set device %s status: %w", id, invalid("unknown status %q", status))
 	}
-	return s.write(ctx, fmt.Sprintf("set device %s %s", id, status), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("set device %s %s", id, status), func(tx *txn) error {
 		if err := execOne(ctx, tx, "UPDATE devices SET status = ? WHERE id = ?", string(status), id); err != nil {
 			return err
 		}
@@ -234,7 +273,7 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id string, status DeviceSta
 // TouchDevice records that device id was seen at at. Last-seen never moves
 // back. ErrNotFound if there is no such device.
 func (s *Store) TouchDevice(ctx context.Context, id string, at time.Time) error {
-	return s.write(ctx, "touch device "+id, func(tx *sql.Tx) error {
+	return s.write(ctx, "touch device "+id, func(tx *txn) error {
 		return execOne(ctx, tx, `UPDATE devices
 SET last_seen_at = CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END WHERE id = ?`,
 			toMS(at), toMS(at), id)

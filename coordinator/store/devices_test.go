@@ -225,3 +225,41 @@ func TestTxEnrollWithAudit(t *testing.T) {
 		t.Fatalf("uses = %d", got.Uses)
 	}
 }
+
+// A token's scope: a host pattern, checked before the use is counted, and
+// whether its devices are approved at once or wait pending.
+func TestEnrollmentScope(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	wantErr(t, s.CreateEnrollment(ctx, Enrollment{Hash: []byte("bad"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), MaxUses: 1, HostPattern: "ws-[a"}), ErrInvalid)
+	scoped := Enrollment{ID: NewID(), Hash: []byte("floor2"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), MaxUses: 5,
+		HostPattern: "FLOOR2-*", AutoApprove: true}
+	must(t, s.CreateEnrollment(ctx, scoped))
+	got, err := s.Enrollment(ctx, scoped.ID)
+	must(t, err)
+	if got.HostPattern != "FLOOR2-*" || !got.AutoApprove {
+		t.Fatalf("scope not kept: %+v", got)
+	}
+	_, err = s.Enroll(ctx, []byte("floor2"), t0, Device{Host: "floor3-ws1", OS: "linux", TokenHash: []byte("d1")})
+	wantErr(t, err, ErrEnrollmentHost)
+	d, err := s.Enroll(ctx, []byte("floor2"), t0, Device{Host: "Floor2-WS1", OS: "linux", TokenHash: []byte("d2")})
+	must(t, err)
+	if d.Status != DeviceApproved {
+		t.Fatalf("auto-approving token gave %s", d.Status)
+	}
+	if got, _ := s.Enrollment(ctx, scoped.ID); got.Uses != 1 {
+		t.Fatalf("uses = %d, want 1 (the refused host used nothing)", got.Uses)
+	}
+	// The caller may still hold the device back (--require-approval).
+	d, err = s.Enroll(ctx, []byte("floor2"), t0, Device{Host: "floor2-ws2", OS: "linux", TokenHash: []byte("d3"), Status: DevicePending})
+	must(t, err)
+	if d.Status != DevicePending {
+		t.Fatalf("forced pending gave %s", d.Status)
+	}
+	newEnrollment(t, s, "plain", 1, time.Hour)
+	d, err = s.Enroll(ctx, []byte("plain"), t0, Device{Host: "anything", OS: "linux", TokenHash: []byte("d4")})
+	must(t, err)
+	if d.Status != DevicePending {
+		t.Fatalf("a token that does not auto-approve gave %s", d.Status)
+	}
+}

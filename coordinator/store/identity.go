@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/vigil-cc/vigil/internal/username"
@@ -23,7 +24,7 @@ func (s *Store) EnsureDeskUser(ctx context.Context, name string) error {
 	if name == "" {
 		return fmt.Errorf("store: ensure desk user: %w", invalid("no name"))
 	}
-	return s.write(ctx, fmt.Sprintf("ensure desk user %q", name), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("ensure desk user %q", name), func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO desk_users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
 			name, toMS(s.now()))
 		return err
@@ -99,7 +100,7 @@ func (s *Store) SetMapping(ctx context.Context, m Mapping, audit AuditEntry) err
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.now()
 	}
-	return s.write(ctx, fmt.Sprintf("set mapping %q → %q", m.OSUser, m.DeskUser), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("set mapping %q → %q", m.OSUser, m.DeskUser), func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_mappings (os_user, desk_user, created_at) VALUES (?, ?, ?)
 ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at = excluded.created_at`,
 			m.OSUser, m.DeskUser, toMS(m.CreatedAt)); err != nil {
@@ -117,7 +118,7 @@ ON CONFLICT (os_user) DO UPDATE SET desk_user = excluded.desk_user, created_at =
 // insensitively) and appends audit, in one transaction. ErrNotFound if there
 // is none.
 func (s *Store) DeleteMapping(ctx context.Context, osUser string, audit AuditEntry) error {
-	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("delete mapping %q", osUser), func(tx *txn) error {
 		if err := execOne(ctx, tx, "DELETE FROM identity_mappings WHERE os_user = ?", username.Fold(osUser)); err != nil {
 			return err
 		}
@@ -131,25 +132,80 @@ func (s *Store) DeleteMapping(ctx context.Context, osUser string, audit AuditEnt
 type UnmappedUser struct {
 	OSUser      string // case-folded
 	Host        string // where it was last seen
+	DeviceID    string // the device that last reported it ('' if unknown)
 	FirstSeenAt time.Time
 	LastSeenAt  time.Time
 }
 
-// NoteUnmapped records that osUser was seen on host at at and maps to no
-// Agent Desk user. Seeing it again updates host and last seen (never
-// backwards).
-func (s *Store) NoteUnmapped(ctx context.Context, osUser, host string, at time.Time) error {
-	u := username.Fold(osUser)
-	if u == "" {
-		return fmt.Errorf("store: note unmapped user: %w", invalid("no OS user"))
+// UnmappedBounds bound the unmapped list: at most PerDevice rows last seen
+// on one device and Total in all (≤ 0: DefaultUnmappedPerDevice,
+// DefaultUnmappedTotal). A device reporting ever new names cannot grow the
+// table without end.
+type UnmappedBounds struct{ PerDevice, Total int }
+
+// The unmapped list's default bounds: a shared host's worth of users per
+// device, and more than a contact center's staff in all.
+const (
+	DefaultUnmappedPerDevice = 200
+	DefaultUnmappedTotal     = 5000
+)
+
+// NoteUnmapped records that u.OSUser was seen on u.Host (device
+// u.DeviceID) at u.LastSeenAt and maps to no Agent Desk user. Seeing it
+// again updates host, device and last seen (never backwards). A new name
+// past the bounds drops the oldest rows (least recently seen) of its device,
+// then of the whole list; dropped says how many.
+func (s *Store) NoteUnmapped(ctx context.Context, u UnmappedUser, b UnmappedBounds) (dropped int64, err error) {
+	name := username.Fold(u.OSUser)
+	if name == "" {
+		return 0, fmt.Errorf("store: note unmapped user: %w", invalid("no OS user"))
 	}
-	return s.write(ctx, fmt.Sprintf("note unmapped user %q", u), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO unmapped_os_users (os_user, host, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (os_user) DO UPDATE SET host = excluded.host, last_seen_at = excluded.last_seen_at
+	if b.PerDevice <= 0 {
+		b.PerDevice = DefaultUnmappedPerDevice
+	}
+	if b.Total <= 0 {
+		b.Total = DefaultUnmappedTotal
+	}
+	at := toMS(u.LastSeenAt)
+	err = s.write(ctx, fmt.Sprintf("note unmapped user %q", name), func(tx *txn) error {
+		var known int
+		err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM unmapped_os_users WHERE os_user = ?", name).Scan(&known)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO unmapped_os_users (os_user, host, device_id, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (os_user) DO UPDATE SET host = excluded.host, device_id = excluded.device_id, last_seen_at = excluded.last_seen_at
 WHERE excluded.last_seen_at >= unmapped_os_users.last_seen_at`,
-			u, host, toMS(at), toMS(at))
-		return err
+			name, u.Host, u.DeviceID, at, at); err != nil {
+			return err
+		}
+		if known > 0 {
+			return nil // nothing grew
+		}
+		// The oldest beyond each bound go, never the row just noted. (Both
+		// databases want a LIMIT with an OFFSET; MaxInt32 stands for none.)
+		for _, q := range []struct {
+			query string
+			args  []any
+		}{
+			{`DELETE FROM unmapped_os_users WHERE os_user IN (SELECT os_user FROM unmapped_os_users WHERE device_id = ? AND os_user <> ?
+ORDER BY last_seen_at DESC, os_user LIMIT ? OFFSET ?)`, []any{u.DeviceID, name, math.MaxInt32, b.PerDevice - 1}},
+			{`DELETE FROM unmapped_os_users WHERE os_user IN (SELECT os_user FROM unmapped_os_users WHERE os_user <> ?
+ORDER BY last_seen_at DESC, os_user LIMIT ? OFFSET ?)`, []any{name, math.MaxInt32, b.Total - 1}},
+		} {
+			res, err := tx.ExecContext(ctx, q.query, q.args...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			dropped += n
+		}
+		return nil
 	})
+	return dropped, err
 }
 
 // Unmapped returns the unmapped OS users, most recently seen first.
@@ -157,19 +213,19 @@ func (s *Store) Unmapped(ctx context.Context) ([]UnmappedUser, error) {
 	return queryRows(ctx, s.rdb, "list unmapped users", func(sc scanner) (UnmappedUser, error) {
 		var u UnmappedUser
 		var first, last int64
-		if err := sc.Scan(&u.OSUser, &u.Host, &first, &last); err != nil {
+		if err := sc.Scan(&u.OSUser, &u.Host, &u.DeviceID, &first, &last); err != nil {
 			return UnmappedUser{}, err
 		}
 		u.FirstSeenAt, u.LastSeenAt = fromMS(first), fromMS(last)
 		return u, nil
-	}, `SELECT os_user, host, first_seen_at, last_seen_at FROM unmapped_os_users
+	}, `SELECT os_user, host, device_id, first_seen_at, last_seen_at FROM unmapped_os_users
 ORDER BY last_seen_at DESC, os_user`)
 }
 
 // ForgetUnmapped removes osUser (matched case-insensitively) from the
 // unmapped list. ErrNotFound if it is not listed.
 func (s *Store) ForgetUnmapped(ctx context.Context, osUser string) error {
-	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("forget unmapped user %q", osUser), func(tx *txn) error {
 		return execOne(ctx, tx, "DELETE FROM unmapped_os_users WHERE os_user = ?", username.Fold(osUser))
 	})
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -66,11 +67,15 @@ func TestMappings(t *testing.T) {
 func TestUnmapped(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
-	must(t, s.NoteUnmapped(ctx, "Guest", "ws-1", t0))
-	must(t, s.NoteUnmapped(ctx, "kiosk", "ws-9", t0.Add(time.Second)))
-	must(t, s.NoteUnmapped(ctx, "guest", "ws-2", t0.Add(time.Minute)))
-	must(t, s.NoteUnmapped(ctx, "GUEST", "ws-old", t0.Add(30*time.Second))) // older: ignored
-	wantErr(t, s.NoteUnmapped(ctx, "", "ws", t0), ErrInvalid)
+	note := func(osUser, host string, at time.Time) error {
+		_, err := s.NoteUnmapped(ctx, UnmappedUser{OSUser: osUser, Host: host, DeviceID: "d-" + host, LastSeenAt: at}, UnmappedBounds{})
+		return err
+	}
+	must(t, note("Guest", "ws-1", t0))
+	must(t, note("kiosk", "ws-9", t0.Add(time.Second)))
+	must(t, note("guest", "ws-2", t0.Add(time.Minute)))
+	must(t, note("GUEST", "ws-old", t0.Add(30*time.Second))) // older: ignored
+	wantErr(t, note("", "ws", t0), ErrInvalid)
 
 	us, err := s.Unmapped(ctx)
 	must(t, err)
@@ -89,5 +94,36 @@ func TestUnmapped(t *testing.T) {
 	us, _ = s.Unmapped(ctx)
 	if len(us) != 0 {
 		t.Fatalf("Unmapped after mapping = %+v", us)
+	}
+}
+
+// Ever new names from one device keep its rows at the per-device bound,
+// and several devices keep the list at the total bound; the oldest go.
+func TestUnmappedIsBounded(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	b := UnmappedBounds{PerDevice: 3, Total: 5}
+	var dropped int64
+	for i := range 10 {
+		n, err := s.NoteUnmapped(ctx, UnmappedUser{OSUser: fmt.Sprintf("u%d", i), Host: "ws-a", DeviceID: "a", LastSeenAt: t0.Add(time.Duration(i) * time.Second)}, b)
+		must(t, err)
+		dropped += n
+	}
+	us, err := s.Unmapped(ctx)
+	must(t, err)
+	if len(us) != 3 || us[0].OSUser != "u9" || us[2].OSUser != "u7" || dropped != 7 {
+		t.Fatalf("after 10 names from one device: %d dropped, list %+v", dropped, us)
+	}
+	// Seeing a listed name again grows nothing and drops nothing.
+	if n, err := s.NoteUnmapped(ctx, UnmappedUser{OSUser: "u8", Host: "ws-a", DeviceID: "a", LastSeenAt: t0.Add(time.Minute)}, b); err != nil || n != 0 {
+		t.Fatalf("seen again: %d dropped, %v", n, err)
+	}
+	for i, dev := range []string{"b", "c", "d"} {
+		_, err := s.NoteUnmapped(ctx, UnmappedUser{OSUser: "v" + dev, Host: "ws-" + dev, DeviceID: dev, LastSeenAt: t0.Add(time.Hour + time.Duration(i)*time.Second)}, b)
+		must(t, err)
+	}
+	us, _ = s.Unmapped(ctx)
+	if len(us) != 5 || us[3].OSUser != "u8" || us[4].OSUser != "u9" { // u7, the oldest, went
+		t.Fatalf("after 3 more devices, want the 5 newest: %+v", us)
 	}
 }

@@ -20,6 +20,9 @@ import (
 //go:embed migrations/sqlite/*.sql
 var sqliteMigrations embed.FS
 
+//go:embed migrations/postgres/*.sql
+var postgresMigrations embed.FS
+
 type migration struct {
 	version int
 	name    string
@@ -78,10 +81,7 @@ func schemaVersion(ctx context.Context, q querier) (int, error) {
 // write transaction, which re-reads the version first, so two processes
 // opening the same new file apply each migration once.
 func (s *Store) migrate(ctx context.Context, migs []migration) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
-	version    INTEGER NOT NULL PRIMARY KEY,
-	applied_at BIGINT  NOT NULL
-)`); err != nil {
+	if err := s.createSchemaVersion(ctx); err != nil {
 		return fmt.Errorf("create schema_version: %w", err)
 	}
 	cur, err := schemaVersion(ctx, s.db)
@@ -100,12 +100,36 @@ func (s *Store) migrate(ctx context.Context, migs []migration) error {
 	return nil
 }
 
+// createSchemaVersion creates the version table if it is not there (under
+// the migration lock: PostgreSQL's IF NOT EXISTS is not safe against a
+// concurrent CREATE).
+func (s *Store) createSchemaVersion(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := s.lockMigrations(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	applied_at BIGINT  NOT NULL
+)`); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 func (s *Store) apply(ctx context.Context, m migration) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := s.lockMigrations(ctx, tx); err != nil {
+		return err
+	}
 	v, err := schemaVersion(ctx, tx)
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ type OutboxEvent struct {
 // it, use (*Tx).Enqueue.
 func (s *Store) Enqueue(ctx context.Context, e OutboxEvent) (int64, error) {
 	var id int64
-	err := s.write(ctx, fmt.Sprintf("enqueue %q", e.Key), func(tx *sql.Tx) error {
+	err := s.write(ctx, fmt.Sprintf("enqueue %q", e.Key), func(tx *txn) error {
 		var err error
 		id, err = s.enqueue(ctx, tx, e)
 		return err
@@ -102,7 +102,7 @@ WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id
 // attempt. Marking it again changes nothing. ErrNotFound if there is no such
 // event.
 func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
-	return s.write(ctx, fmt.Sprintf("mark outbox event %d delivered", id), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("mark outbox event %d delivered", id), func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = ''
 WHERE id = ? AND delivered_at IS NULL`, toMS(at), id)
 		if err != nil {
@@ -121,7 +121,7 @@ WHERE id = ? AND delivered_at IS NULL`, toMS(at), id)
 // MarkFailed records a failed delivery attempt of event id: the error, and
 // when to try again. ErrNotFound if there is no such undelivered event.
 func (s *Store) MarkFailed(ctx context.Context, id int64, errText string, next time.Time) error {
-	return s.write(ctx, fmt.Sprintf("mark outbox event %d failed", id), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("mark outbox event %d failed", id), func(tx *txn) error {
 		return execOne(ctx, tx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
 WHERE id = ? AND delivered_at IS NULL`, errText, toMS(next), id)
 	})

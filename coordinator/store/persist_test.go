@@ -22,7 +22,9 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	must(t, err)
 	must(t, s.EnsureDeskUser(ctx, "alice"))
 	must(t, s.SetMapping(ctx, Mapping{OSUser: `CORP\Alice`, DeskUser: "alice"}, entry("mapping.set", "alice")))
-	must(t, s.NoteUnmapped(ctx, "guest", "ws-2", t0))
+	if _, err := s.NoteUnmapped(ctx, UnmappedUser{OSUser: "guest", Host: "ws-2", LastSeenAt: t0}, UnmappedBounds{}); err != nil {
+		t.Fatal(err)
+	}
 	snaps := engineSnapshots(t, "alice", "bob")
 	must(t, s.Tx(ctx, func(tx *Tx) error {
 		if err := tx.SaveSnapshots(ctx, snaps); err != nil {

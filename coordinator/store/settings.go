@@ -44,7 +44,7 @@ func (s *Store) SaveSettings(ctx context.Context, st Settings, audit AuditEntry)
 	if st.TimeoutSeconds <= 0 {
 		return fmt.Errorf("store: save settings: %w", invalid("timeout %d s is not positive", st.TimeoutSeconds))
 	}
-	return s.write(ctx, "save settings", func(tx *sql.Tx) error {
+	return s.write(ctx, "save settings", func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (id, enabled, timeout_seconds, title_pattern, updated_at)
 VALUES (1, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, timeout_seconds = excluded.timeout_seconds,

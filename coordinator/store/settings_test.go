@@ -43,13 +43,23 @@ func TestSaveSettingsIsAtomicWithAudit(t *testing.T) {
 
 	// Injected failure: the database refuses the audit insert, after the
 	// settings row was written in the same transaction.
-	_, err := s.db.ExecContext(ctx, `CREATE TRIGGER fail_audit BEFORE INSERT ON audit
-BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END`)
+	failAudit := `CREATE TRIGGER fail_audit BEFORE INSERT ON audit
+BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END`
+	if s.pg {
+		failAudit = `CREATE FUNCTION fail_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'injected audit failure'; END $$;
+CREATE TRIGGER fail_audit BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION fail_audit()`
+	}
+	_, err := s.db.ExecContext(ctx, failAudit)
 	must(t, err)
 	if err := s.SaveSettings(ctx, after, entry("settings.changed", "")); err == nil {
 		t.Fatal("SaveSettings succeeded although its audit failed")
 	}
-	_, err = s.db.ExecContext(ctx, "DROP TRIGGER fail_audit")
+	dropTrigger := "DROP TRIGGER fail_audit"
+	if s.pg {
+		dropTrigger += " ON audit"
+	}
+	_, err = s.db.ExecContext(ctx, dropTrigger)
 	must(t, err)
 
 	// An invalid entry, a cancelled context: the same.

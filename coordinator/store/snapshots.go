@@ -2,9 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
 )
@@ -12,15 +13,21 @@ import (
 // SaveSnapshots upserts the engine's snapshots, one row per user, in one
 // transaction. Users not in snaps keep their rows (see DeleteSnapshot).
 func (s *Store) SaveSnapshots(ctx context.Context, snaps []engine.Snapshot) error {
-	return s.write(ctx, "save snapshots", func(tx *sql.Tx) error {
+	return s.write(ctx, "save snapshots", func(tx *txn) error {
 		return s.saveSnapshots(ctx, tx, snaps)
 	})
 }
 
-func (s *Store) saveSnapshots(ctx context.Context, tx *sql.Tx, snaps []engine.Snapshot) error {
+func (s *Store) saveSnapshots(ctx context.Context, tx *txn, snaps []engine.Snapshot) error {
 	if len(snaps) == 0 {
 		return nil
 	}
+	// One order, by user, in every transaction that writes these rows (the
+	// core's flush and a decision's batch can hold overlapping users at
+	// once): two transactions locking rows in opposite orders deadlock on
+	// PostgreSQL.
+	snaps = slices.Clone(snaps)
+	slices.SortFunc(snaps, func(a, b engine.Snapshot) int { return strings.Compare(a.User, b.User) })
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO engine_snapshots (user_name, taken_at, data) VALUES (?, ?, ?)
 ON CONFLICT (user_name) DO UPDATE SET taken_at = excluded.taken_at, data = excluded.data`)
 	if err != nil {
@@ -59,7 +66,7 @@ func (s *Store) Snapshots(ctx context.Context) ([]engine.Snapshot, error) {
 
 // DeleteSnapshot removes user's snapshot. ErrNotFound if there is none.
 func (s *Store) DeleteSnapshot(ctx context.Context, user string) error {
-	return s.write(ctx, fmt.Sprintf("delete snapshot %q", user), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("delete snapshot %q", user), func(tx *txn) error {
 		return s.deleteSnapshot(ctx, tx, user)
 	})
 }

@@ -81,7 +81,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 
-	s := &Store{db: w, rdb: r, path: abs, now: time.Now}
+	s := &Store{db: &conn{DB: w}, rdb: &conn{DB: r}, path: abs, now: time.Now}
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open %s: %w", abs, err)
@@ -117,6 +117,9 @@ func dsn(path string, params url.Values) string {
 // isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY
 // constraint failure.
 func isUniqueViolation(err error) bool {
+	if isPgUniqueViolation(err) {
+		return true
+	}
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
 		return false
@@ -128,6 +131,9 @@ func isUniqueViolation(err error) bool {
 // 0600; it must not exist) while the store stays open, with SQLite's VACUUM INTO. Writers wait
 // while it runs; readers do not.
 func (s *Store) Backup(ctx context.Context, dest string) error {
+	if s.pg {
+		return errors.New("store: backup: on PostgreSQL use pg_dump or the server's own backups")
+	}
 	abs, err := filepath.Abs(dest)
 	if err != nil {
 		return fmt.Errorf("store: backup to %s: %w", dest, err)

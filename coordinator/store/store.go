@@ -2,11 +2,11 @@
 // enrollment tokens, devices, Agent Desk users, identity mappings, unmapped OS
 // users, engine snapshots, the append-only audit log and the webhook outbox.
 //
-// The implementation here is SQLite through the pure-Go driver
-// modernc.org/sqlite, so the coordinator builds with CGO_ENABLED=0. The SQL is
-// kept portable (ANSI types, ON CONFLICT upserts, RETURNING, ? placeholders
-// rebound mechanically) so a PostgreSQL implementation can follow; see
-// docs/store.md for the seams.
+// It runs on SQLite through the pure-Go driver modernc.org/sqlite (Open,
+// the default) or on PostgreSQL through pgx (OpenPostgres), so the
+// coordinator builds with CGO_ENABLED=0 either way. The queries are shared,
+// written with ? placeholders that the PostgreSQL store rebinds; each
+// dialect has its own migrations with the same numbers. See docs/store.md.
 //
 // Rules every method keeps:
 //   - it takes a context and returns errors that say what was being done
@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -51,6 +52,12 @@ var (
 	ErrEnrollmentRevoked = errors.New("enrollment token revoked")
 	ErrEnrollmentExpired = errors.New("enrollment token expired")
 	ErrEnrollmentUsedUp  = errors.New("enrollment token used up")
+	// ErrEnrollmentHost: the device's host name does not match the
+	// enrollment token's host pattern.
+	ErrEnrollmentHost = errors.New("host name not allowed by the enrollment token")
+	// ErrLastAdmin: the change would leave no admin account that may sign
+	// in to the web pages.
+	ErrLastAdmin = errors.New("the last admin account that may sign in")
 	// ErrSchemaTooNew: the database was written by a newer coordinator.
 	ErrSchemaTooNew = errors.New("database schema is newer than this coordinator")
 )
@@ -63,13 +70,16 @@ func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // Store is the coordinator's database. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB // writes: one connection, so writers queue here, not on SQLITE_BUSY
-	rdb  *sql.DB // reads: WAL lets several run beside the writer
-	path string
-	now  func() time.Time
+	// SQLite: db writes through one connection, so writers queue here, not
+	// on SQLITE_BUSY, and rdb reads (WAL lets several run beside the
+	// writer). PostgreSQL: both are the one pool.
+	db, rdb *conn
+	path    string // the SQLite file; "" on PostgreSQL
+	pg      bool
+	now     func() time.Time
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// querier is what conn and txn (and *sql.DB, *sql.Tx) have in common.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -154,26 +164,64 @@ func (w *where) clause() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// Path is the database file.
+// Path is the database file, or "" on PostgreSQL.
 func (s *Store) Path() string { return s.path }
+
+// PostgreSQL reports whether the store is on PostgreSQL (several replicas
+// can share it) rather than a SQLite file.
+func (s *Store) PostgreSQL() bool { return s.pg }
 
 // Close closes the database. Calls in flight fail.
 func (s *Store) Close() error {
+	if s.rdb == s.db {
+		return s.db.Close()
+	}
 	return errors.Join(s.rdb.Close(), s.db.Close())
 }
 
 // write runs fn in one write transaction and commits it; what names the
 // operation in errors.
-func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: %s: begin: %w", what, err)
+func (s *Store) write(ctx context.Context, what string, fn func(tx *txn) error) error {
+	return s.retry(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: %s: begin: %w", what, err)
+		}
+		defer tx.Rollback() //nolint:errcheck // no-op after Commit
+		if err := fn(tx); err != nil {
+			return fmt.Errorf("store: %s: %w", what, err)
+		}
+		return wrap(what+": commit", tx.Commit())
+	})
+}
+
+// txAttempts is how many times a write transaction runs when PostgreSQL
+// aborts it as a deadlock or serialization failure.
+const txAttempts = 5
+
+// retry runs attempt, the whole of one write transaction, again when
+// PostgreSQL aborted it as a deadlock victim (40P01) or a serialization
+// failure (40001): the other transaction has then committed or is about to,
+// and the same writes succeed on a second run, so a decision's audit row is
+// not lost to a lock-order race. Every write transaction goes through here,
+// so each attempt must be whole: it begins, writes and commits, and leaves
+// nothing behind in memory when it fails. SQLite has one writer and never
+// aborts that way.
+func (s *Store) retry(ctx context.Context, attempt func() error) error {
+	for i := 1; ; i++ {
+		err := attempt()
+		if err == nil || !s.pg || i == txAttempts || !isPgSerializationFailure(err) {
+			return err
+		}
+		// A short, growing, jittered pause so the two transactions do not
+		// collide again in step.
+		pause := time.Duration(i)*5*time.Millisecond + time.Duration(mrand.Int64N(int64(5*time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
 	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := fn(tx); err != nil {
-		return fmt.Errorf("store: %s: %w", what, err)
-	}
-	return wrap(what+": commit", tx.Commit())
 }
 
 // Tx is a write transaction open through (*Store).Tx: what the coordinator
@@ -181,7 +229,7 @@ func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) erro
 // all.
 type Tx struct {
 	s  *Store
-	tx *sql.Tx
+	tx *txn
 }
 
 // Tx runs fn in one write transaction, committed if fn returns nil and rolled
@@ -189,16 +237,23 @@ type Tx struct {
 // store has one write connection, so a write through the Store from inside fn
 // waits for fn and deadlocks until ctx ends; a read through the Store does not
 // see tx's uncommitted writes.
+//
+// On PostgreSQL a transaction aborted as a deadlock victim or a
+// serialization failure is run again, fn included, a few times: fn must
+// therefore be safe to run more than once (write only through tx, and set
+// rather than append to what it returns).
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin transaction: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if err := fn(&Tx{s: s, tx: tx}); err != nil {
-		return err
-	}
-	return wrap("commit transaction", tx.Commit())
+	return s.retry(ctx, func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: begin transaction: %w", err)
+		}
+		defer tx.Rollback() //nolint:errcheck // no-op after Commit
+		if err := fn(&Tx{s: s, tx: tx}); err != nil {
+			return err
+		}
+		return wrap("commit transaction", tx.Commit())
+	})
 }
 
 // Audit appends e to the audit log within the transaction.

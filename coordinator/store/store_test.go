@@ -15,14 +15,32 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/engine"
+	"github.com/vigil-cc/vigil/internal/pgtest"
 )
+
+// TestMain stops the package's PostgreSQL, if a test started one.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// sqliteOnly skips a test of the SQLite file itself on PostgreSQL.
+func sqliteOnly(t testing.TB) {
+	t.Helper()
+	if pgtest.Selected() {
+		t.Skip("SQLite only")
+	}
+}
 
 // t0 is the tests' "now".
 var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 
+// openAt opens the SQLite file at path, or the PostgreSQL database if path
+// is a postgres:// URL.
 func openAt(t testing.TB, path string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), path)
+	open := Open
+	if IsPostgresURL(path) {
+		open = OpenPostgres
+	}
+	s, err := open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -31,8 +49,15 @@ func openAt(t testing.TB, path string) *Store {
 	return s
 }
 
+// openTest opens a new store: a SQLite file, or with VIGIL_TEST_STORE=postgres
+// a new database on the package's PostgreSQL. The second result reopens it
+// through openAt.
 func openTest(t testing.TB) (*Store, string) {
 	t.Helper()
+	if pgtest.Selected() {
+		u := pgtest.Database(t)
+		return openAt(t, u), u
+	}
 	path := filepath.Join(t.TempDir(), "vigil.db")
 	return openAt(t, path), path
 }
@@ -56,6 +81,7 @@ func wantErr(t testing.TB, err, target error) {
 }
 
 func TestOpenConfiguresSQLite(t *testing.T) {
+	sqliteOnly(t)
 	s, path := openTest(t)
 	ctx := context.Background()
 	for pragma, want := range map[string]string{
@@ -138,9 +164,13 @@ func TestMigrations(t *testing.T) {
 	_, err = s.db.ExecContext(ctx, "INSERT INTO schema_version (version, applied_at) VALUES (?, 0)", latest+41)
 	must(t, err)
 	s.Close()
-	_, err = Open(ctx, path)
+	if s.pg {
+		_, err = OpenPostgres(ctx, path)
+	} else {
+		_, err = Open(ctx, path)
+	}
 	wantErr(t, err, ErrSchemaTooNew)
-	for _, part := range []string{path, "schema version " + strconv.Itoa(latest+41), "up to " + strconv.Itoa(latest)} {
+	for _, part := range []string{redact(path), "schema version " + strconv.Itoa(latest+41), "up to " + strconv.Itoa(latest)} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("error %q does not say %q", err, part)
 		}
@@ -289,6 +319,7 @@ func TestAliveUntil(t *testing.T) {
 }
 
 func TestBackup(t *testing.T) {
+	sqliteOnly(t)
 	s, _ := openTest(t)
 	ctx := context.Background()
 	must(t, s.EnsureDeskUser(ctx, "alice"))

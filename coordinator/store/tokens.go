@@ -52,7 +52,7 @@ func scanAPIToken(sc scanner) (APIToken, error) {
 // up otherwise. ErrDuplicate if the hash, the ID or a live token's name is
 // taken. To audit it in the same transaction, use (*Tx).CreateAPIToken.
 func (s *Store) CreateAPIToken(ctx context.Context, t APIToken) error {
-	return s.write(ctx, fmt.Sprintf("create api token %q", t.Name), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("create api token %q", t.Name), func(tx *txn) error {
 		return s.createAPIToken(ctx, tx, t)
 	})
 }
@@ -101,7 +101,7 @@ func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
 // nothing (it keeps its first revocation time). ErrNotFound if there is no
 // such token. To audit it in the same transaction, use (*Tx).RevokeAPIToken.
 func (s *Store) RevokeAPIToken(ctx context.Context, id string) error {
-	return s.write(ctx, "revoke api token "+id, func(tx *sql.Tx) error {
+	return s.write(ctx, "revoke api token "+id, func(tx *txn) error {
 		return s.revoke(ctx, tx, "api_tokens", id)
 	})
 }

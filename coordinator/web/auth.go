@@ -9,16 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/vigil-cc/vigil/coordinator/account"
+	"github.com/vigil-cc/vigil/coordinator/ratelimit"
 	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/username"
 )
@@ -236,7 +234,7 @@ func (w *Web) checkLogin(rw http.ResponseWriter, r *http.Request) (store.Account
 	}
 	name := username.Fold(r.PostFormValue("name"))
 	now := w.cfg.Core.Now()
-	if wait := w.limits.check(now, clientIP(r), name); wait > 0 {
+	if wait := w.limits.check(now, w.clientIP(r), name); wait > 0 {
 		return store.Account{}, http.StatusTooManyRequests,
 			fmt.Sprintf("Too many attempts, try again in %d s.", int(math.Ceil(wait.Seconds())))
 	}
@@ -249,7 +247,7 @@ func (w *Web) checkLogin(rw http.ResponseWriter, r *http.Request) (store.Account
 	}
 	if !account.Verify(acct, r.PostFormValue("password")) {
 		w.limits.failed(now, name)
-		w.cfg.Log.Warn("failed sign-in", "name", name, "ip", clientIP(r))
+		w.cfg.Log.Warn("failed sign-in", "name", name, "ip", w.clientIP(r))
 		return store.Account{}, http.StatusUnauthorized, "Wrong name or password."
 	}
 	return *acct, 0, ""
@@ -270,7 +268,7 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		w.internal(rw, r, err)
 		return
 	}
-	w.cfg.Log.Info("signed in", "account", acct.Name, "role", acct.Role, "ip", clientIP(r))
+	w.cfg.Log.Info("signed in", "account", acct.Name, "role", acct.Role, "ip", w.clientIP(r))
 	http.Redirect(rw, r, f.Next, http.StatusSeeOther)
 }
 
@@ -292,21 +290,13 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {
 	http.Redirect(rw, r, "/login?bye=1", http.StatusSeeOther)
 }
 
-// clientIP is the address the request came from. Forwarding headers are
-// not trusted: behind a proxy every client shares the proxy's limit.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the key the client's sign-in attempts count under: its
+// address (an IPv6 client by its /64), or behind a trusted reverse proxy the
+// address the proxy saw (Config.Clients, docs/deploy.md).
+func (w *Web) clientIP(r *http.Request) string { return w.cfg.Clients.Key(r) }
 
 // Limit is a token bucket: Burst attempts at once, then one per Every.
-type Limit struct {
-	Every time.Duration
-	Burst int
-}
+type Limit = ratelimit.Limit
 
 // Default sign-in limits: an account takes 5 wrong passwords, then one
 // more every 30 s; a client address takes 20 attempts, then one every 6 s.
@@ -318,29 +308,29 @@ var (
 // loginLimits rate-limits sign-in. Every attempt from an address counts
 // against it; only wrong passwords count against an account, so a guesser
 // cannot lock its owner out for long by guessing, yet cannot guess faster
-// than the account's limit from many addresses.
+// than the account's limit from many addresses. Both are bounded (see
+// ratelimit.Keyed: only idle buckets are ever dropped).
 type loginLimits struct {
 	mu       sync.Mutex
-	ip, acct *buckets
+	ip, acct *ratelimit.Keyed
 }
 
-func newLoginLimits(acct, ip Limit) *loginLimits {
-	if acct.Every <= 0 || acct.Burst <= 0 {
+func newLoginLimits(acct, ip Limit, maxKeys int) *loginLimits {
+	if !acct.Valid() {
 		acct = DefaultAccountLimit
 	}
-	if ip.Every <= 0 || ip.Burst <= 0 {
+	if !ip.Valid() {
 		ip = DefaultIPLimit
 	}
-	return &loginLimits{ip: newBuckets(ip), acct: newBuckets(acct)}
+	return &loginLimits{ip: ratelimit.NewKeyed(ip, maxKeys), acct: ratelimit.NewKeyed(acct, maxKeys)}
 }
 
 // check takes an attempt from ip for name, or says how long to wait.
 func (l *loginLimits) check(now time.Time, ip, name string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := l.acct.get(now, name)
-	wait := a.waitAt(now)
-	r := l.ip.get(now, ip).ReserveN(now, 1)
+	wait := l.acct.Wait(now, name)
+	r := l.ip.Get(now, ip).ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		wait = max(wait, d)
@@ -354,49 +344,94 @@ func (l *loginLimits) check(now time.Time, ip, name string) time.Duration {
 func (l *loginLimits) failed(now time.Time, name string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.acct.get(now, name).AllowN(now, 1)
+	l.acct.Allow(now, name)
 }
 
-// bucket is one key's limiter.
-type bucket struct{ *rate.Limiter }
-
-// waitAt is how long until one attempt is allowed, without taking it.
-func (b bucket) waitAt(now time.Time) time.Duration {
-	tokens := b.TokensAt(now)
-	if tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - tokens) / float64(b.Limit()) * float64(time.Second))
+// accountForm is the account pages' data.
+type accountForm struct {
+	Name, Role, Error string
+	Saved             bool
 }
 
-// buckets holds a limiter per key, bounded: full buckets (keys not seen
-// for a while) are dropped when the map grows.
-type buckets struct {
-	lim Limit
-	m   map[string]bucket
+// passwordPage is where a signed-in person changes their own password: the
+// admin pages' or the Agent Desk's (its own cookie and template).
+type passwordPage struct {
+	template, cookie, cookiePath, done string
+	nav                                string
 }
 
-const maxBuckets = 10000
+var (
+	adminPasswordPage = passwordPage{template: "account", cookie: adminCookie, cookiePath: "/", done: "/admin/account?done=1", nav: "account"}
+	deskPasswordPage  = passwordPage{template: "desk_account", cookie: deskCookie, cookiePath: "/desk/", done: "/desk/password?done=1"}
+)
 
-func newBuckets(lim Limit) *buckets { return &buckets{lim: lim, m: map[string]bucket{}} }
+func (w *Web) accountPage(rw http.ResponseWriter, r *http.Request, s *session) {
+	w.showPasswordPage(rw, r, s, adminPasswordPage)
+}
 
-func (bs *buckets) get(now time.Time, key string) bucket {
-	if b, ok := bs.m[key]; ok {
-		return b
+func (w *Web) deskAccountPage(rw http.ResponseWriter, r *http.Request, s *session) {
+	w.showPasswordPage(rw, r, s, deskPasswordPage)
+}
+
+func (w *Web) showPasswordPage(rw http.ResponseWriter, r *http.Request, s *session, pp passwordPage) {
+	f := accountForm{Name: s.account.Name, Role: string(s.account.Role), Saved: r.URL.Query().Get("done") != ""}
+	w.render(rw, r, http.StatusOK, pp.template, page{Title: "Your account", Nav: pp.nav, Session: s, Data: f})
+}
+
+func (w *Web) changePassword(rw http.ResponseWriter, r *http.Request, s *session) {
+	w.changePasswordOn(rw, r, s, adminPasswordPage)
+}
+
+func (w *Web) deskChangePassword(rw http.ResponseWriter, r *http.Request, s *session) {
+	w.changePasswordOn(rw, r, s, deskPasswordPage)
+}
+
+// changePasswordOn changes the signed-in account's own password, given the
+// current one (rate-limited like a sign-in). Its other sessions end; this
+// one is replaced by a new session.
+func (w *Web) changePasswordOn(rw http.ResponseWriter, r *http.Request, s *session, pp passwordPage) {
+	f := accountForm{Name: s.account.Name, Role: string(s.account.Role)}
+	refuse := func(status int, msg string) {
+		f.Error = msg
+		w.render(rw, r, status, pp.template, page{Title: "Your account", Nav: pp.nav, Session: s, Data: f})
 	}
-	if len(bs.m) >= maxBuckets {
-		for k, b := range bs.m {
-			if b.TokensAt(now) >= float64(b.Burst()) {
-				delete(bs.m, k)
-			}
-		}
-		if len(bs.m) >= maxBuckets {
-			// Under a flood of distinct keys, forget the oldest state rather
-			// than grow without bound.
-			clear(bs.m)
-		}
+	now := w.cfg.Core.Now()
+	if wait := w.limits.check(now, w.clientIP(r), s.account.Name); wait > 0 {
+		refuse(http.StatusTooManyRequests, fmt.Sprintf("Too many attempts, try again in %d s.", int(math.Ceil(wait.Seconds()))))
+		return
 	}
-	b := bucket{rate.NewLimiter(rate.Every(bs.lim.Every), bs.lim.Burst)}
-	bs.m[key] = b
-	return b
+	if !account.Verify(&s.account, r.PostFormValue("current")) {
+		w.limits.failed(now, s.account.Name)
+		refuse(http.StatusUnauthorized, "Your current password is not right.")
+		return
+	}
+	pw := r.PostFormValue("password")
+	if pw != r.PostFormValue("repeat") {
+		refuse(http.StatusBadRequest, "The new password and its repetition differ.")
+		return
+	}
+	err := account.SetPassword(r.Context(), w.cfg.Store, now, s.actor(), s.account.Name, pw, nil)
+	if errors.Is(err, account.ErrInvalid) {
+		refuse(http.StatusBadRequest, strings.TrimPrefix(err.Error(), account.ErrInvalid.Error()+": "))
+		return
+	}
+	if err != nil {
+		w.internal(rw, r, err)
+		return
+	}
+	// Every session ended, this one too (its id may have been seen by
+	// whoever made the change necessary): a fresh one for this browser.
+	if err := w.startSession(rw, r, s.account, pp.cookie, pp.cookiePath); err != nil {
+		w.internal(rw, r, err)
+		return
+	}
+	http.Redirect(rw, r, pp.done, http.StatusSeeOther)
+}
+
+// signedIn reports whether s still holds (not signed out, its account
+// neither disabled nor given a new password elsewhere): the pages' event
+// streams check it on every refresh, so they end with the session.
+func (w *Web) signedIn(ctx context.Context, s *session) bool {
+	_, _, err := w.cfg.Store.WebSession(ctx, s.idHash, w.cfg.Core.Now())
+	return err == nil
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -165,7 +166,7 @@ func (w *Web) dashboardPage(rw http.ResponseWriter, r *http.Request, s *session)
 // change as the engine decides it, and a fresh snapshot every Refresh for
 // what changes without a decision (counted inactivity after input, sensor
 // hosts, conversations).
-func (w *Web) dashboardEvents(rw http.ResponseWriter, r *http.Request, _ *session) {
+func (w *Web) dashboardEvents(rw http.ResponseWriter, r *http.Request, s *session) {
 	d, sub, err := w.snapshot(r.Context(), true)
 	if err != nil {
 		w.internal(rw, r, err)
@@ -183,6 +184,9 @@ func (w *Web) dashboardEvents(rw http.ResponseWriter, r *http.Request, _ *sessio
 	pump(r.Context(), out, sub, w.cfg.Refresh,
 		func(ev event) (bool, error) { return false, w.sendUserEvent(out, ev) },
 		func() error {
+			if !w.signedIn(r.Context(), s) {
+				return errSignedOut
+			}
 			d, _, err := w.snapshot(r.Context(), false)
 			if err != nil {
 				return err
@@ -190,6 +194,10 @@ func (w *Web) dashboardEvents(rw http.ResponseWriter, r *http.Request, _ *sessio
 			return out.send("snapshot", d)
 		})
 }
+
+// errSignedOut ends an event stream whose session ended (signed out,
+// account disabled, password changed).
+var errSignedOut = errors.New("the session ended")
 
 // pump feeds an event stream until the client goes, the subscription ends
 // or a send fails: onEvent for each event (stop ends the stream), onTick

@@ -384,6 +384,9 @@ func (w *Web) deskEvents(rw http.ResponseWriter, r *http.Request, s *session) {
 		}
 		return false, nil
 	}, func() error {
+		if !w.signedIn(r.Context(), s) {
+			return errSignedOut
+		}
 		convs, err := w.deskConversations(r.Context(), user)
 		if err != nil {
 			return err

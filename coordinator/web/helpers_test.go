@@ -15,7 +15,7 @@ import (
 	"github.com/vigil-cc/vigil/internal/coordtest"
 )
 
-const adminToken = "vgl_api_web-test-admin-token"
+const adminToken = "vgl_api_web-test-admin-token-at-least-32-chars"
 
 // server is a real coordinator on a loopback port.
 type server struct {

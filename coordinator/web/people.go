@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/account"
+	"github.com/vigil-cc/vigil/coordinator/admin"
 	"github.com/vigil-cc/vigil/coordinator/store"
 	"github.com/vigil-cc/vigil/internal/username"
 )
@@ -19,7 +21,7 @@ type people struct {
 	Mappings    []store.Mapping
 	Unmapped    []unmappedRow
 	DeskUsers   []string
-	Devices     []store.Device
+	Devices     []deviceRow
 	Enrollments []enrollmentRow
 	Accounts    []store.Account
 	Now         time.Time
@@ -29,6 +31,9 @@ type people struct {
 	MappingError, EnrollmentError, AccountError, DeviceError string
 	// NewToken is an enrollment token just made: shown this once.
 	NewToken string
+	// NewPassword is a password just generated for NewPasswordFor: shown
+	// this once.
+	NewPassword, NewPasswordFor string
 	// The values of a refused form, so they need not be typed again.
 	Form map[string]string
 }
@@ -41,17 +46,28 @@ type unmappedRow struct {
 type enrollmentRow struct {
 	store.Enrollment
 	Status string
+	// Its devices: Pending wait for approval, Live are not revoked.
+	Pending, Live int
+}
+
+type deviceRow struct {
+	store.Device
+	Token string // the enrollment token it used: its note (admins) or id
 }
 
 // notices are the messages after a change, by the code the redirect carries
 // (never free text from the URL).
 var notices = map[string]string{
-	"mapped":          "Mapping saved. Sensors of that OS user now count for that Agent Desk user.",
-	"unmapped":        "Mapping deleted.",
-	"approved":        "Device approved: it may connect.",
-	"revoked":         "Device revoked: its connection was closed and it may not reconnect.",
-	"token-revoked":   "Enrollment token revoked.",
-	"account-created": "Account created.",
+	"mapped":                "Mapping saved. Sensors of that OS user now count for that Agent Desk user.",
+	"unmapped":              "Mapping deleted.",
+	"approved":              "Device approved: it may connect.",
+	"revoked":               "Device revoked: its connection was closed and it may not reconnect.",
+	"token-revoked":         "Enrollment token revoked.",
+	"token-approved":        "The token's pending devices are approved: they may connect.",
+	"token-devices-revoked": "The token's devices are revoked: their connections were closed.",
+	"account-created":       "Account created.",
+	"account-disabled":      "Account disabled: it is signed out everywhere and may not sign in.",
+	"account-enabled":       "Account enabled: it may sign in again.",
 }
 
 func (w *Web) people(r *http.Request, s *session) (people, error) {
@@ -76,15 +92,32 @@ func (w *Web) people(r *http.Request, s *session) (people, error) {
 	for _, u := range users {
 		p.DeskUsers = append(p.DeskUsers, u.Name)
 	}
-	if p.Devices, err = w.cfg.Store.Devices(ctx); err != nil {
-		return p, err
-	}
-	if !p.Admin {
-		return p, nil // enrollment tokens and accounts are the admin's, as in the API
-	}
-	es, err := w.cfg.Store.Enrollments(ctx)
+	devs, err := w.cfg.Store.Devices(ctx)
 	if err != nil {
 		return p, err
+	}
+	var es []store.Enrollment
+	if p.Admin { // enrollment tokens and accounts are the admin's, as in the API
+		if es, err = w.cfg.Store.Enrollments(ctx); err != nil {
+			return p, err
+		}
+	}
+	notes := map[string]string{}
+	for _, e := range es {
+		notes[e.ID] = cmp.Or(e.Note, e.ID)
+	}
+	pending, live := map[string]int{}, map[string]int{}
+	for _, d := range devs {
+		p.Devices = append(p.Devices, deviceRow{d, cmp.Or(notes[d.EnrollmentID], d.EnrollmentID)})
+		if d.Status == store.DevicePending {
+			pending[d.EnrollmentID]++
+		}
+		if d.Status != store.DeviceRevoked {
+			live[d.EnrollmentID]++
+		}
+	}
+	if !p.Admin {
+		return p, nil
 	}
 	for _, e := range es {
 		st := "live"
@@ -96,7 +129,7 @@ func (w *Web) people(r *http.Request, s *session) (people, error) {
 		case e.Uses >= e.MaxUses:
 			st = "used up"
 		}
-		p.Enrollments = append(p.Enrollments, enrollmentRow{e, st})
+		p.Enrollments = append(p.Enrollments, enrollmentRow{e, st, pending[e.ID], live[e.ID]})
 	}
 	if p.Accounts, err = w.cfg.Store.Accounts(ctx); err != nil {
 		return p, err
@@ -197,13 +230,23 @@ func (w *Web) createEnrollment(rw http.ResponseWriter, r *http.Request, s *sessi
 		fail("Uses must be a whole number from 1 to 100000.")
 		return
 	}
-	_, token, err := w.cfg.Admin.CreateEnrollment(r.Context(), s.actor(), strings.TrimSpace(r.PostFormValue("note")),
-		time.Duration(days)*24*time.Hour, uses)
+	_, token, err := w.cfg.Admin.CreateEnrollment(r.Context(), s.actor(), admin.EnrollmentSpec{
+		Note: strings.TrimSpace(r.PostFormValue("note")), TTL: time.Duration(days) * 24 * time.Hour, Uses: uses,
+		HostPattern: strings.TrimSpace(r.PostFormValue("host_pattern")), AutoApprove: r.PostFormValue("auto_approve") != ""})
 	if err != nil {
 		w.failed(rw, r, s, err, enrollmentError)
 		return
 	}
 	w.showPeople(rw, r, s, http.StatusOK, func(p *people) { p.NewToken = token })
+}
+
+// enrollmentDevices approves the pending devices of a token, or revokes
+// all of its devices.
+func (w *Web) enrollmentDevices(status store.DeviceStatus, code string) sessionHandler {
+	return func(rw http.ResponseWriter, r *http.Request, s *session) {
+		_, err := w.cfg.Admin.SetEnrollmentDevicesStatus(r.Context(), s.actor(), r.PathValue("id"), status)
+		w.answer(rw, r, s, err, code, enrollmentError)
+	}
 }
 
 func (w *Web) revokeEnrollment(rw http.ResponseWriter, r *http.Request, s *session) {
@@ -228,4 +271,41 @@ func (w *Web) createAccount(rw http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	done(rw, r, "account-created")
+}
+
+// setAccountDisabled disables an account (signed out everywhere at once)
+// or enables it again.
+func (w *Web) setAccountDisabled(disabled bool) sessionHandler {
+	return func(rw http.ResponseWriter, r *http.Request, s *session) {
+		err := account.SetDisabled(r.Context(), w.cfg.Store, w.cfg.Core.Now(), s.actor(), r.PathValue("name"), disabled)
+		if errors.Is(err, store.ErrLastAdmin) {
+			w.refused(rw, r, s, "This is the last admin account that may sign in: make another admin first.", accountError)
+			return
+		}
+		if disabled && err == nil && username.Fold(r.PathValue("name")) == s.account.Name {
+			http.Redirect(rw, r, "/login", http.StatusSeeOther) // signed themself out
+			return
+		}
+		code := "account-enabled"
+		if disabled {
+			code = "account-disabled"
+		}
+		w.answer(rw, r, s, err, code, accountError)
+	}
+}
+
+// resetPassword gives an account a new generated password, shown once;
+// its sessions end at once.
+func (w *Web) resetPassword(rw http.ResponseWriter, r *http.Request, s *session) {
+	name := username.Fold(r.PathValue("name"))
+	pw := account.RandomPassword()
+	if err := account.SetPassword(r.Context(), w.cfg.Store, w.cfg.Core.Now(), s.actor(), name, pw, nil); err != nil {
+		w.failed(rw, r, s, err, accountError)
+		return
+	}
+	if name == s.account.Name {
+		http.Redirect(rw, r, "/login", http.StatusSeeOther) // its own sessions ended too
+		return
+	}
+	w.showPeople(rw, r, s, http.StatusOK, func(p *people) { p.NewPassword, p.NewPasswordFor = pw, name })
 }

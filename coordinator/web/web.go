@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator/admin"
+	"github.com/vigil-cc/vigil/coordinator/clientip"
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/core"
 	"github.com/vigil-cc/vigil/coordinator/engine"
@@ -56,6 +57,11 @@ type Config struct {
 	SessionTTL time.Duration
 	// Login rate limits, per account and per client IP (defaults when zero).
 	AccountLimit, IPLimit Limit
+	// LimitKeys bounds each limit's buckets (default 10,000; only idle
+	// ones are ever dropped).
+	LimitKeys int
+	// Clients finds a request's client address (trusted reverse proxies).
+	Clients clientip.Resolver
 	// Refresh is how often the dashboard re-reads inactivity, sensor hosts
 	// and conversations, which change without an engine decision (default 2 s).
 	Refresh time.Duration
@@ -93,7 +99,7 @@ func New(cfg Config) (*Web, error) {
 		return nil, err
 	}
 	return &Web{cfg: cfg, pages: pages, events: newBroker(subscriberQueue),
-		limits: newLoginLimits(cfg.AccountLimit, cfg.IPLimit), started: cfg.Core.Now()}, nil
+		limits: newLoginLimits(cfg.AccountLimit, cfg.IPLimit, cfg.LimitKeys), started: cfg.Core.Now()}, nil
 }
 
 // Decisions is a core.Handler: it hands the engine's decisions to the open
@@ -122,25 +128,34 @@ func (w *Web) Register(mux *http.ServeMux) {
 	w.handle(mux, "GET /admin/{$}", http.RedirectHandler("/admin/dashboard", http.StatusSeeOther))
 	// The admin pages by who may use them: staff read, admins change.
 	w.staffRoutes(mux, staff, map[string]sessionHandler{
-		"GET /admin/dashboard":        w.dashboardPage,
-		"GET /admin/dashboard/events": w.dashboardEvents,
-		"GET /admin/settings":         w.settingsPage,
-		"GET /admin/people":           w.peoplePage,
-		"GET /admin/audit":            w.auditPage,
+		"GET /admin/dashboard":         w.dashboardPage,
+		"GET /admin/dashboard/events":  w.dashboardEvents,
+		"GET /admin/settings":          w.settingsPage,
+		"GET /admin/people":            w.peoplePage,
+		"GET /admin/audit":             w.auditPage,
+		"GET /admin/account":           w.accountPage,
+		"POST /admin/account/password": w.changePassword,
 	})
 	w.staffRoutes(mux, admin, map[string]sessionHandler{
-		"POST /admin/settings":                       w.saveSettings,
-		"POST /admin/people/mappings":                w.addMapping,
-		"POST /admin/people/mappings/delete":         w.deleteMapping,
-		"POST /admin/people/devices/{id}/approve":    w.approveDevice,
-		"POST /admin/people/devices/{id}/revoke":     w.revokeDevice,
-		"POST /admin/people/enrollments":             w.createEnrollment,
-		"POST /admin/people/enrollments/{id}/revoke": w.revokeEnrollment,
-		"POST /admin/people/accounts":                w.createAccount,
+		"POST /admin/settings":                                w.saveSettings,
+		"POST /admin/people/mappings":                         w.addMapping,
+		"POST /admin/people/mappings/delete":                  w.deleteMapping,
+		"POST /admin/people/devices/{id}/approve":             w.approveDevice,
+		"POST /admin/people/devices/{id}/revoke":              w.revokeDevice,
+		"POST /admin/people/enrollments":                      w.createEnrollment,
+		"POST /admin/people/enrollments/{id}/revoke":          w.revokeEnrollment,
+		"POST /admin/people/enrollments/{id}/approve-devices": w.enrollmentDevices(store.DeviceApproved, "token-approved"),
+		"POST /admin/people/enrollments/{id}/revoke-devices":  w.enrollmentDevices(store.DeviceRevoked, "token-devices-revoked"),
+		"POST /admin/people/accounts":                         w.createAccount,
+		"POST /admin/people/accounts/{name}/disable":          w.setAccountDisabled(true),
+		"POST /admin/people/accounts/{name}/enable":           w.setAccountDisabled(false),
+		"POST /admin/people/accounts/{name}/password":         w.resetPassword,
 	})
 	w.handle(mux, "GET /desk/{$}", http.HandlerFunc(w.deskPage))
 	w.handle(mux, "POST /desk/login", http.HandlerFunc(w.deskLogin))
 	w.handle(mux, "POST /desk/logout", w.agent(w.deskLogout))
+	w.handle(mux, "GET /desk/password", w.agent(w.deskAccountPage))
+	w.handle(mux, "POST /desk/password", w.agent(w.deskChangePassword))
 	w.handle(mux, "GET /desk/events", w.agent(w.deskEvents))
 	w.handle(mux, "POST /desk/report", w.agent(w.deskReport))
 	w.handle(mux, "POST /desk/conversations/{id}/{action}", w.agent(w.deskConversation))

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/coordinator/store"
 )
 
 func TestFirstStartMakesTheAdminAccount(t *testing.T) {
@@ -278,7 +279,7 @@ func TestPeopleAndDevices(t *testing.T) {
 
 	// An OS user a sensor reported that maps to nobody is listed, and one
 	// click maps it.
-	if err := s.srv.Store.NoteUnmapped(t.Context(), `corp\jdoe`, "ws-7", s.srv.Core.Now()); err != nil {
+	if _, err := s.srv.Store.NoteUnmapped(t.Context(), store.UnmappedUser{OSUser: `corp\jdoe`, Host: "ws-7", LastSeenAt: s.srv.Core.Now()}, store.UnmappedBounds{}); err != nil {
 		t.Fatal(err)
 	}
 	p := b.get("/admin/people")

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vigil-cc/vigil/coordinator"
+	"github.com/vigil-cc/vigil/internal/storetest"
 )
 
 // Config is a coordinator's configuration for tests: its data in dir, the
@@ -56,6 +57,7 @@ type Server struct {
 // does not open. Close, or t's cleanup, closes its hub and store.
 func Open(t testing.TB, cfg coordinator.Config) *Server {
 	t.Helper()
+	withStore(t, &cfg)
 	srv, err := coordinator.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("opening the coordinator: %v", err)
@@ -78,6 +80,7 @@ func Start(t testing.TB, cfg coordinator.Config, ln net.Listener) *Server {
 		}
 	}
 	cfg.Listen = ln.Addr().String()
+	withStore(t, &cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := coordinator.Open(ctx, cfg)
 	if err != nil {
@@ -102,6 +105,17 @@ func Start(t testing.TB, cfg coordinator.Config, ln net.Listener) *Server {
 	return s
 }
 
+// withStore puts cfg's store on the test package's PostgreSQL when the
+// tests run with VIGIL_TEST_STORE=postgres (see package storetest): one
+// database per data directory, so a restart on the same directory finds
+// its data.
+func withStore(t testing.TB, cfg *coordinator.Config) {
+	t.Helper()
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = storetest.URL(t, cfg.DataDir)
+	}
+}
+
 // Stop stops a serving coordinator (agents are told 1001 going away) and
 // waits until its store is closed, at most within (0: no limit); an opened
 // one has its hub and store closed. done is false if it did not stop in
@@ -112,10 +126,7 @@ func (s *Server) Stop(within time.Duration) (done bool, err error) {
 		return true, s.result
 	}
 	if s.cancel == nil {
-		s.once.Do(func() {
-			s.Hub.Close()
-			s.result = s.Store.Close()
-		})
+		s.once.Do(func() { s.result = s.Server.Close() })
 		return true, s.result
 	}
 	s.cancel()

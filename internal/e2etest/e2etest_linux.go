@@ -144,7 +144,7 @@ func GoTool() string {
 // ---- a real coordinator on loopback ----
 
 // AdminToken is the admin API token of every scenario's coordinator.
-const AdminToken = "vgl_api_e2e-admin"
+const AdminToken = "vgl_api_e2e-admin-token-of-32-characters"
 
 // Coord is a coordinator on loopback, running in this process
 // (internal/coordtest) or as a process of its own (Proc), and its API
@@ -339,11 +339,12 @@ func (c *Coord) DeskLogin(user string) {
 	c.Must("POST", "/api/v1/desk/login", map[string]string{"user": user}, nil)
 }
 
-// EnrollmentToken makes an enrollment token for maxUses enrollments.
+// EnrollmentToken makes an enrollment token for maxUses enrollments whose
+// devices are approved at once.
 func (c *Coord) EnrollmentToken(maxUses int) string {
 	c.T.Helper()
 	var e struct{ Token string }
-	if c.Must("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": maxUses}, &e); e.Token == "" {
+	if c.Must("POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": maxUses, "auto_approve": true}, &e); e.Token == "" {
 		c.T.Fatal("no enrollment token")
 	}
 	return e.Token

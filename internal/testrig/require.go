@@ -32,6 +32,15 @@ var aptPackage = map[string]string{
 	"arecord":     "alsa-utils",
 	"chromium":    "chromium",
 	"dbus-daemon": "dbus",
+	// packages (installer/)
+	"dpkg":         "dpkg",
+	"rpm":          "rpm",
+	"wixl":         "wixl",
+	"msibuild":     "msitools",
+	"osslsigncode": "osslsigncode",
+	"openssl":      "openssl",
+	"service":      "init-system-helpers",
+	"ar":           "binutils",
 }
 
 // Strict reports whether missing rig components must fail tests rather than

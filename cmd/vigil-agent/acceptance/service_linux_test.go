@@ -250,6 +250,8 @@ func TestServiceInstallSupervisesSessions(t *testing.T) {
 			t.Fatalf("%s missing: %v", bin, err)
 		}
 	}
+	// The package tests in installer/ install the same service.
+	testrig.SystemLock(t, "system-service")
 	if _, err := os.Stat(svcInit); err == nil {
 		t.Fatalf("%s exists: a vigil-agent service is installed on this machine; not touching it", svcInit)
 	}

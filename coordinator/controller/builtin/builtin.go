@@ -113,6 +113,16 @@ func New(ctx context.Context, st *store.Store, core Core, cfg Config) (*Controll
 	return c, nil
 }
 
+// Reload reads the conversations, capacities and call states again from
+// the store: a replica taking over does, since the replica that led before
+// changed them.
+func (c *Controller) Reload(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.onCall) // the restored engine's, not this replica's: say each again
+	return c.load(ctx)
+}
+
 // load reads the controller's state from the store. Called at New and,
 // locked, after a failed write to forget what was not stored.
 func (c *Controller) load(ctx context.Context) error {

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/storetest"
 
 	"github.com/vigil-cc/vigil/coordinator/controller/builtin"
 	"github.com/vigil-cc/vigil/coordinator/core"
@@ -45,7 +46,7 @@ func (r auditRecorder) Record(ctx context.Context, b core.Batch) error {
 // controller on them. Tests call Settle where Run would be woken.
 type rig struct {
 	t    *testing.T
-	path string
+	dir  string // the store's data directory
 	st   *store.Store
 	core *core.Core
 	ctl  *builtin.Controller
@@ -57,9 +58,9 @@ type rig struct {
 func newRig(t *testing.T, path string) *rig {
 	t.Helper()
 	if path == "" {
-		path = filepath.Join(t.TempDir(), "vigil.db")
+		path = t.TempDir()
 	}
-	r := &rig{t: t, path: path, now: t0}
+	r := &rig{t: t, dir: path, now: t0}
 	r.open(nil)
 	return r
 }
@@ -67,11 +68,8 @@ func newRig(t *testing.T, path string) *rig {
 func (r *rig) open(snaps []engine.Snapshot) {
 	r.t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, r.path)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(func() { st.Close() })
+	st := storetest.Open(r.t, r.dir)
+	var err error
 	eng := engine.New(engine.Settings{Enabled: true, Timeout: 30 * time.Second}, 0)
 	r.st = st
 	r.core = core.New(eng, auditRecorder{st}, r.clock, slog.New(slog.DiscardHandler))

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/storetest"
 
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook"
 	"github.com/vigil-cc/vigil/coordinator/controller/webhook/verify"
@@ -126,12 +127,7 @@ func TestConfigValidate(t *testing.T) {
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "vigil.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return storetest.Open(t, t.TempDir())
 }
 
 // receiver is a real HTTP receiver on loopback that verifies every request

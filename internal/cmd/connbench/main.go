@@ -35,6 +35,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/vigil-cc/vigil/internal/fdlimit"
 	"github.com/vigil-cc/vigil/protocol"
 )
 
@@ -76,7 +77,7 @@ func run(coordinatorBin string, n int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	const admin = "vgl_api_connbench"
+	const admin = "vgl_api_connbench-admin-token-32-characters"
 	coord := func() *exec.Cmd {
 		return exec.Command(coordinatorBin, "--listen", "127.0.0.1:0", "--data-dir", dir, "--admin-token", admin, "--log-level", "info")
 	}
@@ -264,7 +265,7 @@ func coordinatorLive(admin string) func(addr string) (int64, error) {
 // Desk, so each connection below speaks for a real user.
 func prepareCoordinator(addr, admin string, n int) ([]string, error) {
 	var e struct{ Token string }
-	if err := call(addr, admin, "POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": n}, &e); err != nil {
+	if err := call(addr, admin, "POST", "/api/v1/enrollment-tokens", map[string]any{"max_uses": n, "auto_approve": true}, &e); err != nil {
 		return nil, err
 	}
 	tokens := make([]string, n)
@@ -405,10 +406,6 @@ func serveBare() {
 }
 
 func raiseFileLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
+	fdlimit.Raise()
 	runtime.GOMAXPROCS(runtime.NumCPU())
 }
