@@ -163,7 +163,7 @@ func New(cfg Config, c *core.Core, dir Directory, policy func() protocol.Policy,
 	return &Hub{cfg: cfg, core: c, dir: dir, policy: policy, log: log, store: offload.New(4),
 		devices: make(map[string]*conn), bound: make(map[string]map[*session]bool), audited: map[string]struct{}{},
 		undelivered: map[string]protocol.LoggedOut{},
-		devMsgs: ratelimit.NewKeyed(cfg.ConnLimit, maxLimitKeys), sessMsgs: ratelimit.NewKeyed(cfg.SessionLimit, maxLimitKeys),
+		devMsgs:     ratelimit.NewKeyed(cfg.ConnLimit, maxLimitKeys), sessMsgs: ratelimit.NewKeyed(cfg.SessionLimit, maxLimitKeys),
 		flipLims: ratelimit.NewKeyed(cfg.FlipLimit, maxLimitKeys)}
 }
 
