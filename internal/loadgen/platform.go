@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vigil-cc/vigil/internal/backoff"
 )
 
 // platform is the contact-center platform's side: it hands conversations
@@ -96,14 +98,14 @@ func (p *platform) one(ctx context.Context) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		if voice && sleep(ctx, accept) {
+		if voice && backoff.Sleep(ctx, accept) {
 			if err := call(ctx, g.hc.def, g.base, g.integration, "POST", "/api/v1/conversations/"+c.ID+"/accept", nil, nil); err != nil && ctx.Err() == nil {
 				if se, ok := err.(*StatusError); !ok || se.Status != 409 { // 409: rerouted meanwhile
 					g.noteErr(fmt.Errorf("accepting a conversation: %w", err))
 				}
 			}
 		}
-		sleep(ctx, hold)
+		backoff.Sleep(ctx, hold)
 		// Ended even when the run is over, so no call outlives it.
 		if err := call(context.Background(), g.hc.def, g.base, g.integration, "POST", "/api/v1/conversations/"+c.ID+"/end", nil, nil); err != nil {
 			g.noteErr(fmt.Errorf("ending a conversation: %w", err))
@@ -145,15 +147,4 @@ func (g *Gen) roleOfUser(user string) Role {
 		return RoleActive
 	}
 	return roleOf(n, g.cfg.IdleShare, g.cfg.WindowShare)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
